@@ -1,0 +1,166 @@
+"""Events a run emits, the bus that delivers them, and the plugin hook."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from flow_tui.core.model import TaskResult, TaskStep
+
+if TYPE_CHECKING:
+    from flow_tui.core.runner import TaskRunner
+
+log = logging.getLogger("flow_tui.events")
+
+EVENT_NAMES = (
+    "workflow_start",
+    "workflow_end",
+    "task_start",
+    "task_end",
+    "task_skipped",
+    "task_retry",
+    "workflow_paused",
+    "workflow_resumed",
+)
+
+
+@dataclass(slots=True)
+class Event:
+    name: ClassVar[str] = ""
+
+
+@dataclass(slots=True)
+class WorkflowStart(Event):
+    name: ClassVar[str] = "workflow_start"
+    steps: list[TaskStep]
+    kept: list[str] = field(default_factory=list)  # saved successes that will not run
+
+
+@dataclass(slots=True)
+class WorkflowEnd(Event):
+    name: ClassVar[str] = "workflow_end"
+    results: dict[str, TaskResult]
+    status: str = "finished"  # finished | failed | cancelled | timed_out
+
+
+@dataclass(slots=True)
+class TaskStart(Event):
+    name: ClassVar[str] = "task_start"
+    step: TaskStep
+    attempt: int = 1
+
+
+@dataclass(slots=True)
+class TaskEnd(Event):
+    name: ClassVar[str] = "task_end"
+    step: TaskStep
+    result: TaskResult
+
+
+@dataclass(slots=True)
+class TaskSkipped(Event):
+    name: ClassVar[str] = "task_skipped"
+    step: TaskStep
+    result: TaskResult
+
+
+@dataclass(slots=True)
+class TaskRetry(Event):
+    name: ClassVar[str] = "task_retry"
+    step: TaskStep
+    attempt: int  # the attempt about to run (2 = first retry)
+    result: TaskResult  # the failure that caused the retry
+    delay: float = 0.0
+
+
+@dataclass(slots=True)
+class WorkflowPaused(Event):
+    name: ClassVar[str] = "workflow_paused"
+    interrupt: bool = False
+    running: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class WorkflowResumed(Event):
+    name: ClassVar[str] = "workflow_resumed"
+
+
+Listener = Callable[[Any], Awaitable[None] | None]
+
+
+class EventBus:
+    """Delivers events to listeners by name ("*" receives all).
+
+    Sync listeners run inline, so a callback sees the state the event describes. Async
+    listeners are scheduled as tasks and awaited before the run returns. A listener that
+    raises is logged and recorded in `errors`; it never breaks the run.
+    """
+
+    def __init__(self) -> None:
+        self.listeners: dict[str, list[Listener]] = {name: [] for name in EVENT_NAMES}
+        self.any: list[Listener] = []
+        self.errors: list[tuple[str, BaseException]] = []
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def on(self, name: str, listener: Listener) -> None:
+        if name == "*":
+            self.any.append(listener)
+            return
+        if name not in self.listeners:
+            raise ValueError(f"unknown event {name!r}; known events: {', '.join(EVENT_NAMES)}")
+        self.listeners[name].append(listener)
+
+    def off(self, name: str, listener: Listener) -> None:
+        bucket = self.any if name == "*" else self.listeners.get(name, [])
+        if listener in bucket:
+            bucket.remove(listener)
+
+    def wants(self, name: str) -> bool:
+        return bool(self.listeners[name] or self.any)
+
+    def emit(self, event: Event) -> None:
+        for listener in (*self.listeners[event.name], *self.any):
+            try:
+                outcome = listener(event)
+            except Exception as exc:
+                self._report(event.name, listener, exc)
+                continue
+            if inspect.isawaitable(outcome):
+                task = asyncio.ensure_future(self._await(event.name, listener, outcome))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
+
+    async def _await(self, name: str, listener: Listener, outcome: Awaitable[Any]) -> None:
+        try:
+            await outcome
+        except Exception as exc:
+            self._report(name, listener, exc)
+
+    def _report(self, name: str, listener: Listener, exc: BaseException) -> None:
+        self.errors.append((name, exc))
+        label = getattr(listener, "__qualname__", repr(listener))
+        log.warning("listener %s for %s raised %s: %s", label, name, type(exc).__name__, exc)
+
+    async def drain(self) -> None:
+        """Wait for async listeners still running."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+
+class Plugin(Protocol):
+    def install(self, context: PluginContext) -> None: ...
+
+
+@dataclass(slots=True)
+class PluginContext:
+    """What a plugin may touch while it installs: the runner's events and context."""
+
+    runner: TaskRunner[Any]
+    context: Any
+
+    def on(self, name: str, listener: Listener) -> None:
+        self.runner.events.on(name, listener)

@@ -1,0 +1,318 @@
+"""WorkflowExecutor: the scheduling loop of one run.
+
+One asyncio task per running step; a step's end is handled synchronously in that task
+(no central polling loop), so scheduling costs a few dictionary and heap operations per
+step. Concurrency, priorities, the pause gate, cancellation, the workflow timeout and the
+durability barrier all live here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import inspect
+import time
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from flow_tui.core.events import (
+    EventBus,
+    TaskEnd,
+    TaskSkipped,
+    TaskStart,
+    WorkflowPaused,
+    WorkflowResumed,
+)
+from flow_tui.core.graph import TaskGraph
+from flow_tui.core.invoke import TaskInvoker, current_task_name
+from flow_tui.core.model import TaskMetrics, TaskResult, TaskStatus, TaskStep
+from flow_tui.core.state import TaskStateManager
+from flow_tui.core.strategies import ExecutionStrategy, TaskRun, failure_from
+
+
+class CommitBarrier(Protocol):
+    """Makes durable everything recorded so far (by event listeners).
+
+    The executor awaits `commit()` after a batch of task ends and before their slots or
+    dependents are released, and before the body of a non-idempotent task runs. One call
+    must cover every event delivered before it was made (group commit).
+    """
+
+    async def commit(self) -> None: ...
+
+
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+class WorkflowExecutor:
+    def __init__(
+        self,
+        graph: TaskGraph,
+        state: TaskStateManager,
+        strategy: ExecutionStrategy,
+        events: EventBus,
+        invoker: TaskInvoker,
+        context: Any,
+        *,
+        concurrency: int | None = None,
+        barrier: CommitBarrier | None = None,
+        paused: bool = False,
+        dry_run: bool = False,
+    ) -> None:
+        if concurrency is not None and concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self.graph = graph
+        self.state = state
+        self.strategy = strategy
+        self.events = events
+        self.invoker = invoker
+        self.context = context
+        self.limit = concurrency
+        self.barrier = barrier
+        self.paused = paused
+        self.dry_run = dry_run
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+        self._n = len(graph.steps)
+        # Ready tasks are a heap of ints: rank * n + index, so a higher priority pops
+        # first and ties pop in declaration order.
+        priorities = sorted({s.priority for s in graph.steps}, reverse=True)
+        if len(priorities) > 1:
+            rank = {p: r for r, p in enumerate(priorities)}
+            self._key = [rank[s.priority] * self._n + i for i, s in enumerate(graph.steps)]
+        else:
+            self._key = list(range(self._n))
+        self._ready: list[int] = []
+        self._interrupting = False
+        self._stop_reason: str | None = None
+        self._pending_release = 0
+        self._pending_ready: list[int] = []
+        self._committing = False
+        self._done: asyncio.Future[None] | None = None
+        self._start_listeners = events.listeners["task_start"]
+        self._end_listeners = events.listeners["task_end"]
+        self._skip_listeners = events.listeners["task_skipped"]
+        self._any = events.any
+
+    # -- commands ----------------------------------------------------------------------
+
+    def pause(self, interrupt: bool = False) -> None:
+        running = [self.graph.steps[i].name for i in self.tasks]
+        if not self.paused:
+            self.paused = True
+            self.state.status = "paused"
+        if interrupt:
+            self._interrupting = True
+            for task in self.tasks.values():
+                task.cancel("interrupted by pause")
+        if self.events.wants("workflow_paused"):
+            self.events.emit(WorkflowPaused(interrupt=interrupt, running=running))
+
+    def resume(self) -> None:
+        if not self.paused:
+            return
+        self.paused = False
+        self._interrupting = False
+        self.state.status = "running"
+        if self.events.wants("workflow_resumed"):
+            self.events.emit(WorkflowResumed())
+        self._dispatch()
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        if self._stop_reason is not None:
+            return
+        self._stop_reason = reason
+        self._ready.clear()
+        for task in self.tasks.values():
+            task.cancel(reason)
+        self._maybe_finish()
+
+    # -- the run -----------------------------------------------------------------------
+
+    async def run(self, ready: list[int], timeout: float | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        self._done = loop.create_future()
+        key = self._key
+        self._ready = [key[i] for i in ready]
+        heapq.heapify(self._ready)
+        self._dispatch()
+        self._maybe_finish()
+        try:
+            if timeout is None:
+                await self._done
+            else:
+                try:
+                    async with asyncio.timeout(timeout):
+                        await asyncio.shield(self._done)
+                except TimeoutError:
+                    self.cancel(f"workflow timed out after {timeout:g}s")
+                    await self._done
+        except asyncio.CancelledError:
+            # The caller was cancelled: stop every task before letting it through.
+            self.cancel("cancelled")
+            if not self._done.done():
+                await asyncio.shield(self._done)
+            raise
+
+    def _dispatch(self) -> None:
+        if self.paused or self._stop_reason is not None:
+            return
+        ready = self._ready
+        limit = self.limit
+        tasks = self.tasks
+        steps = self.graph.steps
+        n = self._n
+        running = self.state.running
+        create = asyncio.get_running_loop().create_task
+        while ready and (limit is None or len(tasks) + self._pending_release < limit):
+            i = heapq.heappop(ready) % n
+            running.add(i)
+            tasks[i] = create(self._run_task(i, steps[i]))
+
+    async def _run_task(self, i: int, step: TaskStep[Any]) -> None:
+        started = time.time()
+        clock = time.perf_counter()
+        current_task_name.set(step.name)  # each asyncio task has its own context copy
+        run = TaskRun(step, self.context, self.invoker, self.events)
+        started_body = False
+        try:
+            if step.condition is not None and not self.dry_run:
+                try:
+                    wanted = step.condition(self.context)
+                    if inspect.isawaitable(wanted):
+                        wanted = await wanted
+                except Exception as exc:
+                    result = failure_from(exc, message="condition raised")
+                    self._finish(i, step, result, started, clock, 0, False)
+                    return
+                if not wanted:
+                    self._skip_condition(i, step, started)
+                    return
+            if self._start_listeners or self._any:
+                self.events.emit(TaskStart(step, 1))
+            if self.barrier is not None and not step.idempotent:
+                await self.barrier.commit()
+            started_body = True
+            result = await self.strategy.execute(run)
+        except asyncio.CancelledError:
+            reason = self._stop_reason or (
+                "interrupted by pause" if self._interrupting else "cancelled"
+            )
+            result = TaskResult(TaskStatus.CANCELLED, message=reason)
+            self._finish(i, step, result, started, clock, run.attempts, started_body)
+            return
+        self._finish(i, step, result, started, clock, run.attempts, started_body)
+
+    def _skip_condition(self, i: int, step: TaskStep[Any], started: float) -> None:
+        when = _utc(started)
+        result = TaskResult(
+            TaskStatus.SKIPPED,
+            message="skipped because its condition was false",
+            metrics=TaskMetrics(when, when, 0.0, 0),
+        )
+        del self.tasks[i]
+        if self._stop_reason is not None:
+            self.state.record_cancelled(i, result, started=False)
+            self._maybe_finish()
+            return
+        skipped: list[int] = []
+        self.state.skip(i, result, skipped)
+        self._after_end(skipped, [])
+
+    def _finish(
+        self,
+        i: int,
+        step: TaskStep[Any],
+        result: TaskResult,
+        started: float,
+        clock: float,
+        attempts: int,
+        started_body: bool,
+    ) -> None:
+        elapsed = time.perf_counter() - clock
+        if result.metrics is None:
+            result.metrics = TaskMetrics(
+                _utc(started), _utc(started + elapsed), elapsed * 1000.0, attempts
+            )
+        del self.tasks[i]
+        state = self.state
+        if result.status is TaskStatus.CANCELLED and self._stop_reason is not None:
+            state.record_cancelled(i, result, started=started_body)
+            if self._end_listeners or self._any:
+                self.events.emit(TaskEnd(step, result))
+            self._maybe_finish()
+            return
+        if result.status is TaskStatus.CANCELLED and self._interrupting:
+            # Cut off by `pause(interrupt=True)`: shown cancelled, queued to run again.
+            state.record_interrupted(i, result)
+            heapq.heappush(self._ready, self._key[i])
+            if self._end_listeners or self._any:
+                self.events.emit(TaskEnd(step, result))
+            return
+        skipped: list[int] = []
+        ready = state.complete(i, result, skipped)
+        if self._end_listeners or self._any:
+            self.events.emit(TaskEnd(step, result))
+        self._after_end(skipped, ready)
+
+    def _after_end(self, skipped: list[int], ready: list[int]) -> None:
+        if skipped and (self._skip_listeners or self._any):
+            steps = self.graph.steps
+            results = self.state.results
+            for j in skipped:
+                self.events.emit(TaskSkipped(steps[j], results[steps[j].name]))
+        if self.barrier is None:
+            if ready:
+                key = self._key
+                for j in ready:
+                    heapq.heappush(self._ready, key[j])
+            self._dispatch()
+            self._maybe_finish()
+            return
+        self._pending_release += 1
+        self._pending_ready.extend(ready)
+        if not self._committing:
+            self._committing = True
+            asyncio.get_running_loop().create_task(self._commit_loop())
+
+    async def _commit_loop(self) -> None:
+        assert self.barrier is not None
+        try:
+            while self._pending_release:
+                released = self._pending_release
+                ready = self._pending_ready
+                self._pending_ready = []
+                try:
+                    await self.barrier.commit()
+                finally:
+                    self._pending_release -= released
+                    key = self._key
+                    for j in ready:
+                        heapq.heappush(self._ready, key[j])
+                self._dispatch()
+        finally:
+            self._committing = False
+            self._maybe_finish()
+
+    def _maybe_finish(self) -> None:
+        if self.tasks or self._pending_release or self._committing:
+            return
+        done = self._done
+        if done is None or done.done():
+            return
+        state = self.state
+        if self._stop_reason is not None:
+            now = _utc(time.time())
+            for i in state.unfinished():
+                state.record_cancelled(
+                    i,
+                    TaskResult(
+                        TaskStatus.CANCELLED,
+                        message=self._stop_reason,
+                        metrics=TaskMetrics(now, now, 0.0, 0),
+                    ),
+                    started=False,
+                )
+            done.set_result(None)
+        elif state.done_count == self._n:
+            done.set_result(None)

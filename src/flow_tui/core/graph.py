@@ -1,0 +1,197 @@
+"""Validation of a task graph, its fingerprint, depths and its Mermaid rendering."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from flow_tui.core.errors import WorkflowValidationError
+from flow_tui.core.model import TaskStep
+
+
+@dataclass(slots=True)
+class TaskGraph:
+    """The validated, indexed form of a list of steps (declaration order is kept)."""
+
+    steps: list[TaskStep]
+    index: dict[str, int]
+    deps: list[list[int]]
+    dependents: list[list[int]]
+
+    def fingerprint(self) -> str:
+        """A stable hash of the names and dependencies, independent of declaration order."""
+        h = hashlib.sha256()
+        for name in sorted(self.index):
+            step = self.steps[self.index[name]]
+            h.update(name.encode())
+            h.update(b"\x00")
+            for dep in sorted(step.dependencies):
+                h.update(dep.encode())
+                h.update(b"\x01")
+            h.update(b"\x02")
+        return "sha256:" + h.hexdigest()[:16]
+
+    def depths(self) -> list[int]:
+        """Longest distance from a root for every step (roots are 0)."""
+        depth = [0] * len(self.steps)
+        for i in topological_order(self):
+            d = depth[i] + 1
+            for j in self.dependents[i]:
+                if depth[j] < d:
+                    depth[j] = d
+        return depth
+
+    def downstream(self, roots: Sequence[int]) -> set[int]:
+        """Every step reachable from `roots` through dependents, roots included."""
+        seen = set(roots)
+        stack = list(roots)
+        while stack:
+            for j in self.dependents[stack.pop()]:
+                if j not in seen:
+                    seen.add(j)
+                    stack.append(j)
+        return seen
+
+
+def topological_order(graph: TaskGraph) -> list[int]:
+    """Kahn's order; ties broken by declaration order so the result is deterministic."""
+    n = len(graph.steps)
+    indegree = [len(d) for d in graph.deps]
+    ready = [i for i in range(n) if indegree[i] == 0]
+    order: list[int] = []
+    pos = 0
+    while pos < len(ready):
+        i = ready[pos]
+        pos += 1
+        order.append(i)
+        for j in graph.dependents[i]:
+            indegree[j] -= 1
+            if indegree[j] == 0:
+                ready.append(j)
+    return order
+
+
+def build_graph(steps: Sequence[TaskStep]) -> TaskGraph:
+    """Index and validate `steps`; raise WorkflowValidationError with one clear sentence."""
+    step_list = list(steps)
+    index: dict[str, int] = {}
+    for i, step in enumerate(step_list):
+        if not isinstance(step, TaskStep):
+            raise WorkflowValidationError(
+                f"step #{i + 1} is a {type(step).__name__}, not a TaskStep"
+            )
+        if step.name in index:
+            raise WorkflowValidationError(
+                f"duplicate task name {step.name!r}: task names must be unique"
+            )
+        index[step.name] = i
+    deps: list[list[int]] = []
+    dependents: list[list[int]] = [[] for _ in step_list]
+    for i, step in enumerate(step_list):
+        mine: list[int] = []
+        for dep in step.dependencies:
+            j = index.get(dep)
+            if j is None:
+                raise WorkflowValidationError(
+                    f"task {step.name!r} depends on {dep!r}, which is not a task of this workflow"
+                )
+            if j == i:
+                raise WorkflowValidationError(f"task {step.name!r} depends on itself")
+            if j in mine:
+                continue
+            mine.append(j)
+            dependents[j].append(i)
+        deps.append(mine)
+    graph = TaskGraph(step_list, index, deps, dependents)
+    if len(topological_order(graph)) != len(step_list):
+        cycle = _find_cycle(graph)
+        names = " -> ".join(step_list[i].name for i in cycle)
+        raise WorkflowValidationError(f"dependency cycle: {names}")
+    return graph
+
+
+def _find_cycle(graph: TaskGraph) -> list[int]:
+    """One cycle of the graph as step indexes, first step repeated at the end."""
+    white, grey, black = 0, 1, 2
+    colour = [white] * len(graph.steps)
+    for start in range(len(graph.steps)):
+        if colour[start] != white:
+            continue
+        path: list[int] = []
+        stack: list[tuple[int, int]] = [(start, 0)]
+        while stack:
+            node, child = stack.pop()
+            if child == 0:
+                colour[node] = grey
+                path.append(node)
+            deps = graph.deps[node]
+            if child < len(deps):
+                stack.append((node, child + 1))
+                nxt = deps[child]
+                if colour[nxt] == grey:
+                    cycle = path[path.index(nxt) :]
+                    # deps point backwards, so reverse to read in execution order.
+                    cycle.reverse()
+                    return [*cycle, cycle[0]]
+                if colour[nxt] == white:
+                    stack.append((nxt, 0))
+            else:
+                colour[node] = black
+                path.pop()
+    return []  # pragma: no cover - only called when a cycle exists
+
+
+_SAFE_ID = re.compile(r"[^A-Za-z0-9_]")
+
+_STATUS_STYLE = {
+    "success": "fill:#d4edda,stroke:#28a745",
+    "failure": "fill:#f8d7da,stroke:#dc3545",
+    "skipped": "fill:#e2e3e5,stroke:#6c757d",
+    "cancelled": "fill:#fff3cd,stroke:#ffc107",
+}
+
+
+def mermaid(steps: Sequence[TaskStep], statuses: Mapping[str, str] | None = None) -> str:
+    """A Mermaid `graph TD` of the steps; node ids are safe, labels escaped.
+
+    With `statuses` (task name -> status), nodes are given a class per status.
+    """
+    graph = build_graph(steps)
+    ids: list[str] = []
+    used: set[str] = set()
+    for i, step in enumerate(graph.steps):
+        base = "t_" + _SAFE_ID.sub("_", step.name)
+        node_id = base if base not in used else f"{base}_{i}"
+        used.add(node_id)
+        ids.append(node_id)
+    lines = ["graph TD"]
+    for i, step in enumerate(graph.steps):
+        lines.append(f'    {ids[i]}["{_escape_label(step.name)}"]')
+    for i in range(len(graph.steps)):
+        for j in graph.deps[i]:
+            lines.append(f"    {ids[j]} --> {ids[i]}")
+    if statuses:
+        for status, style in _STATUS_STYLE.items():
+            lines.append(f"    classDef {status} {style}")
+        for i, step in enumerate(graph.steps):
+            saved = statuses.get(step.name)
+            if saved in _STATUS_STYLE:
+                lines.append(f"    class {ids[i]} {saved}")
+    return "\n".join(lines) + "\n"
+
+
+def _escape_label(text: str) -> str:
+    # Mermaid reads HTML entities inside quoted labels; quotes and brackets would end them.
+    out = []
+    for ch in text:
+        if ch == '"':
+            out.append("#quot;")
+        elif ch in "<>&[]{}()|#;`\\":
+            out.append(f"#{ord(ch)};")
+        elif ch == "\n":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)

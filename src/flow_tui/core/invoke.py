@@ -1,0 +1,59 @@
+"""The one seam through which task bodies are called.
+
+Everything else in a run (scheduling, events, snapshots) stays local; a backend that runs
+bodies elsewhere (a Dask cluster, say) implements `TaskInvoker` and nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from flow_tui.core.model import TaskStep
+
+#: The name of the task whose body is running in this context (None outside a task).
+#: Log records can be attributed to a task through it, in coroutines and worker threads.
+current_task_name: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "flow_tui_current_task", default=None
+)
+
+
+class TaskInvoker(Protocol):
+    """Calls a task body with its context and returns what the body returned."""
+
+    async def invoke(self, step: TaskStep[Any], context: Any) -> Any: ...
+
+
+def is_async_callable(fn: Callable[..., Any]) -> bool:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = type(fn).__dict__.get("__call__") if not inspect.isroutine(fn) else None
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+class LocalInvoker:
+    """Async bodies are awaited on the loop; sync bodies run in a worker thread so the
+    loop (and a dashboard on it) never freezes."""
+
+    def __init__(self) -> None:
+        # Keyed by the step: inspecting a callable costs more than running a no-op body.
+        self._kind: dict[int, tuple[Callable[..., Any], bool]] = {}
+
+    async def invoke(self, step: TaskStep[Any], context: Any) -> Any:
+        fn = step.run
+        known = self._kind.get(id(step))
+        if known is None or known[0] is not fn:
+            known = self._kind[id(step)] = (fn, is_async_callable(fn))
+        if known[1]:
+            return await fn(context)
+        outcome = await asyncio.to_thread(fn, context)
+        if inspect.isawaitable(outcome):
+            # A sync callable that returned a coroutine (a lambda around an async def).
+            outcome = await outcome
+        return outcome

@@ -1,0 +1,140 @@
+"""The value types of a run: statuses, results, metrics, steps and their policies."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, Literal, TypeVar
+
+C = TypeVar("C")
+
+
+class TaskStatus(StrEnum):
+    """How a task ended: exactly the reference runner's four outcomes."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
+
+
+@dataclass(slots=True)
+class TaskMetrics:
+    """Timings of one task; datetimes are timezone-aware UTC."""
+
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_ms: float = 0.0
+    attempts: int = 0
+
+
+@dataclass(slots=True)
+class TaskResult:
+    """The outcome of one task.
+
+    `data` holds whatever the body returned; JSON-compatible values survive a snapshot
+    round trip unchanged. `traceback` keeps the formatted traceback of a body that raised,
+    for the detail view. `data_is_repr` marks a value that could not be serialized and was
+    replaced by its `repr`.
+    """
+
+    status: TaskStatus
+    message: str | None = None
+    error: str | None = None
+    data: Any = None
+    metrics: TaskMetrics | None = None
+    traceback: str | None = None
+    data_is_repr: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status is TaskStatus.SUCCESS
+
+
+@dataclass(slots=True)
+class RetryPolicy:
+    """Run a failed task again.
+
+    `attempts` counts retries after the first run, `delay` is in seconds before the first
+    retry; with `backoff="exponential"` it doubles on each retry, capped by `max_delay`.
+    `should_retry(result)` may veto a retry for a given failure.
+    """
+
+    attempts: int = 0
+    delay: float = 0.0
+    backoff: Literal["fixed", "exponential"] = "fixed"
+    should_retry: Callable[[TaskResult], bool] | None = None
+    max_delay: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.attempts < 0:
+            raise ValueError(f"RetryPolicy.attempts must be >= 0, got {self.attempts}")
+        if self.delay < 0:
+            raise ValueError(f"RetryPolicy.delay must be >= 0, got {self.delay}")
+        if self.backoff not in ("fixed", "exponential"):
+            raise ValueError(
+                f"RetryPolicy.backoff must be 'fixed' or 'exponential', got {self.backoff!r}"
+            )
+
+    def delay_before(self, retry: int) -> float:
+        """Seconds to wait before retry number `retry` (1-based)."""
+        if self.backoff == "exponential":
+            wait = self.delay * (2 ** (retry - 1))
+        else:
+            wait = self.delay
+        if self.max_delay is not None:
+            wait = min(wait, self.max_delay)
+        return wait
+
+
+@dataclass(slots=True)
+class LoopPolicy(Generic[C]):
+    """Run a task repeatedly until `until(ctx, result)` is true.
+
+    The task fails when `max_iterations` runs pass without `until` becoming true.
+    """
+
+    until: Callable[[C, TaskResult], bool | Awaitable[bool]]
+    interval: float = 0.0
+    max_iterations: int = 100
+
+    def __post_init__(self) -> None:
+        if self.max_iterations < 1:
+            raise ValueError(f"LoopPolicy.max_iterations must be >= 1, got {self.max_iterations}")
+        if self.interval < 0:
+            raise ValueError(f"LoopPolicy.interval must be >= 0, got {self.interval}")
+
+
+@dataclass(slots=True, eq=False)
+class TaskStep(Generic[C]):
+    """One node of a workflow: a body, its dependencies and how to run it."""
+
+    name: str
+    run: Callable[[C], Awaitable[Any] | Any]
+    dependencies: Sequence[str] = ()
+    retry: RetryPolicy | None = None
+    loop: LoopPolicy[C] | None = None
+    condition: Callable[[C], bool | Awaitable[bool]] | None = None
+    priority: int = 0
+    continue_on_error: bool = False
+    timeout: float | None = None
+    idempotent: bool = True
+    version: str | None = None
+    tags: Sequence[str] = field(default=())
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"TaskStep.name must be a non-empty string, got {self.name!r}")
+        if isinstance(self.dependencies, str):
+            # A bare string would be iterated character by character.
+            self.dependencies = (self.dependencies,)
+        else:
+            self.dependencies = tuple(self.dependencies)
+        if isinstance(self.tags, str):
+            self.tags = (self.tags,)
+        else:
+            self.tags = tuple(self.tags)
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError(f"task {self.name!r}: timeout must be > 0 seconds, got {self.timeout}")

@@ -1,0 +1,256 @@
+"""TaskRunner and TaskRunnerBuilder: the public entry point of the core."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, Generic, Self, TypeVar
+
+from flow_tui.core.events import (
+    EventBus,
+    Listener,
+    Plugin,
+    PluginContext,
+    WorkflowEnd,
+    WorkflowStart,
+)
+from flow_tui.core.executor import CommitBarrier, WorkflowExecutor
+from flow_tui.core.graph import build_graph, mermaid
+from flow_tui.core.invoke import LocalInvoker, TaskInvoker
+from flow_tui.core.model import TaskResult, TaskStatus, TaskStep
+from flow_tui.core.snapshot import Snapshot
+from flow_tui.core.state import ResumePlan, TaskStateManager
+from flow_tui.core.strategies import DryRunStrategy, ExecutionStrategy, default_strategy
+
+C = TypeVar("C")
+
+
+class TaskRunner(Generic[C]):
+    """Runs a list of TaskSteps as a DAG. Build one with TaskRunnerBuilder."""
+
+    def __init__(
+        self,
+        context: C,
+        *,
+        strategy: ExecutionStrategy | None = None,
+        events: EventBus | None = None,
+        state: TaskStateManager | None = None,
+        invoker: TaskInvoker | None = None,
+        barrier: CommitBarrier | None = None,
+    ) -> None:
+        self.context = context
+        self.strategy = strategy or default_strategy()
+        self.events = events or EventBus()
+        self.state = state or TaskStateManager()
+        self.invoker: TaskInvoker = invoker or LocalInvoker()
+        self.barrier = barrier
+        self.plan: ResumePlan | None = None
+        self._executor: WorkflowExecutor | None = None
+        self._paused = False
+        self._cancelled = False
+
+    # -- running -----------------------------------------------------------------------
+
+    async def execute(
+        self,
+        steps: Sequence[TaskStep[C]],
+        concurrency: int | None = None,
+        timeout: float | None = None,
+        dry_run: bool = False,
+        only: Collection[str] | None = None,
+    ) -> dict[str, TaskResult]:
+        """Run `steps`; return every task's result, in declaration order.
+
+        `concurrency` caps running tasks (None: no cap); `timeout` (seconds) cancels the
+        whole run; `dry_run` calls no body, condition or retry; `only` runs just the named
+        tasks, every other task keeping its saved result.
+        """
+        if self._executor is not None:
+            raise RuntimeError("this TaskRunner is already executing")
+        if timeout is not None and timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+        graph = build_graph(steps)
+        ready, kept, plan = self.state.prepare(graph, only)
+        self.plan = plan
+        strategy = DryRunStrategy() if dry_run else self.strategy
+        executor = WorkflowExecutor(
+            graph,
+            self.state,
+            strategy,
+            self.events,
+            self.invoker,
+            self.context,
+            concurrency=concurrency,
+            barrier=self.barrier,
+            paused=self._paused,
+            dry_run=dry_run,
+        )
+        self._executor = executor
+        if self._paused:
+            self.state.status = "paused"
+        try:
+            if self.events.wants("workflow_start"):
+                self.events.emit(
+                    WorkflowStart(list(graph.steps), [graph.steps[i].name for i in kept])
+                )
+            if self._cancelled:
+                executor.cancel("cancelled before start")
+            await executor.run(ready, timeout)
+        finally:
+            self._executor = None
+            self.state.status = _final_status(self.state.results, executor)
+        results = {s.name: self.state.results[s.name] for s in graph.steps}
+        if self.events.wants("workflow_end"):
+            self.events.emit(WorkflowEnd(results, self.state.status))
+        await self.events.drain()
+        return results
+
+    # -- control -----------------------------------------------------------------------
+
+    def pause(self, interrupt: bool = False) -> None:
+        """Stop dispatching; with `interrupt`, also cancel running tasks (they run again
+        on resume)."""
+        self._paused = True
+        if self._executor is not None:
+            self._executor.pause(interrupt)
+        else:
+            self.state.status = "paused"
+
+    def resume(self) -> None:
+        self._paused = False
+        if self._executor is not None:
+            self._executor.resume()
+        elif self.state.status == "paused":
+            self.state.status = "pending"
+
+    def cancel(self) -> None:
+        """End the run: running tasks are cancelled, unfinished ones end `cancelled`."""
+        self._cancelled = True
+        if self._executor is not None:
+            self._executor.cancel()
+
+    @property
+    def is_paused(self) -> bool:
+        return self._paused
+
+    @property
+    def is_running(self) -> bool:
+        return self._executor is not None
+
+    @property
+    def running(self) -> list[str]:
+        """Names of the tasks running now."""
+        executor = self._executor
+        if executor is None:
+            return []
+        return [executor.graph.steps[i].name for i in sorted(executor.tasks)]
+
+    @property
+    def results(self) -> dict[str, TaskResult]:
+        """Results so far (a live view; copy it to keep it)."""
+        return self.state.results
+
+    def snapshot(self, context: Any = None) -> Snapshot:
+        """A consistent, serializable copy of the run's state, at any moment."""
+        return self.state.snapshot(context)
+
+    @staticmethod
+    def mermaid(steps: Sequence[TaskStep[Any]], statuses: Mapping[str, str] | None = None) -> str:
+        return mermaid(steps, statuses)
+
+
+def _final_status(results: Mapping[str, TaskResult], executor: WorkflowExecutor) -> str:
+    if executor._stop_reason is not None:
+        return "cancelled"
+    if any(r.status is not TaskStatus.SUCCESS for r in results.values()):
+        return "failed"
+    return "finished"
+
+
+class TaskRunnerBuilder(Generic[C]):
+    """Fluent construction of a TaskRunner.
+
+    >>> runner = TaskRunnerBuilder(ctx).on("task_end", print).build()
+    """
+
+    def __init__(self, context: C = None) -> None:  # type: ignore[assignment]
+        self._context = context
+        self._strategy: ExecutionStrategy | None = None
+        self._listeners: list[tuple[str, Listener]] = []
+        self._plugins: list[Plugin] = []
+        self._snapshot: Snapshot | Mapping[str, TaskResult] | None = None
+        self._rerun_interrupted = False
+        self._mark_done: tuple[str, ...] = ()
+        self._invoker: TaskInvoker | None = None
+        self._barrier: CommitBarrier | None = None
+        self._workflow_name: str | None = None
+
+    def use_strategy(self, strategy: ExecutionStrategy) -> Self:
+        """Replace the default strategy stack (retrying, looping, standard)."""
+        self._strategy = strategy
+        return self
+
+    def on(self, event: str, listener: Listener) -> Self:
+        self._listeners.append((event, listener))
+        return self
+
+    def use(self, plugin: Plugin) -> Self:
+        if not callable(getattr(plugin, "install", None)):
+            raise TypeError(f"{type(plugin).__name__} is not a plugin: it has no install()")
+        self._plugins.append(plugin)
+        return self
+
+    def with_snapshot(
+        self,
+        snapshot: Snapshot | Mapping[str, TaskResult],
+        *,
+        rerun_interrupted: bool = False,
+        mark_done: Iterable[str] = (),
+    ) -> Self:
+        """Resume from saved results: saved successes are kept, the rest run again.
+
+        A non-idempotent task that was interrupted makes `execute` refuse unless
+        `rerun_interrupted` is true or the task is named in `mark_done`.
+        """
+        self._snapshot = snapshot
+        self._rerun_interrupted = rerun_interrupted
+        self._mark_done = tuple(mark_done)
+        return self
+
+    def with_invoker(self, invoker: TaskInvoker) -> Self:
+        """Call task bodies through `invoker` (the seam for remote backends)."""
+        self._invoker = invoker
+        return self
+
+    def with_barrier(self, barrier: CommitBarrier) -> Self:
+        """Await `barrier.commit()` before releasing ended tasks (durable checkpoints)."""
+        self._barrier = barrier
+        return self
+
+    def with_workflow_name(self, name: str | None) -> Self:
+        self._workflow_name = name
+        return self
+
+    def build(self) -> TaskRunner[C]:
+        state = TaskStateManager()
+        state.workflow_name = self._workflow_name
+        if self._snapshot is not None:
+            state.hydrate(
+                self._snapshot,
+                rerun_interrupted=self._rerun_interrupted,
+                mark_done=self._mark_done,
+            )
+        runner: TaskRunner[C] = TaskRunner(
+            self._context,
+            strategy=self._strategy,
+            state=state,
+            invoker=self._invoker,
+            barrier=self._barrier,
+        )
+        for event, listener in self._listeners:
+            runner.events.on(event, listener)
+        for plugin in self._plugins:
+            plugin.install(PluginContext(runner, self._context))
+        return runner
+
+
+__all__ = ["TaskRunner", "TaskRunnerBuilder"]

@@ -1,0 +1,371 @@
+"""TaskStateManager: results, dependency counts, the skip cascade, snapshot and hydrate.
+
+It is the single owner of "what has happened" in a run; the executor asks it what became
+ready and tells it what ended.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flow_tui.core.errors import SnapshotError
+from flow_tui.core.graph import TaskGraph
+from flow_tui.core.model import TaskMetrics, TaskResult, TaskStatus
+from flow_tui.core.snapshot import Snapshot
+
+_RERUN_REASON = {
+    TaskStatus.FAILURE: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+    TaskStatus.SKIPPED: "skipped",
+}
+
+
+@dataclass(slots=True)
+class ResumePlan:
+    """What resuming from a snapshot will do, computed before anything runs."""
+
+    kept: list[str] = field(default_factory=list)
+    rerun: dict[str, str] = field(default_factory=dict)  # task -> why
+    new: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)
+    needs_consent: list[str] = field(default_factory=list)  # interrupted, not idempotent
+    marked_done: list[str] = field(default_factory=list)
+    graph_changed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kept": list(self.kept),
+            "rerun": dict(self.rerun),
+            "new": list(self.new),
+            "removed": list(self.removed),
+            "interrupted": list(self.interrupted),
+            "needs_consent": list(self.needs_consent),
+            "marked_done": list(self.marked_done),
+            "graph_changed": self.graph_changed,
+        }
+
+
+class InterruptedTaskError(SnapshotError):
+    """Resuming would re-run a non-idempotent task that may have half-run."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        listed = ", ".join(repr(n) for n in names)
+        super().__init__(
+            f"non-idempotent task(s) {listed} were interrupted and may have partly run; "
+            "re-run them only with consent (--rerun-interrupted) or record them as "
+            "completed (--mark-done TASK)"
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TaskStateManager:
+    def __init__(self) -> None:
+        self.saved: dict[str, TaskResult] = {}
+        self.saved_versions: dict[str, str | None] | None = None
+        self.saved_interrupted: set[str] = set()
+        self.saved_fingerprint: str | None = None
+        self.saved_workflow: str | None = None
+        self.rerun_interrupted = False
+        self.mark_done: set[str] = set()
+        self.workflow_name: str | None = None
+        self.graph: TaskGraph | None = None
+        self.results: dict[str, TaskResult] = {}
+        self.running: set[int] = set()
+        self.interrupted: set[int] = set()
+        self.done_count = 0
+        self.status = "pending"
+        self._remaining: list[int] = []
+        self._done = bytearray()
+        self._fingerprint: str | None = None
+
+    # -- hydrate -----------------------------------------------------------------------
+
+    def hydrate(
+        self,
+        saved: Snapshot | Mapping[str, TaskResult],
+        *,
+        rerun_interrupted: bool = False,
+        mark_done: Iterable[str] = (),
+    ) -> None:
+        """Load saved results; they are applied when the next run is prepared."""
+        if isinstance(saved, Snapshot):
+            self.saved = dict(saved.results)
+            self.saved_versions = dict(saved.versions) if saved.versions else None
+            self.saved_interrupted = set(saved.interrupted)
+            self.saved_fingerprint = saved.fingerprint
+            self.saved_workflow = saved.workflow
+        elif isinstance(saved, Mapping):
+            for name, result in saved.items():
+                if not isinstance(result, TaskResult):
+                    raise SnapshotError(
+                        f"saved result for task {name!r} is a {type(result).__name__}, "
+                        "not a TaskResult"
+                    )
+            self.saved = dict(saved)
+            self.saved_versions = None
+            self.saved_interrupted = set()
+        else:
+            raise SnapshotError(
+                f"with_snapshot() takes a Snapshot or a mapping of task results, "
+                f"not {type(saved).__name__}"
+            )
+        self.rerun_interrupted = rerun_interrupted
+        self.mark_done = set(mark_done)
+
+    # -- planning ----------------------------------------------------------------------
+
+    def plan(self, graph: TaskGraph) -> ResumePlan:
+        """Classify every task against the saved results; pure, nothing is changed."""
+        steps = graph.steps
+        plan = ResumePlan()
+        if self.saved_fingerprint is not None:
+            plan.graph_changed = self.saved_fingerprint != graph.fingerprint()
+        changed: list[int] = []
+        if self.saved_versions is not None:
+            for i, step in enumerate(steps):
+                if step.name in self.saved and step.version != self.saved_versions.get(step.name):
+                    changed.append(i)
+        stale = graph.downstream(changed) if changed else set()
+        changed_set = set(changed)
+        for i, step in enumerate(steps):
+            name = step.name
+            interrupted = name in self.saved_interrupted
+            saved = self.saved.get(name)
+            if name in self.mark_done:
+                plan.marked_done.append(name)
+                plan.kept.append(name)
+                continue
+            if interrupted and (saved is None or saved.status is not TaskStatus.SUCCESS):
+                plan.interrupted.append(name)
+                plan.rerun[name] = "interrupted"
+                if not step.idempotent:
+                    plan.needs_consent.append(name)
+                continue
+            if saved is None:
+                if self.saved or self.saved_interrupted:
+                    plan.new.append(name)
+                continue
+            if saved.status is TaskStatus.SUCCESS:
+                if i in changed_set:
+                    plan.rerun[name] = "version changed"
+                elif i in stale:
+                    plan.rerun[name] = "upstream version changed"
+                else:
+                    plan.kept.append(name)
+            else:
+                plan.rerun[name] = _RERUN_REASON[saved.status]
+        plan.removed = [n for n in self.saved if n not in graph.index]
+        unknown = sorted(self.mark_done - set(graph.index))
+        if unknown:
+            raise SnapshotError(
+                f"--mark-done names {', '.join(repr(n) for n in unknown)}, "
+                "which is not a task of this workflow"
+            )
+        return plan
+
+    def prepare(
+        self, graph: TaskGraph, only: Collection[str] | None = None
+    ) -> tuple[list[int], list[int], ResumePlan]:
+        """Reset for a run of `graph`; returns (ready, kept, plan).
+
+        Kept tasks (saved successes still valid, tasks marked done, and with `only` every
+        task outside it that has a saved result) are finished before the run begins.
+        """
+        plan = self.plan(graph)
+        if plan.needs_consent and not self.rerun_interrupted:
+            raise InterruptedTaskError(plan.needs_consent)
+        n = len(graph.steps)
+        self.graph = graph
+        self._fingerprint = None
+        self.results = {}
+        self.running = set()
+        self.interrupted = set()
+        self.done_count = 0
+        self.status = "running"
+        self._remaining = [len(d) for d in graph.deps]
+        self._done = bytearray(n)
+        frozen: dict[int, TaskResult] = {}
+        for name in plan.kept:
+            i = graph.index[name]
+            if name in self.mark_done:
+                frozen[i] = TaskResult(
+                    TaskStatus.SUCCESS,
+                    message="marked done by hand (--mark-done)",
+                    metrics=TaskMetrics(_now(), _now(), 0.0, 0),
+                )
+            else:
+                frozen[i] = self.saved[name]
+        if only is not None:
+            selected = set(only)
+            unknown = selected - set(graph.index)
+            if unknown:
+                raise ValueError(
+                    f"only= names {', '.join(sorted(map(repr, unknown)))}, "
+                    "which is not a task of this workflow"
+                )
+            for i, step in enumerate(graph.steps):
+                if step.name not in selected and i not in frozen:
+                    saved = self.saved.get(step.name)
+                    frozen[i] = saved or TaskResult(
+                        TaskStatus.SKIPPED,
+                        message="not selected for this run",
+                        metrics=TaskMetrics(_now(), _now(), 0.0, 0),
+                    )
+        kept = sorted(frozen)
+        for i in kept:
+            self.results[graph.steps[i].name] = frozen[i]
+            self._done[i] = 1
+            self.done_count += 1
+        # Dependency counts: a frozen task that satisfies its dependents releases them; one
+        # that does not (with `only`, a saved failure) blocks them as a live one would.
+        blocked: list[int] = []
+        for i in kept:
+            if self._satisfies(i, frozen[i]):
+                for j in graph.dependents[i]:
+                    self._remaining[j] -= 1
+            else:
+                blocked.append(i)
+        ready = [i for i in range(n) if not self._done[i] and self._remaining[i] == 0]
+        for i in blocked:
+            self._cascade(i, frozen[i], [])
+        ready = [i for i in ready if not self._done[i]]
+        return ready, kept, plan
+
+    # -- the run -----------------------------------------------------------------------
+
+    def _satisfies(self, i: int, result: TaskResult) -> bool:
+        status = result.status
+        if status is TaskStatus.SUCCESS:
+            return True
+        assert self.graph is not None
+        return status is TaskStatus.FAILURE and self.graph.steps[i].continue_on_error
+
+    def complete(self, i: int, result: TaskResult, skipped: list[int]) -> list[int]:
+        """Record the end of task `i`; return tasks that became ready.
+
+        Tasks skipped because of it (transitively) are recorded and appended to `skipped`.
+        """
+        graph = self.graph
+        assert graph is not None
+        self.results[graph.steps[i].name] = result
+        self.running.discard(i)
+        self.interrupted.discard(i)
+        if not self._done[i]:
+            self._done[i] = 1
+            self.done_count += 1
+        if not self._satisfies(i, result):
+            self._cascade(i, result, skipped)
+            return []
+        ready = []
+        remaining = self._remaining
+        done = self._done
+        for j in graph.dependents[i]:
+            remaining[j] -= 1
+            if remaining[j] == 0 and not done[j]:
+                ready.append(j)
+        return ready
+
+    def _cascade(self, i: int, result: TaskResult, skipped: list[int]) -> None:
+        graph = self.graph
+        assert graph is not None
+        stack = [(i, result.status)]
+        while stack:
+            k, status = stack.pop()
+            verb = "was skipped" if status is TaskStatus.SKIPPED else _VERB[status]
+            cause = graph.steps[k].name
+            for j in graph.dependents[k]:
+                if self._done[j]:
+                    continue
+                now = _now()
+                self._done[j] = 1
+                self.done_count += 1
+                self.results[graph.steps[j].name] = TaskResult(
+                    TaskStatus.SKIPPED,
+                    message=f"skipped because dependency {cause!r} {verb}",
+                    metrics=TaskMetrics(now, now, 0.0, 0),
+                )
+                skipped.append(j)
+                stack.append((j, TaskStatus.SKIPPED))
+
+    def skip(self, i: int, result: TaskResult, skipped: list[int]) -> None:
+        """Task `i` itself is skipped (its condition was false): record and cascade."""
+        skipped.append(i)
+        self.complete(i, result, skipped)
+
+    def record_interrupted(self, i: int, result: TaskResult) -> None:
+        """Task `i` was cut off by an interrupting pause: shown cancelled, runs again."""
+        assert self.graph is not None
+        self.results[self.graph.steps[i].name] = result
+        self.running.discard(i)
+        self.interrupted.add(i)
+
+    def record_cancelled(self, i: int, result: TaskResult, *, started: bool) -> None:
+        """Task `i` ends cancelled with the run; nothing cascades (everything stops)."""
+        assert self.graph is not None
+        self.results[self.graph.steps[i].name] = result
+        self.running.discard(i)
+        if started:
+            self.interrupted.add(i)
+        if not self._done[i]:
+            self._done[i] = 1
+            self.done_count += 1
+
+    def unfinished(self) -> list[int]:
+        return [i for i, d in enumerate(self._done) if not d]
+
+    def is_done(self, i: int) -> bool:
+        return bool(self._done[i])
+
+    # -- snapshot ----------------------------------------------------------------------
+
+    def fingerprint(self) -> str | None:
+        if self.graph is None:
+            return self.saved_fingerprint
+        if self._fingerprint is None:
+            self._fingerprint = self.graph.fingerprint()
+        return self._fingerprint
+
+    def snapshot(self, context: Any = None) -> Snapshot:
+        """A consistent copy of the state, safe to take at any moment."""
+        graph = self.graph
+        if graph is None:
+            # Not run yet: the hydrated results are the state.
+            return Snapshot(
+                results=dict(self.saved),
+                workflow=self.workflow_name or self.saved_workflow,
+                fingerprint=self.saved_fingerprint,
+                versions=dict(self.saved_versions or {}),
+                interrupted=sorted(self.saved_interrupted),
+                status=self.status,
+                context=context,
+            )
+        steps = graph.steps
+        interrupted = [steps[i].name for i in sorted(self.running | self.interrupted)]
+        results = self.results
+        ordered = {s.name: results[s.name] for s in steps if s.name in results}
+        return Snapshot(
+            results=ordered,
+            workflow=self.workflow_name or self.saved_workflow,
+            fingerprint=self.fingerprint(),
+            versions={s.name: s.version for s in steps},
+            interrupted=interrupted,
+            tasks=[s.name for s in steps],
+            status=self.status,
+            context=context,
+        )
+
+
+_VERB = {
+    TaskStatus.FAILURE: "failed",
+    TaskStatus.CANCELLED: "was cancelled",
+    TaskStatus.SKIPPED: "was skipped",
+    TaskStatus.SUCCESS: "succeeded",
+}

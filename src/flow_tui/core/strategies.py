@@ -1,0 +1,168 @@
+"""How one task is executed: composable strategies around the body call.
+
+The default stack is `RetryingStrategy(LoopingStrategy(StandardStrategy()))`; each layer
+passes through when its step has no policy. `TaskRunnerBuilder.use_strategy` replaces it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import inspect
+import os
+import traceback
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol
+
+from flow_tui.core.events import EventBus, TaskRetry
+from flow_tui.core.invoke import TaskInvoker
+from flow_tui.core.model import TaskResult, TaskStatus, TaskStep
+
+
+@dataclass(slots=True)
+class TaskRun:
+    """One execution of one step, handed down the strategy stack."""
+
+    step: TaskStep[Any]
+    context: Any
+    invoker: TaskInvoker
+    events: EventBus
+    attempts: int = 1
+
+
+class ExecutionStrategy(Protocol):
+    async def execute(self, run: TaskRun) -> TaskResult: ...
+
+
+_PLUMBING = (
+    os.path.dirname(__file__) + os.sep,
+    os.path.dirname(asyncio.__file__) + os.sep,
+    os.path.dirname(concurrent.futures.__file__) + os.sep,
+)
+
+
+def _user_frames(tb: TracebackType | None) -> TracebackType | None:
+    # Drop the runner's and asyncio's own frames: the detail view shows the task's code.
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PLUMBING):
+        tb = tb.tb_next
+    return tb
+
+
+def failure_from(exc: BaseException, message: str | None = None) -> TaskResult:
+    """A failure result for an exception: `error` is its text, the traceback is kept."""
+    text = str(exc) or type(exc).__name__
+    tb = _user_frames(exc.__traceback__) or exc.__traceback__
+    return TaskResult(
+        TaskStatus.FAILURE,
+        message=message,
+        error=text,
+        traceback="".join(traceback.format_exception(type(exc), exc, tb)),
+    )
+
+
+class StandardStrategy:
+    """Calls the body once (through the invoker), applying the step's timeout."""
+
+    async def execute(self, run: TaskRun) -> TaskResult:
+        step = run.step
+        try:
+            if step.timeout is None:
+                value = await run.invoker.invoke(step, run.context)
+            else:
+                scope = asyncio.timeout(step.timeout)
+                try:
+                    async with scope:
+                        value = await run.invoker.invoke(step, run.context)
+                except TimeoutError:
+                    if not scope.expired():
+                        raise  # the body's own TimeoutError
+                    return TaskResult(
+                        TaskStatus.FAILURE,
+                        message=f"timed out after {step.timeout:g}s",
+                        error=f"task {step.name!r} timed out after {step.timeout:g}s",
+                    )
+        except Exception as exc:
+            return failure_from(exc)
+        if isinstance(value, TaskResult):
+            return value
+        return TaskResult(TaskStatus.SUCCESS, data=value)
+
+
+class RetryingStrategy:
+    """Runs `inner` again after a failure, as the step's RetryPolicy allows."""
+
+    def __init__(self, inner: ExecutionStrategy | None = None) -> None:
+        self.inner: ExecutionStrategy = inner or StandardStrategy()
+
+    async def execute(self, run: TaskRun) -> TaskResult:
+        result = await self.inner.execute(run)
+        policy = run.step.retry
+        if policy is None:
+            return result
+        retry = 0
+        while result.status is TaskStatus.FAILURE and retry < policy.attempts:
+            if policy.should_retry is not None:
+                try:
+                    wanted = policy.should_retry(result)
+                except Exception as exc:
+                    result.message = f"should_retry raised {type(exc).__name__}: {exc}"
+                    break
+                if not wanted:
+                    break
+            retry += 1
+            delay = policy.delay_before(retry)
+            if run.events.wants("task_retry"):
+                run.events.emit(TaskRetry(run.step, run.attempts + 1, result, delay))
+            if delay > 0:
+                await asyncio.sleep(delay)
+            run.attempts += 1
+            result = await self.inner.execute(run)
+        return result
+
+
+class LoopingStrategy:
+    """Runs `inner` until the step's LoopPolicy says stop; fails when iterations run out."""
+
+    def __init__(self, inner: ExecutionStrategy | None = None) -> None:
+        self.inner: ExecutionStrategy = inner or StandardStrategy()
+
+    async def execute(self, run: TaskRun) -> TaskResult:
+        policy = run.step.loop
+        if policy is None:
+            return await self.inner.execute(run)
+        result = TaskResult(TaskStatus.FAILURE)
+        for iteration in range(1, policy.max_iterations + 1):
+            result = await self.inner.execute(run)
+            if result.status is not TaskStatus.SUCCESS:
+                return result
+            try:
+                done = policy.until(run.context, result)
+                if inspect.isawaitable(done):
+                    done = await done
+            except Exception as exc:
+                return failure_from(exc, message="loop condition raised")
+            if done:
+                if result.message is None:
+                    result.message = f"loop finished after {iteration} iteration(s)"
+                return result
+            if policy.interval > 0 and iteration < policy.max_iterations:
+                await asyncio.sleep(policy.interval)
+        return TaskResult(
+            TaskStatus.FAILURE,
+            message=f"loop did not finish within {policy.max_iterations} iterations",
+            error=f"task {run.step.name!r}: loop condition still false after "
+            f"{policy.max_iterations} iterations",
+            data=result.data,
+        )
+
+
+class DryRunStrategy:
+    """Calls nothing: every task succeeds with a message saying it was a dry run."""
+
+    async def execute(self, run: TaskRun) -> TaskResult:
+        return TaskResult(TaskStatus.SUCCESS, message="dry run: not executed")
+
+
+def default_strategy() -> ExecutionStrategy:
+    return RetryingStrategy(LoopingStrategy(StandardStrategy()))

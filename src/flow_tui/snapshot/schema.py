@@ -1,0 +1,319 @@
+"""The snapshot document: Snapshot <-> a plain dict, its validation and upgrades.
+
+The dict is the same for JSON and TOML except for values TOML cannot hold (null, integers
+beyond 64 bits): `toml_safe` tells the codec when a value must travel as a JSON string.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from flow_tui.core.errors import SnapshotError
+from flow_tui.core.model import TaskMetrics, TaskResult, TaskStatus
+from flow_tui.core.snapshot import FORMAT_NAME, FORMAT_VERSION, Snapshot
+
+_STATUSES = {s.value: s for s in TaskStatus}
+_RUN_STATES = {"pending", "running", "paused", "finished", "failed", "cancelled"}
+_INT64 = 2**63
+
+
+class SnapshotDataWarning(UserWarning):
+    """A task's data is not JSON-compatible and was saved as its repr."""
+
+
+# -- JSON compatibility ----------------------------------------------------------------
+
+
+def find_unserializable(value: Any, path: str = "") -> str | None:
+    """The path of the first part of `value` that is not JSON-compatible, else None."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if item is None or isinstance(item, (bool, str)):
+            continue
+        if isinstance(item, int):
+            continue
+        if isinstance(item, float):
+            continue
+        if isinstance(item, list):
+            for k in range(len(item) - 1, -1, -1):
+                stack.append((item[k], f"{where}[{k}]"))
+            continue
+        if isinstance(item, dict):
+            for key, sub in reversed(list(item.items())):
+                if not isinstance(key, str):
+                    return f"{where}[{key!r}] (key of type {type(key).__name__})"
+                stack.append((sub, f"{where}[{key!r}]"))
+            continue
+        return f"{where or '<value>'} (a {type(item).__name__})"
+    return None
+
+
+def toml_safe(value: Any) -> bool:
+    """Whether TOML can hold `value` natively (no null anywhere, 64-bit integers)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if item is None:
+            return False
+        if isinstance(item, (bool, str)):
+            continue
+        if isinstance(item, int):
+            if not -_INT64 <= item < _INT64:
+                return False
+        elif isinstance(item, float):
+            continue
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        else:
+            return False
+    return True
+
+
+# -- encode ----------------------------------------------------------------------------
+
+
+def _iso(when: datetime | None) -> str | None:
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat()
+
+
+def encode_data(task: str, data: Any, what: str = "data") -> tuple[Any, bool]:
+    """`data` itself if JSON-compatible, else its repr with the flag set (and a warning)."""
+    bad = find_unserializable(data)
+    if bad is None:
+        return data, False
+    warnings.warn(
+        f"task {task!r}: {what}{bad if bad.startswith('[') else ' ' + bad} is not "
+        "JSON-compatible; it is saved as its repr",
+        SnapshotDataWarning,
+        stacklevel=3,
+    )
+    return repr(data), True
+
+
+def result_to_dict(name: str, result: TaskResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": result.status.value}
+    if result.message is not None:
+        out["message"] = result.message
+    if result.error is not None:
+        out["error"] = result.error
+    if result.traceback is not None:
+        out["traceback"] = result.traceback
+    if result.data is not None or result.data_is_repr:
+        data, is_repr = result.data, result.data_is_repr
+        if not is_repr:
+            data, is_repr = encode_data(name, data)
+        out["data"] = data
+        if is_repr:
+            out["data_is_repr"] = True
+    m = result.metrics
+    if m is not None:
+        metrics: dict[str, Any] = {"duration_ms": float(m.duration_ms), "attempts": m.attempts}
+        if m.started_at is not None:
+            metrics["started_at"] = _iso(m.started_at)
+        if m.finished_at is not None:
+            metrics["finished_at"] = _iso(m.finished_at)
+        out["metrics"] = metrics
+    return out
+
+
+def to_dict(snapshot: Snapshot) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "created_at": _iso(snapshot.created_at),
+        "status": snapshot.status,
+    }
+    if snapshot.workflow is not None:
+        doc["workflow"] = snapshot.workflow
+    if snapshot.fingerprint is not None:
+        doc["fingerprint"] = snapshot.fingerprint
+    if snapshot.checkpoint_id is not None:
+        doc["checkpoint_id"] = snapshot.checkpoint_id
+    tasks = list(snapshot.tasks) or list(snapshot.results)
+    doc["tasks"] = tasks
+    doc["interrupted"] = list(snapshot.interrupted)
+    # A missing entry means "no version": TOML has no null.
+    doc["versions"] = {k: v for k, v in snapshot.versions.items() if v is not None}
+    if snapshot.context is not None:
+        context, is_repr = encode_data("<context>", snapshot.context, "context")
+        doc["context"] = context
+        if is_repr:
+            doc["context_is_repr"] = True
+    doc["results"] = {name: result_to_dict(name, r) for name, r in snapshot.results.items()}
+    return doc
+
+
+# -- decode ----------------------------------------------------------------------------
+
+
+def _fail(source: str, problem: str) -> SnapshotError:
+    return SnapshotError(f"{source}: {problem}")
+
+
+def _str(doc: Mapping[str, Any], key: str, source: str, where: str, required: bool = False) -> Any:
+    value = doc.get(key)
+    if value is None:
+        if required:
+            raise _fail(source, f"{where} has no {key!r}")
+        return None
+    if not isinstance(value, str):
+        raise _fail(source, f"{where}.{key} must be a string, not {type(value).__name__}")
+    return value
+
+
+def _time(value: Any, source: str, where: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        when = value
+    elif isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise _fail(source, f"{where} is not an ISO 8601 time: {value!r}") from None
+    else:
+        raise _fail(source, f"{where} must be a time, not {type(value).__name__}")
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)
+
+
+def _str_list(value: Any, source: str, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _fail(source, f"{where} must be a list of task names")
+    return list(value)
+
+
+def result_from_dict(name: str, raw: Any, source: str) -> TaskResult:
+    where = f"results.{name}"
+    if not isinstance(raw, Mapping):
+        raise _fail(source, f"{where} must be a table, not {type(raw).__name__}")
+    status_text = raw.get("status")
+    status = _STATUSES.get(status_text) if isinstance(status_text, str) else None
+    if status is None:
+        raise _fail(
+            source,
+            f"{where}.status is {status_text!r}; expected one of {', '.join(_STATUSES)}",
+        )
+    metrics = None
+    raw_metrics = raw.get("metrics")
+    if raw_metrics is not None:
+        if not isinstance(raw_metrics, Mapping):
+            raise _fail(source, f"{where}.metrics must be a table")
+        duration = raw_metrics.get("duration_ms", 0.0)
+        attempts = raw_metrics.get("attempts", 0)
+        if isinstance(duration, bool) or not isinstance(duration, (int, float)):
+            raise _fail(source, f"{where}.metrics.duration_ms must be a number")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
+            raise _fail(source, f"{where}.metrics.attempts must be a whole number >= 0")
+        if not math.isfinite(duration):
+            raise _fail(source, f"{where}.metrics.duration_ms must be finite")
+        metrics = TaskMetrics(
+            _time(raw_metrics.get("started_at"), source, f"{where}.metrics.started_at"),
+            _time(raw_metrics.get("finished_at"), source, f"{where}.metrics.finished_at"),
+            float(duration),
+            attempts,
+        )
+    data_is_repr = raw.get("data_is_repr", False)
+    if not isinstance(data_is_repr, bool):
+        raise _fail(source, f"{where}.data_is_repr must be true or false")
+    data = raw.get("data")
+    bad = find_unserializable(data)
+    if bad is not None:
+        raise _fail(source, f"{where}.data{bad} is not JSON-compatible")
+    return TaskResult(
+        status,
+        message=_str(raw, "message", source, where),
+        error=_str(raw, "error", source, where),
+        data=data,
+        metrics=metrics,
+        traceback=_str(raw, "traceback", source, where),
+        data_is_repr=data_is_repr,
+    )
+
+
+def upgrade(doc: dict[str, Any], source: str) -> dict[str, Any]:
+    """Bring an older document to the current format version."""
+    version = doc.get("version")
+    if version == 1:
+        # Version 1 had no task list, no interrupted list and named the run state "state".
+        doc = dict(doc)
+        doc.setdefault("status", doc.pop("state", "pending"))
+        results = doc.get("results")
+        doc.setdefault("tasks", list(results) if isinstance(results, Mapping) else [])
+        doc.setdefault("interrupted", [])
+        doc["version"] = 2
+    return doc
+
+
+def from_dict(document: Any, source: str = "snapshot") -> Snapshot:
+    if not isinstance(document, Mapping):
+        raise _fail(source, f"not a snapshot: the document is a {type(document).__name__}")
+    fmt = document.get("format")
+    if fmt != FORMAT_NAME:
+        if fmt is None:
+            raise _fail(source, f"not a flow-tui snapshot (no 'format' = {FORMAT_NAME!r})")
+        raise _fail(source, f"not a flow-tui snapshot (format is {fmt!r})")
+    version = document.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise _fail(source, f"snapshot format version must be a whole number, not {version!r}")
+    if version > FORMAT_VERSION:
+        raise _fail(
+            source,
+            f"written by a newer flow-tui (snapshot format version {version}; this version "
+            f"reads up to {FORMAT_VERSION}): upgrade flow-tui to load it",
+        )
+    doc = upgrade(dict(document), source)
+    raw_results = doc.get("results", {})
+    if not isinstance(raw_results, Mapping):
+        raise _fail(source, "'results' must be a table of task name -> result")
+    results = {}
+    for name, raw in raw_results.items():
+        if not isinstance(name, str) or not name:
+            raise _fail(source, f"task name {name!r} in 'results' is not a non-empty string")
+        results[name] = result_from_dict(name, raw, source)
+    status = doc.get("status", "pending")
+    if status not in _RUN_STATES:
+        raise _fail(
+            source, f"'status' is {status!r}; expected one of {', '.join(sorted(_RUN_STATES))}"
+        )
+    tasks = _str_list(doc.get("tasks"), source, "'tasks'")
+    raw_versions = doc.get("versions", {})
+    if not isinstance(raw_versions, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw_versions.items()
+    ):
+        raise _fail(source, "'versions' must map task names to version strings")
+    names = dict.fromkeys([*tasks, *results])
+    versions: dict[str, str | None] = {n: raw_versions.get(n) for n in names}
+    for name, ver in raw_versions.items():
+        versions.setdefault(name, ver)
+    context = doc.get("context")
+    bad = find_unserializable(context)
+    if bad is not None:
+        raise _fail(source, f"context{bad} is not JSON-compatible")
+    created = _time(doc.get("created_at"), source, "'created_at'") or datetime.now(UTC)
+    return Snapshot(
+        results=results,
+        workflow=_str(doc, "workflow", source, "the snapshot"),
+        fingerprint=_str(doc, "fingerprint", source, "the snapshot"),
+        versions=versions,
+        interrupted=_str_list(doc.get("interrupted"), source, "'interrupted'"),
+        tasks=tasks,
+        created_at=created,
+        status=status,
+        context=context,
+        checkpoint_id=_str(doc, "checkpoint_id", source, "the snapshot"),
+    )
