@@ -1,0 +1,145 @@
+"""Loading a workflow module: a `.py` path or `package.module[:attribute]`.
+
+Every way a module can be wrong becomes a WorkflowLoadError with one line that names the
+file (and line) and what to do.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from flow_tui.core.errors import FlowError
+from flow_tui.core.graph import build_graph
+from flow_tui.core.workflow import Workflow
+
+
+class WorkflowLoadError(FlowError):
+    """A workflow module could not be loaded."""
+
+
+def load_workflow(spec: str) -> tuple[Workflow, Path | None]:
+    """Load and validate the workflow named by `spec`; returns it and its source file."""
+    target, _, attribute = spec.partition(":") if not _is_path(spec) else (spec, "", "")
+    if _is_path(target):
+        module = _import_file(Path(target))
+    else:
+        module = _import_module(target)
+    workflow = _find_workflow(module, attribute or None, spec)
+    build_graph(workflow.steps)  # raises WorkflowValidationError with the graph problem
+    source = getattr(module, "__file__", None)
+    return workflow, Path(source) if source else None
+
+
+def _is_path(spec: str) -> bool:
+    return spec.endswith(".py") or "/" in spec or "\\" in spec or spec.startswith(".")
+
+
+def _import_file(path: Path) -> ModuleType:
+    if not path.exists():
+        raise WorkflowLoadError(f"workflow file {path} does not exist")
+    if path.is_dir():
+        raise WorkflowLoadError(f"workflow {path} is a folder; give the .py file")
+    name = f"flow_tui_workflow_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise WorkflowLoadError(f"cannot load {path} as a Python module (is it a .py file?)")
+    module = importlib.util.module_from_spec(spec)
+    # Siblings of the workflow file import like they would when run as a script.
+    folder = str(path.resolve().parent)
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException as exc:
+        sys.modules.pop(name, None)
+        raise _module_error(exc, str(path)) from exc
+    return module
+
+
+def _import_module(name: str) -> ModuleType:
+    if not name or not all(part.isidentifier() for part in name.split(".")):
+        raise WorkflowLoadError(
+            f"{name!r} is neither a .py file nor a module name like package.module[:attr]"
+        )
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            raise WorkflowLoadError(
+                f"no module named {name!r}: check the name, or give the path of a .py file"
+            ) from exc
+        raise _module_error(exc, name) from exc
+    except BaseException as exc:
+        raise _module_error(exc, name) from exc
+
+
+def _module_error(exc: BaseException, where: str) -> WorkflowLoadError:
+    if isinstance(exc, SyntaxError):
+        location = exc.filename or where
+        detail = (exc.msg or "invalid syntax").strip()
+        return WorkflowLoadError(f"syntax error in {location}, line {exc.lineno}: {detail}")
+    if isinstance(exc, ModuleNotFoundError):
+        return WorkflowLoadError(
+            f"{where} imports {exc.name!r}, which is not installed or not on the path"
+        )
+    if isinstance(exc, ImportError):
+        missing = f" {exc.name!r}" if exc.name else ""
+        return WorkflowLoadError(f"{where}: import failed{missing}: {exc}")
+    if isinstance(exc, SystemExit):
+        return WorkflowLoadError(f"{where} called sys.exit({exc.code}) while being imported")
+    if isinstance(exc, KeyboardInterrupt):
+        return WorkflowLoadError(f"interrupted while importing {where}")
+    frame = _last_frame_in(exc, where)
+    at = f", line {frame}" if frame else ""
+    return WorkflowLoadError(f"{where}{at} raised {type(exc).__name__} while being imported: {exc}")
+
+
+def _last_frame_in(exc: BaseException, where: str) -> int | None:
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.endswith(where) or Path(frame.filename).name == Path(where).name:
+            line = frame.lineno
+    return line
+
+
+def _find_workflow(module: ModuleType, attribute: str | None, spec: str) -> Workflow:
+    where = getattr(module, "__file__", None) or spec
+    if attribute is not None:
+        if not hasattr(module, attribute):
+            raise WorkflowLoadError(f"{where} has no attribute {attribute!r}")
+        found = getattr(module, attribute)
+        if callable(found) and not isinstance(found, Workflow):
+            try:
+                found = found()
+            except Exception as exc:
+                raise WorkflowLoadError(
+                    f"{where}: calling {attribute}() raised {type(exc).__name__}: {exc}"
+                ) from exc
+        if not isinstance(found, Workflow):
+            raise WorkflowLoadError(
+                f"{where}: {attribute!r} is a {type(found).__name__}, not a flow_tui.Workflow"
+            )
+        return found
+    named = getattr(module, "workflow", None)
+    if isinstance(named, Workflow):
+        return named
+    found_all = {id(v): (k, v) for k, v in vars(module).items() if isinstance(v, Workflow)}
+    if not found_all:
+        raise WorkflowLoadError(
+            f"{where} defines no flow_tui.Workflow; define one named `workflow`"
+        )
+    if len(found_all) > 1:
+        names = ", ".join(sorted(k for k, _ in found_all.values()))
+        raise WorkflowLoadError(
+            f"{where} defines several workflows ({names}); pick one with {spec}:NAME"
+        )
+    return next(iter(found_all.values()))[1]

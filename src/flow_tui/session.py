@@ -1,0 +1,554 @@
+"""One run of one workflow: runner, checkpointer, controls and task logs.
+
+The TUI and the headless reporter are two views of a Session: pause, save, load, retry
+and resume are written here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from flow_tui.checkpoint import Checkpointer, CheckpointLock
+from flow_tui.core.errors import FlowError, SnapshotError
+from flow_tui.core.events import Event
+from flow_tui.core.graph import TaskGraph, build_graph
+from flow_tui.core.invoke import current_task_name
+from flow_tui.core.model import TaskResult, TaskStatus, TaskStep
+from flow_tui.core.runner import TaskRunner, TaskRunnerBuilder
+from flow_tui.core.snapshot import Snapshot
+from flow_tui.core.state import InterruptedTaskError, ResumePlan, TaskStateManager
+from flow_tui.core.workflow import Workflow
+
+log = logging.getLogger("flow_tui.session")
+
+
+class RunState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    PAUSING = "pausing"  # paused, running tasks still draining
+    PAUSED = "paused"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_over(self) -> bool:
+        return self in (RunState.FINISHED, RunState.FAILED, RunState.CANCELLED)
+
+
+class SessionError(FlowError):
+    """A run cannot be started or steered as asked."""
+
+
+@dataclass(slots=True)
+class SessionOptions:
+    concurrency: int | None = None  # None: the workflow's default
+    timeout: float | None = None  # None: the workflow's default
+    dry_run: bool = False
+    checkpoint: Path | None = None
+    resume: Path | None = None
+    rerun_interrupted: bool = False
+    mark_done: tuple[str, ...] = ()
+    force: bool = False
+    paused: bool = False
+
+
+@dataclass(slots=True)
+class LoadedSnapshot:
+    """A snapshot read from disk and what resuming from it would do."""
+
+    path: Path
+    snapshot: Snapshot
+    plan: ResumePlan
+
+
+@dataclass(slots=True)
+class CheckpointFailed(Event):
+    """The checkpoint could not be written; the run was paused so nothing more is lost."""
+
+    name = "checkpoint_failed"
+    error: SnapshotError = field(default_factory=lambda: SnapshotError("unknown"))
+
+
+@dataclass(slots=True)
+class RunPrepared(Event):
+    """A new run was prepared (a snapshot loaded, a retry asked): it starts paused."""
+
+    name = "run_prepared"
+    plan: ResumePlan | None = None
+
+
+Listener = Callable[[Event], None]
+
+MAX_LOG_LINES = 1000
+
+
+class TaskLogHandler(logging.Handler):
+    """Keeps the log records of each task (attributed through `current_task_name`)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: dict[str, deque[str]] = {}
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        task = current_task_name.get()
+        if task is None:
+            return
+        try:
+            line = self.format(record)
+        except Exception:
+            line = str(record.msg)
+        bucket = self.lines.get(task)
+        if bucket is None:
+            bucket = self.lines[task] = deque(maxlen=MAX_LOG_LINES)
+        bucket.append(line)
+
+
+class Session:
+    """One workflow, its current runner and everything that persists it."""
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        options: SessionOptions | None = None,
+        source: Path | None = None,
+    ) -> None:
+        self.workflow = workflow
+        self.options = options or SessionOptions()
+        self.source = source  # the workflow module's file, when known
+        self.graph: TaskGraph = build_graph(workflow.steps)
+        self.steps: list[TaskStep[Any]] = self.graph.steps
+        self.concurrency = self.options.concurrency or workflow.concurrency
+        self.timeout = self.options.timeout if self.options.timeout else workflow.timeout
+        self.runner: TaskRunner[Any] | None = None
+        self.context: Any = None
+        self.plan: ResumePlan | None = None
+        self.resumed_from: Path | None = None
+        self.checkpointer: Checkpointer | None = None
+        self.logs = TaskLogHandler()
+        self._lock: CheckpointLock | None = None
+        self._listeners: list[Listener] = []
+        self._basis: Snapshot | None = None  # what the next run hydrates from
+        self._only: set[str] | None = None
+        self._consent = self.options.rerun_interrupted
+        self._mark_done: tuple[str, ...] = self.options.mark_done
+        self._paused = self.options.paused
+        self._outcome: RunState | None = None
+        self._context_made = False
+        self._run_over: asyncio.Event | None = None
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self._log_installed = False
+        self._root_level: int | None = None
+
+    # -- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        workflow: Workflow,
+        options: SessionOptions | None = None,
+        source: Path | None = None,
+    ) -> Session:
+        """Validate, load the snapshot to resume, plan, lock and open the checkpoint.
+
+        Raises FlowError (one clear sentence) when any of it cannot be done.
+        """
+        session = cls(workflow, options, source)
+        opts = session.options
+        if opts.resume is not None:
+            loaded = session.preview(opts.resume, force=opts.force)
+            session._basis = loaded.snapshot
+            session.plan = loaded.plan
+            session.resumed_from = loaded.path
+        elif opts.mark_done:
+            raise SessionError("--mark-done only applies with --resume SNAPSHOT")
+        if opts.checkpoint is not None:
+            session._open_checkpoint(opts.checkpoint)
+        return session
+
+    def _open_checkpoint(self, path: Path) -> None:
+        from flow_tui.snapshot.codec import codec_suffix
+
+        codec_suffix(path)
+        if not path.parent.is_dir():
+            raise SessionError(
+                f"cannot write checkpoint {path}: folder {path.parent} does not exist"
+            )
+        lock = CheckpointLock(path)
+        lock.acquire()
+        try:
+            resuming_same = self.resumed_from is not None and _same_file(self.resumed_from, path)
+            if path.exists() and not resuming_same:
+                raise SessionError(
+                    f"checkpoint {path} already exists; pass --resume {path} to continue "
+                    "from it, or choose another path"
+                )
+            checkpointer = Checkpointer(path, self.snapshot, self._checkpoint_failed)
+            checkpointer.open()
+        except BaseException:
+            lock.release()
+            raise
+        self._lock = lock
+        self.checkpointer = checkpointer
+
+    def preview(self, path: Path | str, *, force: bool = False) -> LoadedSnapshot:
+        """Read a snapshot and plan a resume from it, without applying anything."""
+        target = Path(path)
+        snapshot = Snapshot.load(target)
+        if snapshot.workflow is not None and snapshot.workflow != self.workflow.name and not force:
+            raise SessionError(
+                f"snapshot {target} is of workflow {snapshot.workflow!r}, not "
+                f"{self.workflow.name!r}; pass --force to resume it anyway"
+            )
+        return LoadedSnapshot(target, snapshot, self.plan_for(snapshot))
+
+    def plan_for(self, snapshot: Snapshot, mark_done: Iterable[str] | None = None) -> ResumePlan:
+        state = TaskStateManager()
+        state.hydrate(
+            snapshot, mark_done=self._mark_done if mark_done is None else tuple(mark_done)
+        )
+        return state.plan(self.graph)
+
+    # -- listeners ---------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        """Receive every runner event (of this and later runs) and session events."""
+        self._listeners.append(listener)
+
+    def _emit(self, event: Event) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("session listener failed on %s", event.name)
+
+    def _checkpoint_failed(self, error: SnapshotError) -> None:
+        if self.runner is not None and self.runner.is_running:
+            self.runner.pause()
+        self._emit(CheckpointFailed(error=error))
+
+    # -- state -------------------------------------------------------------------------
+
+    @property
+    def state(self) -> RunState:
+        runner = self.runner
+        if runner is not None and runner.is_running:
+            if runner.is_paused:
+                return RunState.PAUSING if runner.running else RunState.PAUSED
+            return RunState.RUNNING
+        if self._outcome is not None:
+            return self._outcome
+        return RunState.PAUSED if self._paused else RunState.PENDING
+
+    @property
+    def is_running(self) -> bool:
+        return self.runner is not None and self.runner.is_running
+
+    @property
+    def needs_consent(self) -> list[str]:
+        """Interrupted non-idempotent tasks the next run would repeat without consent."""
+        if self.plan is None or self._consent:
+            return []
+        return [n for n in self.plan.needs_consent if n not in self._mark_done]
+
+    @property
+    def results(self) -> dict[str, TaskResult]:
+        if self.runner is not None:
+            return self.runner.results
+        if self._basis is not None:
+            return self._basis.results
+        return {}
+
+    @property
+    def running(self) -> list[str]:
+        return self.runner.running if self.runner is not None else []
+
+    def elapsed(self) -> float:
+        if self.started_at is None:
+            return 0.0
+        end = self.finished_at if self.finished_at is not None else time.monotonic()
+        return end - self.started_at
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in TaskStatus}
+        results = self.results
+        for step in self.steps:
+            r = results.get(step.name)
+            if r is not None:
+                out[r.status.value] += 1
+        out["running"] = len(self.running)
+        out["pending"] = len(self.steps) - sum(out[s.value] for s in TaskStatus) - out["running"]
+        return out
+
+    def snapshot(self) -> Snapshot:
+        """The state to save now: consistent at any moment, also mid-run."""
+        saved_context = self._saved_context()
+        if self.runner is not None:
+            snap = self.runner.snapshot(saved_context)
+        elif self._basis is not None:
+            basis = self._basis
+            snap = Snapshot(
+                results=dict(basis.results),
+                workflow=self.workflow.name,
+                fingerprint=self.graph.fingerprint(),
+                versions={s.name: s.version for s in self.steps},
+                interrupted=list(basis.interrupted),
+                tasks=[s.name for s in self.steps],
+                status="paused" if self._paused else "pending",
+                context=saved_context if saved_context is not None else basis.context,
+            )
+        else:
+            snap = Snapshot(
+                workflow=self.workflow.name,
+                fingerprint=self.graph.fingerprint(),
+                versions={s.name: s.version for s in self.steps},
+                tasks=[s.name for s in self.steps],
+                status="paused" if self._paused else "pending",
+                context=saved_context,
+            )
+        snap.workflow = self.workflow.name
+        state = self.state
+        snap.status = "paused" if state is RunState.PAUSING else state.value
+        return snap
+
+    def _saved_context(self) -> Any:
+        hook = self.workflow.save_context
+        if hook is None or not self._context_made:
+            return None
+        try:
+            return hook(self.context)
+        except Exception as exc:
+            log.warning("save_context of workflow %s raised %s", self.workflow.name, exc)
+            return None
+
+    def save(self, path: Path | str) -> Path:
+        """Save a snapshot atomically (.json or .toml); SnapshotError says what went wrong."""
+        return self.snapshot().save(path)
+
+    # -- running -----------------------------------------------------------------------
+
+    def _make_context(self) -> None:
+        if self._context_made:
+            return
+        self.context = self.workflow.make_context()
+        self._context_made = True
+        basis = self._basis
+        if basis is not None and basis.context is not None and self.workflow.restore_context:
+            self.workflow.restore_context(basis.context, self.context)
+
+    def _build_runner(self) -> TaskRunner[Any]:
+        builder = TaskRunnerBuilder(self.context).with_workflow_name(self.workflow.name)
+        builder.on("*", self._emit)
+        if self._basis is not None:
+            builder.with_snapshot(
+                self._basis, rerun_interrupted=self._consent, mark_done=self._mark_done
+            )
+        if self.checkpointer is not None:
+            builder.with_barrier(self.checkpointer)
+        runner = builder.build()
+        if self.checkpointer is not None:
+            self.checkpointer.attach(runner)
+        if self._paused:
+            runner.pause()
+        return runner
+
+    async def run(self) -> dict[str, TaskResult]:
+        """Execute the prepared run (the first one, a resume, or a retry) to its end."""
+        if self.is_running:
+            raise SessionError("a run is already in progress")
+        if self.needs_consent:
+            raise InterruptedTaskError(self.needs_consent)
+        self._install_log_capture()
+        self._make_context()
+        runner = self._build_runner()
+        self.runner = runner
+        self._outcome = None
+        self._run_over = asyncio.Event()
+        if self.started_at is None or self.finished_at is not None:
+            self.started_at = time.monotonic()
+        self.finished_at = None
+        try:
+            results = await runner.execute(
+                self.steps,
+                concurrency=self.concurrency,
+                timeout=self.timeout,
+                dry_run=self.options.dry_run,
+                only=self._only,
+            )
+        finally:
+            self.finished_at = time.monotonic()
+            self._paused = False
+            self._outcome = _outcome(runner)
+            self._run_over.set()
+        if self.checkpointer is not None:
+            await self.checkpointer.compact()
+        return results
+
+    async def wait_run_over(self) -> None:
+        if self._run_over is not None and self.is_running:
+            await self._run_over.wait()
+
+    def pause(self, interrupt: bool = False) -> None:
+        self._paused = True
+        if self.runner is not None and self.runner.is_running:
+            self.runner.pause(interrupt)
+
+    def resume(self) -> None:
+        self._paused = False
+        if self.runner is not None and self.runner.is_running:
+            self.runner.resume()
+
+    def cancel(self) -> None:
+        if self.runner is not None and self.runner.is_running:
+            self.runner.cancel()
+
+    def consent(self, rerun_interrupted: bool = True, mark_done: Iterable[str] = ()) -> None:
+        """The operator agreed to re-run interrupted tasks, or says they completed."""
+        self._consent = rerun_interrupted
+        self._mark_done = tuple(dict.fromkeys([*self._mark_done, *mark_done]))
+        if self._basis is not None:
+            self.plan = self.plan_for(self._basis)
+
+    # -- retry and load ----------------------------------------------------------------
+
+    def retry_targets(self, names: Iterable[str]) -> list[str]:
+        """`names` plus the tasks skipped or cancelled downstream of them, workflow order."""
+        results = self.results
+        roots = [self.graph.index[n] for n in names if n in self.graph.index]
+        targets = set()
+        for i in self.graph.downstream(roots):
+            name = self.steps[i].name
+            r = results.get(name)
+            if i in roots or r is None or r.status is not TaskStatus.SUCCESS:
+                targets.add(name)
+        return [s.name for s in self.steps if s.name in targets]
+
+    def retry(self, names: Iterable[str]) -> list[str]:
+        """Prepare a run of `names` and what was skipped because of them; run() starts it."""
+        if self.is_running:
+            raise SessionError("tasks can be retried once the run has ended")
+        wanted = [n for n in names]
+        unknown = [n for n in wanted if n not in self.graph.index]
+        if unknown:
+            raise SessionError(f"no task named {unknown[0]!r} in this workflow")
+        results = self.results
+        retriable = [
+            n for n in wanted if (r := results.get(n)) is None or r.status is not TaskStatus.SUCCESS
+        ]
+        if not retriable:
+            raise SessionError("only failed, cancelled or skipped tasks can be retried")
+        targets = self.retry_targets(retriable)
+        basis = self.snapshot()
+        for name in targets:
+            basis.results.pop(name, None)
+        self._basis = basis
+        self._only = set(targets)
+        self._consent = True  # asking for a retry is consent to run those tasks again
+        self._paused = False
+        self._outcome = None
+        self.plan = None
+        self._emit(RunPrepared(plan=None))
+        return targets
+
+    def failed_tasks(self) -> list[str]:
+        return [n for n, r in self.results.items() if r.status is TaskStatus.FAILURE]
+
+    async def apply(
+        self,
+        loaded: LoadedSnapshot,
+        *,
+        rerun_interrupted: bool = False,
+        mark_done: Iterable[str] = (),
+    ) -> None:
+        """Replace the run with a resume from `loaded`; it starts paused (`resume()` + run)."""
+        mark = tuple(mark_done)
+        plan = self.plan_for(loaded.snapshot, mark)
+        missing = [n for n in plan.needs_consent if n not in mark]
+        if missing and not rerun_interrupted:
+            raise InterruptedTaskError(missing)
+        if self.is_running:
+            assert self.runner is not None
+            self.runner.cancel()
+            await self.wait_run_over()
+        self._basis = loaded.snapshot
+        self._only = None
+        self._consent = rerun_interrupted
+        self._mark_done = mark
+        self.plan = plan
+        self.resumed_from = loaded.path
+        self.runner = None
+        self._paused = True
+        self._outcome = None
+        self.started_at = None
+        self.finished_at = None
+        if self.checkpointer is not None:
+            await self.checkpointer.compact()
+        self._emit(RunPrepared(plan=plan))
+
+    # -- closing -----------------------------------------------------------------------
+
+    def _install_log_capture(self) -> None:
+        if self._log_installed:
+            return
+        root = logging.getLogger()
+        root.addHandler(self.logs)
+        if root.level > logging.INFO or root.level == logging.NOTSET:
+            self._root_level = root.level
+            root.setLevel(logging.INFO)
+        self._log_installed = True
+
+    def task_logs(self, name: str) -> list[str]:
+        return list(self.logs.lines.get(name, ()))
+
+    async def close(self) -> None:
+        """Write the final checkpoint, release the lock and the log capture."""
+        try:
+            if self.checkpointer is not None:
+                await self.checkpointer.close()
+        finally:
+            self._release()
+
+    def close_now(self) -> None:
+        """close() for paths that cannot await (a second Ctrl-C)."""
+        try:
+            if self.checkpointer is not None:
+                self.checkpointer.close_now()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        if self._log_installed:
+            root = logging.getLogger()
+            root.removeHandler(self.logs)
+            if self._root_level is not None:
+                root.setLevel(self._root_level)
+            self._log_installed = False
+
+
+def _outcome(runner: TaskRunner[Any]) -> RunState:
+    status = runner.state.status
+    if status == "cancelled":
+        return RunState.CANCELLED
+    if status == "failed":
+        return RunState.FAILED
+    return RunState.FINISHED
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
