@@ -161,7 +161,9 @@ class TaskRunner(Generic[C]):
 def _final_status(results: Mapping[str, TaskResult], executor: WorkflowExecutor) -> str:
     if executor._stop_reason is not None:
         return "cancelled"
-    if any(r.status is not TaskStatus.SUCCESS for r in results.values()):
+    # A task skipped because its condition was false is a normal outcome; one skipped
+    # because a dependency failed implies that failure, which is counted here.
+    if any(r.status in (TaskStatus.FAILURE, TaskStatus.CANCELLED) for r in results.values()):
         return "failed"
     return "finished"
 
