@@ -158,9 +158,13 @@ class Session:
         workflow: Workflow,
         options: SessionOptions | None = None,
         source: Path | None = None,
+        *,
+        require_consent: bool = False,
     ) -> Session:
         """Validate, load the snapshot to resume, plan, lock and open the checkpoint.
 
+        With `require_consent`, interrupted non-idempotent tasks that were neither consented
+        to nor marked done are refused (InterruptedTaskError) before anything is written.
         Raises FlowError (one clear sentence) when any of it cannot be done.
         """
         session = cls(workflow, options, source)
@@ -172,6 +176,8 @@ class Session:
             session.resumed_from = loaded.path
         elif opts.mark_done:
             raise SessionError("--mark-done only applies with --resume SNAPSHOT")
+        if require_consent and session.needs_consent:
+            raise InterruptedTaskError(session.needs_consent)
         if opts.checkpoint is not None:
             session._open_checkpoint(opts.checkpoint)
         return session

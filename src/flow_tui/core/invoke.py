@@ -10,6 +10,7 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -42,6 +43,8 @@ class LocalInvoker:
     loop (and a dashboard on it) never freezes."""
 
     def __init__(self) -> None:
+        self.busy = 0  # sync bodies still running in a worker thread
+        self._busy_lock = threading.Lock()
         # Keyed by the step: inspecting a callable costs more than running a no-op body.
         self._kind: dict[int, tuple[Callable[..., Any], bool]] = {}
 
@@ -52,8 +55,18 @@ class LocalInvoker:
             known = self._kind[id(step)] = (fn, is_async_callable(fn))
         if known[1]:
             return await fn(context)
-        outcome = await asyncio.to_thread(fn, context)
+        with self._busy_lock:
+            self.busy += 1
+        outcome = await asyncio.to_thread(self._call, fn, context)
         if inspect.isawaitable(outcome):
             # A sync callable that returned a coroutine (a lambda around an async def).
             outcome = await outcome
         return outcome
+
+    def _call(self, fn: Callable[[Any], Any], context: Any) -> Any:
+        try:
+            return fn(context)
+        finally:
+            # Counted down in the thread: a body whose await was cancelled may run on.
+            with self._busy_lock:
+                self.busy -= 1

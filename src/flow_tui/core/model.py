@@ -48,6 +48,17 @@ class TaskResult:
     traceback: str | None = None
     data_is_repr: bool = False
 
+    def __post_init__(self) -> None:
+        if type(self.status) is not TaskStatus:
+            # Accept "success" etc. from task bodies; anything else is a clear error.
+            try:
+                self.status = TaskStatus(self.status)
+            except ValueError:
+                allowed = ", ".join(s.value for s in TaskStatus)
+                raise ValueError(
+                    f"TaskResult.status must be one of {allowed}, got {self.status!r}"
+                ) from None
+
     @property
     def ok(self) -> bool:
         return self.status is TaskStatus.SUCCESS

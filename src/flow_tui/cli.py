@@ -1,0 +1,236 @@
+"""The `flow-tui` command: argument parsing, and errors turned into one line + exit 2.
+
+argparse (standard library) rather than Click/Typer: the interface needs nothing they add,
+and it keeps `flow-tui --help` and headless start-up fast with no extra dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_USAGE = 2
+
+EPILOG_LAUNCH = """\
+examples:
+  flow-tui launch sample_workflows/nightly_etl.py
+  flow-tui launch nightly.py --checkpoint run.toml          # saves after every task
+  flow-tui launch nightly.py --resume run.toml --checkpoint run.toml
+  flow-tui launch nightly.py --headless --output jsonl > events.jsonl
+  flow-tui launch nightly.py --resume run.toml --plan       # show what would run
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def _grace(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"must be >= 0 seconds, got {text}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # one line, exit 2
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from flow_tui import __version__
+
+    parser = _Parser(
+        prog="flow-tui",
+        description="Run a workflow (a DAG of Python tasks) with a live dashboard, or "
+        "headless for scripts and CI; pause, snapshot and resume without re-running "
+        "finished work.",
+        epilog="Run `flow-tui COMMAND --help` for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"flow-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    launch = sub.add_parser(
+        "launch",
+        help="run a workflow (dashboard, or --headless)",
+        description="Run WORKFLOW: a .py file or package.module[:attribute] defining a "
+        "flow_tui.Workflow. Opens the dashboard unless --headless.",
+        epilog=EPILOG_LAUNCH,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    launch.add_argument(
+        "workflow", metavar="WORKFLOW", help="path/to/module.py or package.module[:attr]"
+    )
+    launch.add_argument("--headless", action="store_true", help="run without the dashboard")
+    launch.add_argument(
+        "--resume",
+        metavar="SNAPSHOT",
+        type=Path,
+        help="continue from a saved snapshot or checkpoint: its successes are not run again",
+    )
+    launch.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        type=Path,
+        help="save a checkpoint (.json or .toml) after every task end and at exit",
+    )
+    launch.add_argument(
+        "--concurrency",
+        metavar="N",
+        type=_positive_int,
+        help="run at most N tasks at once (default: the workflow's)",
+    )
+    launch.add_argument(
+        "--timeout", metavar="SECONDS", type=_seconds, help="cancel the run after SECONDS"
+    )
+    launch.add_argument("--dry-run", action="store_true", help="call no task: show what would run")
+    launch.add_argument(
+        "--paused", action="store_true", help="open the dashboard paused (press p to start)"
+    )
+    launch.add_argument(
+        "--rerun-interrupted",
+        action="store_true",
+        help="consent to re-run non-idempotent tasks that were interrupted",
+    )
+    launch.add_argument(
+        "--mark-done",
+        metavar="TASK",
+        action="append",
+        default=[],
+        help="record an interrupted TASK as completed by hand (repeatable)",
+    )
+    launch.add_argument(
+        "--force", action="store_true", help="resume a snapshot of a differently named workflow"
+    )
+    launch.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the resume plan and exit without running anything",
+    )
+    launch.add_argument(
+        "--output",
+        choices=("auto", "rich", "plain", "jsonl", "json"),
+        default="auto",
+        help="headless output: rich (terminal), plain lines, or jsonl events (json for --plan)",
+    )
+    launch.add_argument(
+        "--grace",
+        metavar="SECONDS",
+        type=_grace,
+        default=10.0,
+        help="on SIGINT/SIGTERM, let running tasks finish for SECONDS, then cancel (default 10)",
+    )
+    launch.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+
+    validate = sub.add_parser(
+        "validate",
+        help="check a workflow module and its task graph",
+        description="Load WORKFLOW and validate its graph (cycles, missing dependencies, "
+        "duplicate names); print a short summary.",
+        epilog="example:\n  flow-tui validate sample_workflows/nightly_etl.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    validate.add_argument("workflow", metavar="WORKFLOW")
+    validate.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+
+    graph = sub.add_parser(
+        "graph",
+        help="print the task graph as Mermaid",
+        description="Print WORKFLOW's task graph as a Mermaid `graph TD`.",
+        epilog="example:\n  flow-tui graph nightly.py --snapshot run.toml > graph.mmd",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    graph.add_argument("workflow", metavar="WORKFLOW")
+    graph.add_argument(
+        "--snapshot", metavar="FILE", type=Path, help="colour nodes by the status saved in FILE"
+    )
+    graph.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+
+    inspect = sub.add_parser(
+        "inspect",
+        help="show what a snapshot holds",
+        description="Print the tasks saved in SNAPSHOT (status, duration, message) and, with "
+        "--workflow, the plan for resuming it.",
+        epilog="example:\n  flow-tui inspect run.toml --workflow nightly.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inspect.add_argument("snapshot", metavar="SNAPSHOT", type=Path)
+    inspect.add_argument(
+        "--workflow", metavar="WORKFLOW", help="plan a resume of this workflow from SNAPSHOT"
+    )
+    inspect.add_argument("--output", choices=("table", "json"), default="table")
+    inspect.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    debug = getattr(args, "debug", False) or bool(os.environ.get("FLOW_TUI_DEBUG"))
+    from flow_tui.core.errors import FlowError
+
+    try:
+        return _dispatch(args)
+    except FlowError as exc:
+        if debug:
+            raise
+        print(f"flow-tui: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line unless --debug, never a traceback
+        if debug:
+            raise
+        print(
+            f"flow-tui: internal error: {type(exc).__name__}: {exc} "
+            "(run again with --debug for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped into `head`): not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from flow_tui import commands
+
+    handler = {
+        "launch": commands.launch,
+        "validate": commands.validate,
+        "graph": commands.graph,
+        "inspect": commands.inspect,
+    }[args.command]
+    code: int = handler(args)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

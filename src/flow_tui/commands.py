@@ -1,0 +1,217 @@
+"""What each `flow-tui` command does, once its arguments are parsed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from flow_tui.core.snapshot import Snapshot
+from flow_tui.core.state import ResumePlan
+from flow_tui.loader import load_workflow
+from flow_tui.session import Session, SessionError, SessionOptions
+
+EXIT_USAGE = 2
+
+
+def _options(args: argparse.Namespace) -> SessionOptions:
+    return SessionOptions(
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        dry_run=args.dry_run,
+        checkpoint=args.checkpoint,
+        resume=args.resume,
+        rerun_interrupted=args.rerun_interrupted,
+        mark_done=tuple(args.mark_done),
+        force=args.force,
+        paused=args.paused,
+    )
+
+
+def launch(args: argparse.Namespace) -> int:
+    if args.paused and args.headless:
+        raise SessionError("--paused applies to the dashboard; drop it with --headless")
+    workflow, source = load_workflow(args.workflow)
+    options = _options(args)
+    if args.plan:
+        return _print_plan(Session(workflow, options, source), args)
+    if not args.headless and not sys.stdout.isatty():
+        raise SessionError(
+            "stdout is not a terminal, so the dashboard cannot open; "
+            "add --headless to run without it"
+        )
+    session = Session.open(workflow, options, source, require_consent=args.headless)
+    if args.headless:
+        from flow_tui.headless import run_headless
+
+        try:
+            return run_headless(session, args.output, args.grace)
+        except BaseException:
+            session.close_now()
+            raise
+    from flow_tui.tui import run_dashboard  # type: ignore[import-not-found,unused-ignore]
+
+    code: int = run_dashboard(session)
+    return code
+
+
+def _print_plan(session: Session, args: argparse.Namespace) -> int:
+    if args.resume is not None:
+        loaded = session.preview(args.resume, force=args.force)
+        plan, snapshot = loaded.plan, loaded.snapshot
+    else:
+        plan, snapshot = session.plan_for(Snapshot()), None
+        plan.new = [s.name for s in session.steps]
+    if args.output in ("json", "jsonl"):
+        doc = {
+            "workflow": session.workflow.name,
+            "snapshot": str(args.resume) if args.resume else None,
+            **plan.to_dict(),
+            "tasks": _plan_rows(session, plan),
+        }
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        return 0
+    print(render_plan(session, plan, str(args.resume) if args.resume else None, snapshot))
+    return 0
+
+
+def _plan_rows(session: Session, plan: ResumePlan) -> list[dict[str, Any]]:
+    rows = []
+    kept = set(plan.kept)
+    new = set(plan.new)
+    for step in session.steps:
+        if step.name in plan.marked_done:
+            action, why = "keep", "marked done by hand"
+        elif step.name in kept:
+            action, why = "keep", "succeeded"
+        elif step.name in plan.rerun:
+            action, why = "re-run", plan.rerun[step.name]
+        elif step.name in new:
+            action, why = "run", "new"
+        else:
+            action, why = "run", "not in snapshot"
+        row: dict[str, Any] = {"task": step.name, "action": action, "why": why}
+        if step.name in plan.needs_consent:
+            row["needs_consent"] = True
+        rows.append(row)
+    return rows
+
+
+def render_plan(
+    session: Session, plan: ResumePlan, source: str | None, snapshot: Snapshot | None
+) -> str:
+    rows = _plan_rows(session, plan)
+    width = max([len(r["task"]) for r in rows] + [4])
+    title = f"resume plan for {session.workflow.name}"
+    if source:
+        title += f" from {source}"
+    lines = [title, f"  {'TASK'.ljust(width)}  {'ACTION':<7} WHY"]
+    for r in rows:
+        flag = "  (needs consent: not idempotent)" if r.get("needs_consent") else ""
+        lines.append(f"  {r['task'].ljust(width)}  {r['action']:<7} {r['why']}{flag}")
+    if plan.removed:
+        lines.append(f"removed (in the snapshot, not in the workflow): {', '.join(plan.removed)}")
+    if plan.graph_changed:
+        lines.append("the task graph changed since the snapshot was saved")
+    counts = (
+        f"{len(plan.kept)} kept, {len(plan.rerun)} re-run, {len(plan.new)} new, "
+        f"{len(plan.removed)} removed"
+    )
+    lines.append(counts)
+    if plan.needs_consent:
+        names = " ".join(f"--mark-done {n}" for n in plan.needs_consent)
+        lines.append(
+            "interrupted non-idempotent tasks need consent: pass --rerun-interrupted to run "
+            f"them again, or {names} if they completed"
+        )
+    return "\n".join(lines)
+
+
+def validate(args: argparse.Namespace) -> int:
+    workflow, source = load_workflow(args.workflow)
+    session = Session(workflow)
+    graph = session.graph
+    depths = graph.depths()
+    roots = sum(1 for d in graph.deps if not d)
+    leaves = sum(1 for d in graph.dependents if not d)
+    edges = sum(len(d) for d in graph.deps)
+    print(
+        f"ok: workflow {workflow.name!r} ({source or args.workflow}): {len(graph.steps)} tasks, "
+        f"{edges} dependencies, {roots} roots, {leaves} leaves, depth {max(depths, default=-1) + 1}"
+    )
+    non_idempotent = [s.name for s in graph.steps if not s.idempotent]
+    if non_idempotent:
+        print(f"not idempotent (never re-run without consent): {', '.join(non_idempotent)}")
+    print(f"fingerprint {graph.fingerprint()}")
+    return 0
+
+
+def graph(args: argparse.Namespace) -> int:
+    from flow_tui.core.graph import mermaid
+
+    workflow, _ = load_workflow(args.workflow)
+    statuses = None
+    if args.snapshot is not None:
+        snapshot = Snapshot.load(args.snapshot)
+        statuses = {name: r.status.value for name, r in snapshot.results.items()}
+    sys.stdout.write(mermaid(workflow.steps, statuses))
+    return 0
+
+
+def inspect(args: argparse.Namespace) -> int:
+    path: Path = args.snapshot
+    snapshot = Snapshot.load(path)
+    plan = None
+    session = None
+    if args.workflow:
+        workflow, source = load_workflow(args.workflow)
+        session = Session(workflow, SessionOptions(), source)
+        if snapshot.workflow is not None and snapshot.workflow != workflow.name:
+            raise SessionError(
+                f"snapshot {path} is of workflow {snapshot.workflow!r}, not {workflow.name!r}"
+            )
+        plan = session.plan_for(snapshot, ())
+    if args.output == "json":
+        doc = snapshot.to_dict()
+        if plan is not None and session is not None:
+            doc["plan"] = {**plan.to_dict(), "tasks": _plan_rows(session, plan)}
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    counts = ", ".join(f"{n} {k}" for k, n in snapshot.counts().items() if n)
+    console.print(
+        Text(
+            f"{path}: workflow {snapshot.workflow or '?'}, {snapshot.status}, saved "
+            f"{snapshot.created_at:%Y-%m-%d %H:%M:%S} UTC; {counts or 'no results'}"
+        )
+    )
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("task", "status", "duration", "attempts", "message"):
+        table.add_column(column, no_wrap=column != "message")
+    names = list(dict.fromkeys([*snapshot.tasks, *snapshot.results, *snapshot.interrupted]))
+    style = {"success": "green", "failure": "red", "skipped": "yellow", "cancelled": "yellow"}
+    for name in names:
+        r = snapshot.results.get(name)
+        if r is None:
+            status = "interrupted" if name in snapshot.interrupted else "pending"
+            table.add_row(Text(name), Text(status, style="magenta"), "", "", "")
+            continue
+        m = r.metrics
+        status_text = r.status.value + (" (interrupted)" if name in snapshot.interrupted else "")
+        table.add_row(
+            Text(name),
+            Text(status_text, style=style[r.status.value]),
+            f"{m.duration_ms / 1000:.2f}s" if m else "",
+            str(m.attempts) if m else "",
+            Text(r.error or r.message or ""),
+        )
+    console.print(table)
+    if plan is not None and session is not None:
+        console.print(Text(render_plan(session, plan, str(path), snapshot)))
+    return 0

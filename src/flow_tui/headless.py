@@ -1,0 +1,407 @@
+"""Headless runs for scripts, CI and servers: progress output, exit codes, signals.
+
+Never imports textual. Output modes: `rich` (a terminal), `plain` (lines), `jsonl` (one
+JSON object per event, then a summary object; schema in the README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import IO, Any
+
+from flow_tui.core.errors import FlowError
+from flow_tui.core.events import (
+    Event,
+    TaskEnd,
+    TaskRetry,
+    TaskSkipped,
+    TaskStart,
+    WorkflowEnd,
+    WorkflowPaused,
+    WorkflowStart,
+)
+from flow_tui.core.model import TaskResult, TaskStatus
+from flow_tui.core.state import InterruptedTaskError, ResumePlan
+from flow_tui.session import CheckpointFailed, RunState, Session
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+OUTPUTS = ("auto", "rich", "plain", "jsonl", "json")
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def result_fields(result: TaskResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": result.status.value}
+    if result.message is not None:
+        out["message"] = result.message
+    if result.error is not None:
+        out["error"] = result.error
+    m = result.metrics
+    if m is not None:
+        out["duration_ms"] = round(m.duration_ms, 3)
+        out["attempts"] = m.attempts
+    return out
+
+
+class Reporter:
+    """Turns session events into output; subclasses format them."""
+
+    def __init__(self, session: Session, stream: IO[str]) -> None:
+        self.session = session
+        self.stream = stream
+
+    def event(self, event: Event) -> None:
+        raise NotImplementedError
+
+    def notice(self, text: str) -> None:
+        """A message for the operator (signals, checkpoint problems)."""
+        print(f"flow-tui: {text}", file=sys.stderr, flush=True)
+
+    def plan(self, plan: ResumePlan, source: str) -> None:
+        self.notice(f"resuming from {source}: {plan_summary(plan)}")
+
+    def summary(self, state: RunState, code: int, extra: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class JsonLinesReporter(Reporter):
+    def _write(self, obj: dict[str, Any]) -> None:
+        self.stream.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        self.stream.flush()
+
+    def event(self, event: Event) -> None:
+        obj: dict[str, Any] = {"event": event.name, "ts": _now_iso()}
+        if isinstance(event, TaskStart):
+            obj["task"] = event.step.name
+            obj["status"] = "running"
+            obj["attempt"] = event.attempt
+        elif isinstance(event, (TaskEnd, TaskSkipped)):
+            obj["task"] = event.step.name
+            obj.update(result_fields(event.result))
+        elif isinstance(event, TaskRetry):
+            obj["task"] = event.step.name
+            obj["status"] = "retrying"
+            obj["attempt"] = event.attempt
+            obj["delay_s"] = event.delay
+            if event.result.error is not None:
+                obj["error"] = event.result.error
+        elif isinstance(event, WorkflowStart):
+            obj["workflow"] = self.session.workflow.name
+            obj["tasks"] = len(event.steps)
+            obj["kept"] = list(event.kept)
+        elif isinstance(event, WorkflowEnd):
+            obj["workflow"] = self.session.workflow.name
+            obj["status"] = event.status
+        elif isinstance(event, WorkflowPaused):
+            obj["interrupt"] = event.interrupt
+            obj["running"] = list(event.running)
+        elif isinstance(event, CheckpointFailed):
+            obj["error"] = str(event.error)
+        self._write(obj)
+
+    def notice(self, text: str) -> None:
+        self._write({"event": "notice", "ts": _now_iso(), "message": text})
+
+    def plan(self, plan: ResumePlan, source: str) -> None:
+        self._write(
+            {"event": "resume_plan", "ts": _now_iso(), "snapshot": source, **plan.to_dict()}
+        )
+
+    def summary(self, state: RunState, code: int, extra: dict[str, Any]) -> None:
+        self._write({"event": "summary", "ts": _now_iso(), **extra})
+
+
+_GLYPH = {
+    TaskStatus.SUCCESS: "ok",
+    TaskStatus.FAILURE: "FAILED",
+    TaskStatus.SKIPPED: "skipped",
+    TaskStatus.CANCELLED: "cancelled",
+}
+
+
+class PlainReporter(Reporter):
+    """One line per task end (and failures in full), for logs and pipes."""
+
+    def __init__(self, session: Session, stream: IO[str]) -> None:
+        super().__init__(session, stream)
+        self.total = len(session.steps)
+        self.done = 0
+
+    def line(self, text: str, style: str | None = None) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        self.stream.write(f"{stamp} {text}\n")
+        self.stream.flush()
+
+    def _progress(self) -> str:
+        return f"[{self.done}/{self.total}]"
+
+    def event(self, event: Event) -> None:
+        if isinstance(event, WorkflowStart):
+            self.done = len(event.kept)
+            kept = f", {len(event.kept)} kept from the snapshot" if event.kept else ""
+            self.line(f"start {self.session.workflow.name}: {len(event.steps)} tasks{kept}")
+        elif isinstance(event, TaskStart):
+            self.line(f"{self._progress()} start {event.step.name}")
+        elif isinstance(event, (TaskEnd, TaskSkipped)):
+            r = event.result
+            if (
+                isinstance(event, TaskEnd)
+                and r.status is TaskStatus.CANCELLED
+                and r.message == "interrupted by pause"
+            ):
+                self.line(f"{self._progress()} interrupted {event.step.name}", "yellow")
+                return
+            self.done += 1
+            duration = f" {r.metrics.duration_ms / 1000:.2f}s" if r.metrics else ""
+            attempts = (
+                f" after {r.metrics.attempts} attempts"
+                if r.metrics and r.metrics.attempts > 1
+                else ""
+            )
+            detail = r.error or r.message
+            tail = f": {detail}" if detail else ""
+            style = {"success": "green", "failure": "red"}.get(r.status.value, "yellow")
+            name = event.step.name
+            self.line(
+                f"{self._progress()} {_GLYPH[r.status]} {name}{duration}{attempts}{tail}", style
+            )
+        elif isinstance(event, TaskRetry):
+            self.line(
+                f"{self._progress()} retry {event.step.name} (attempt {event.attempt}) in "
+                f"{event.delay:g}s: {event.result.error or event.result.message}",
+                "yellow",
+            )
+        elif isinstance(event, WorkflowPaused):
+            self.line("paused" + (" (interrupting running tasks)" if event.interrupt else ""))
+        elif event.name == "workflow_resumed":
+            self.line("resumed")
+        elif isinstance(event, CheckpointFailed):
+            self.notice(f"checkpoint failed: {event.error}")
+
+    def summary(self, state: RunState, code: int, extra: dict[str, Any]) -> None:
+        counts = extra["counts"]
+        parts = [
+            f"{counts[k]} {k}" for k in ("success", "failure", "skipped", "cancelled") if counts[k]
+        ]
+        self.line(
+            f"{self.session.workflow.name} {state.value} in {extra['elapsed_s']:.2f}s: "
+            f"{', '.join(parts) or 'no tasks'} (exit {code})",
+            "bold",
+        )
+        for name in extra["failed"]:
+            r = self.session.results[name]
+            self.line(f"  failed {name}: {r.error or r.message}", "red")
+        if extra.get("checkpoint"):
+            self.line(f"  checkpoint: {extra['checkpoint']}")
+
+
+class RichReporter(PlainReporter):
+    """PlainReporter with colour, for a terminal."""
+
+    def __init__(self, session: Session, stream: IO[str]) -> None:
+        super().__init__(session, stream)
+        from rich.console import Console
+
+        self.console = Console(file=stream, highlight=False)
+
+    def line(self, text: str, style: str | None = None) -> None:
+        from rich.text import Text
+
+        stamp = Text(time.strftime("%H:%M:%S "), style="dim")
+        self.console.print(stamp + Text(text, style=style or ""), soft_wrap=True)
+
+
+def plan_summary(plan: ResumePlan) -> str:
+    parts = [f"{len(plan.kept)} kept", f"{len(plan.rerun)} to re-run"]
+    if plan.new:
+        parts.append(f"{len(plan.new)} new")
+    if plan.removed:
+        parts.append(f"{len(plan.removed)} removed")
+    if plan.interrupted:
+        parts.append(f"{len(plan.interrupted)} interrupted")
+    return ", ".join(parts)
+
+
+def make_reporter(session: Session, output: str, stream: IO[str]) -> Reporter:
+    if output in ("jsonl", "json"):
+        return JsonLinesReporter(session, stream)
+    if output == "rich" or (
+        output == "auto" and stream.isatty() and not os.environ.get("NO_COLOR")
+    ):
+        return RichReporter(session, stream)
+    return PlainReporter(session, stream)
+
+
+class SignalGuard:
+    """First SIGINT/SIGTERM: stop dispatch, give running tasks `grace` seconds, cancel the
+    rest. A second SIGINT stops at once (after saving what is known)."""
+
+    def __init__(self, session: Session, reporter: Reporter, grace: float) -> None:
+        self.session = session
+        self.reporter = reporter
+        self.grace = grace
+        self.received: int | None = None
+        self.hard_stop = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+
+        def remove() -> None:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+
+        return remove
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        session = self.session
+        if self.received is None:
+            self.received = sig
+            running = session.running
+            session.pause()
+            if not running:
+                self.reporter.notice(f"received {sig.name}: stopping")
+                session.cancel()
+                return
+            self.reporter.notice(
+                f"received {sig.name}: no new tasks start; waiting up to {self.grace:g}s for "
+                f"{len(running)} running task(s) ({', '.join(running[:5])}"
+                f"{', ...' if len(running) > 5 else ''}); press Ctrl-C again to stop now"
+            )
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.grace, self._grace_over)
+            session.subscribe(self._drained)
+            return
+        if sig == signal.SIGINT or sig == signal.SIGTERM:
+            self.hard_stop = True
+            self.reporter.notice(f"received {sig.name} again: cancelling running tasks now")
+            session.cancel()
+
+    def _drained(self, event: Event) -> None:
+        if isinstance(event, TaskEnd) and not self.session.running:
+            self.session.cancel()  # nothing running: end the run, pending tasks cancelled
+
+    def _grace_over(self) -> None:
+        running = self.session.running
+        if running:
+            self.reporter.notice(f"grace period over: cancelling {len(running)} running task(s)")
+        self.session.cancel()
+
+    def cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+def exit_code_for(session: Session, signalled: int | None) -> int:
+    if signalled == signal.SIGINT:
+        return EXIT_SIGINT
+    if signalled == signal.SIGTERM:
+        return EXIT_SIGTERM
+    return EXIT_OK if session.state is RunState.FINISHED else EXIT_FAILED
+
+
+async def run_session(session: Session, reporter: Reporter, grace: float) -> int:
+    session.subscribe(reporter.event)
+    loop = asyncio.get_running_loop()
+    guard = SignalGuard(session, reporter, grace)
+    remove = guard.install(loop)
+    checkpoint_error: list[FlowError] = []
+    session.subscribe(
+        lambda e: checkpoint_error.append(e.error) if isinstance(e, CheckpointFailed) else None
+    )
+
+    def stop_on_checkpoint_error(event: Event) -> None:
+        if isinstance(event, CheckpointFailed):
+            session.cancel()
+
+    session.subscribe(stop_on_checkpoint_error)
+    try:
+        await session.run()
+    finally:
+        guard.cancel_timer()
+        await session.close()
+        remove()
+    code = exit_code_for(session, guard.received)
+    if checkpoint_error or (session.checkpointer and session.checkpointer.error):
+        code = EXIT_USAGE
+    results = session.results
+    failed = [
+        s.name
+        for s in session.steps
+        if (r := results.get(s.name)) and r.status is TaskStatus.FAILURE
+    ]
+    extra = {
+        "workflow": session.workflow.name,
+        "status": session.state.value,
+        "exit_code": code,
+        "elapsed_s": round(session.elapsed(), 3),
+        "counts": {k: v for k, v in session.counts().items() if k not in ("running",)},
+        "failed": failed,
+        "checkpoint": str(session.options.checkpoint) if session.options.checkpoint else None,
+    }
+    if guard.received is not None:
+        extra["signal"] = signal.Signals(guard.received).name
+    if session.checkpointer is not None and session.checkpointer.error is not None:
+        extra["checkpoint_error"] = str(session.checkpointer.error)
+    reporter.summary(session.state, code, extra)
+    return code
+
+
+def run_headless(session: Session, output: str = "auto", grace: float = 10.0) -> int:
+    """Run `session` to its end in this process; return the exit code."""
+    stream = sys.stdout
+    reporter = make_reporter(session, output, stream)
+    if session.needs_consent:
+        raise InterruptedTaskError(session.needs_consent)
+    plan = session.plan
+    if (
+        plan is not None
+        and session.resumed_from is not None
+        and (plan.graph_changed or output in ("jsonl", "json"))
+    ):
+        reporter.plan(plan, str(session.resumed_from))
+    loop_factory = _uvloop_factory()
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        code = runner.run(run_session(session, reporter, grace))
+        if _busy_threads(session):
+            # A sync task body ignores cancellation: do not wait for it at exit.
+            stream.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    return code
+
+
+def _busy_threads(session: Session) -> bool:
+    runner = session.runner
+    return runner is not None and getattr(runner.invoker, "busy", 0) > 0
+
+
+def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    if os.environ.get("FLOW_TUI_NO_UVLOOP"):
+        return None
+    try:
+        import uvloop  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
