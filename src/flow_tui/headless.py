@@ -317,7 +317,14 @@ def exit_code_for(session: Session, signalled: int | None) -> int:
         return EXIT_SIGINT
     if signalled == signal.SIGTERM:
         return EXIT_SIGTERM
-    return EXIT_OK if session.state is RunState.FINISHED else EXIT_FAILED
+    # Exit 0 only when every task succeeded: a skip (even by a false condition) or a
+    # cancellation is something a script must be able to see.
+    results = session.results
+    every_success = all(
+        (r := results.get(s.name)) is not None and r.status is TaskStatus.SUCCESS
+        for s in session.steps
+    )
+    return EXIT_OK if every_success else EXIT_FAILED
 
 
 async def run_session(session: Session, reporter: Reporter, grace: float) -> int:
