@@ -9,6 +9,7 @@ durability barrier all live here.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import inspect
 import time
@@ -83,7 +84,7 @@ class WorkflowExecutor:
         else:
             self._key = list(range(self._n))
         self._ready: list[int] = []
-        self._interrupting = False
+        self._interrupted: set[int] = set()  # cut off by pause(interrupt=True), not yet ended
         self._stop_reason: str | None = None
         self._pending_release = 0
         self._pending_ready: list[int] = []
@@ -102,9 +103,8 @@ class WorkflowExecutor:
             self.paused = True
             self.state.status = "paused"
         if interrupt:
-            self._interrupting = True
-            for task in self.tasks.values():
-                task.cancel("interrupted by pause")
+            self._interrupted.update(self.tasks)
+            self._cancel_tasks("interrupted by pause")
         if self.events.wants("workflow_paused"):
             self.events.emit(WorkflowPaused(interrupt=interrupt, running=running))
 
@@ -112,7 +112,6 @@ class WorkflowExecutor:
         if not self.paused:
             return
         self.paused = False
-        self._interrupting = False
         self.state.status = "running"
         if self.events.wants("workflow_resumed"):
             self.events.emit(WorkflowResumed())
@@ -123,9 +122,27 @@ class WorkflowExecutor:
             return
         self._stop_reason = reason
         self._ready.clear()
-        for task in self.tasks.values():
-            task.cancel(reason)
+        self._cancel_tasks(reason)
         self._maybe_finish()
+
+    def _cancel_tasks(self, reason: str) -> None:
+        for i, task in list(self.tasks.items()):
+            task.cancel(reason)
+            task.add_done_callback(functools.partial(self._ended_unstarted, i))
+
+    def _ended_unstarted(self, i: int, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its coroutine began never reaches `_finish`.
+        if self.tasks.get(i) is not task:
+            return
+        del self.tasks[i]
+        self.state.running.discard(i)
+        if self._stop_reason is None and i in self._interrupted:
+            self._interrupted.discard(i)
+            heapq.heappush(self._ready, self._key[i])
+            self._dispatch()
+        else:
+            self._interrupted.discard(i)
+            self._maybe_finish()
 
     # -- the run -----------------------------------------------------------------------
 
@@ -163,10 +180,15 @@ class WorkflowExecutor:
         steps = self.graph.steps
         n = self._n
         running = self.state.running
+        interrupted = self.state.interrupted
+        results = self.state.results
         create = asyncio.get_running_loop().create_task
         while ready and (limit is None or len(tasks) + self._pending_release < limit):
             i = heapq.heappop(ready) % n
             running.add(i)
+            if interrupted and i in interrupted:
+                # Running again after an interrupting pause: no longer a finished task.
+                results.pop(steps[i].name, None)
             tasks[i] = create(self._run_task(i, steps[i]))
 
     async def _run_task(self, i: int, step: TaskStep[Any]) -> None:
@@ -196,11 +218,14 @@ class WorkflowExecutor:
             result = await self.strategy.execute(run)
         except asyncio.CancelledError:
             reason = self._stop_reason or (
-                "interrupted by pause" if self._interrupting else "cancelled"
+                "interrupted by pause" if i in self._interrupted else "cancelled"
             )
             result = TaskResult(TaskStatus.CANCELLED, message=reason)
             self._finish(i, step, result, started, clock, run.attempts, started_body)
             return
+        except Exception as exc:
+            # A strategy or barrier that raises fails the task; it must not hang the run.
+            result = failure_from(exc)
         self._finish(i, step, result, started, clock, run.attempts, started_body)
 
     def _skip_condition(self, i: int, step: TaskStep[Any], started: float) -> None:
@@ -235,6 +260,8 @@ class WorkflowExecutor:
                 _utc(started), _utc(started + elapsed), elapsed * 1000.0, attempts
             )
         del self.tasks[i]
+        interrupted = i in self._interrupted
+        self._interrupted.discard(i)
         state = self.state
         if result.status is TaskStatus.CANCELLED and self._stop_reason is not None:
             state.record_cancelled(i, result, started=started_body)
@@ -242,12 +269,13 @@ class WorkflowExecutor:
                 self.events.emit(TaskEnd(step, result))
             self._maybe_finish()
             return
-        if result.status is TaskStatus.CANCELLED and self._interrupting:
+        if result.status is TaskStatus.CANCELLED and interrupted:
             # Cut off by `pause(interrupt=True)`: shown cancelled, queued to run again.
             state.record_interrupted(i, result)
             heapq.heappush(self._ready, self._key[i])
             if self._end_listeners or self._any:
                 self.events.emit(TaskEnd(step, result))
+            self._dispatch()  # runs it at once if the run was resumed meanwhile
             return
         skipped: list[int] = []
         ready = state.complete(i, result, skipped)

@@ -163,7 +163,10 @@ def mermaid(steps: Sequence[TaskStep], statuses: Mapping[str, str] | None = None
     used: set[str] = set()
     for i, step in enumerate(graph.steps):
         base = "t_" + _SAFE_ID.sub("_", step.name)
-        node_id = base if base not in used else f"{base}_{i}"
+        node_id, k = base, i
+        while node_id in used:  # another name may already have taken `base_i`
+            node_id = f"{base}_{k}"
+            k += 1
         used.add(node_id)
         ids.append(node_id)
     lines = ["graph TD"]
