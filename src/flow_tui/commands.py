@@ -51,7 +51,7 @@ def launch(args: argparse.Namespace) -> int:
         except BaseException:
             session.close_now()
             raise
-    from flow_tui.tui import run_dashboard  # type: ignore[import-not-found,unused-ignore]
+    from flow_tui.tui import run_dashboard  # type: ignore[attr-defined,import-not-found,unused-ignore]
 
     code: int = run_dashboard(session)
     return code

@@ -28,7 +28,13 @@ from flow_tui.core.graph import TaskGraph
 from flow_tui.core.invoke import TaskInvoker, current_task_name
 from flow_tui.core.model import TaskMetrics, TaskResult, TaskStatus, TaskStep
 from flow_tui.core.state import TaskStateManager
-from flow_tui.core.strategies import ExecutionStrategy, TaskRun, failure_from
+from flow_tui.core.strategies import (
+    ExecutionStrategy,
+    StandardStrategy,
+    TaskRun,
+    failure_from,
+    specialize,
+)
 
 
 class CommitBarrier(Protocol):
@@ -195,7 +201,7 @@ class WorkflowExecutor:
         started = time.time()
         clock = time.perf_counter()
         current_task_name.set(step.name)  # each asyncio task has its own context copy
-        run = TaskRun(step, self.context, self.invoker, self.events)
+        run: TaskRun | None = None
         started_body = False
         try:
             if step.condition is not None and not self.dry_run:
@@ -215,18 +221,33 @@ class WorkflowExecutor:
             if self.barrier is not None and not step.idempotent:
                 await self.barrier.commit()
             started_body = True
-            result = await self.strategy.execute(run)
+            strategy = specialize(self.strategy, step)
+            if type(strategy) is StandardStrategy and step.timeout is None:
+                # The plain case, inlined: one coroutine frame less per task.
+                try:
+                    value = await self.invoker.invoke(step, self.context)
+                except Exception as exc:  # a body may raise anything
+                    result = failure_from(exc)
+                else:
+                    result = (
+                        value
+                        if isinstance(value, TaskResult)
+                        else TaskResult(TaskStatus.SUCCESS, data=value)
+                    )
+            else:
+                run = TaskRun(step, self.context, self.invoker, self.events)
+                result = await strategy.execute(run)
         except asyncio.CancelledError:
             reason = self._stop_reason or (
                 "interrupted by pause" if i in self._interrupted else "cancelled"
             )
             result = TaskResult(TaskStatus.CANCELLED, message=reason)
-            self._finish(i, step, result, started, clock, run.attempts, started_body)
+            self._finish(i, step, result, started, clock, run.attempts if run else 1, started_body)
             return
         except Exception as exc:
             # A strategy or barrier that raises fails the task; it must not hang the run.
             result = failure_from(exc)
-        self._finish(i, step, result, started, clock, run.attempts, started_body)
+        self._finish(i, step, result, started, clock, run.attempts if run else 1, started_body)
 
     def _skip_condition(self, i: int, step: TaskStep[Any], started: float) -> None:
         when = _utc(started)

@@ -11,7 +11,7 @@ import contextvars
 import functools
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from flow_tui.core.model import TaskStep
@@ -24,9 +24,9 @@ current_task_name: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 
 class TaskInvoker(Protocol):
-    """Calls a task body with its context and returns what the body returned."""
+    """Calls a task body with its context; the awaitable yields what the body returned."""
 
-    async def invoke(self, step: TaskStep[Any], context: Any) -> Any: ...
+    def invoke(self, step: TaskStep[Any], context: Any) -> Awaitable[Any]: ...
 
 
 def is_async_callable(fn: Callable[..., Any]) -> bool:
@@ -45,16 +45,25 @@ class LocalInvoker:
     def __init__(self) -> None:
         self.busy = 0  # sync bodies still running in a worker thread
         self._busy_lock = threading.Lock()
-        # Keyed by the step: inspecting a callable costs more than running a no-op body.
-        self._kind: dict[int, tuple[Callable[..., Any], bool]] = {}
+        # Inspecting a callable costs more than running a no-op body: remember the answer
+        # per function (steps usually share a handful of them).
+        self._kind: dict[Any, bool] = {}
 
-    async def invoke(self, step: TaskStep[Any], context: Any) -> Any:
+    def invoke(self, step: TaskStep[Any], context: Any) -> Awaitable[Any]:
         fn = step.run
-        known = self._kind.get(id(step))
-        if known is None or known[0] is not fn:
-            known = self._kind[id(step)] = (fn, is_async_callable(fn))
-        if known[1]:
-            return await fn(context)
+        try:
+            is_async = self._kind[fn]
+        except KeyError:
+            is_async = self._kind[fn] = is_async_callable(fn)
+        except TypeError:  # an unhashable callable object
+            is_async = is_async_callable(fn)
+        if is_async:
+            # The body's own coroutine: no wrapper frame on the hot path.
+            awaitable: Awaitable[Any] = fn(context)
+            return awaitable
+        return self._in_thread(fn, context)
+
+    async def _in_thread(self, fn: Callable[[Any], Any], context: Any) -> Any:
         with self._busy_lock:
             self.busy += 1
         outcome = await asyncio.to_thread(self._call, fn, context)

@@ -35,6 +35,16 @@ class ExecutionStrategy(Protocol):
     async def execute(self, run: TaskRun) -> TaskResult: ...
 
 
+def specialize(strategy: ExecutionStrategy, step: TaskStep[Any]) -> ExecutionStrategy:
+    """The part of `strategy` that matters for `step`.
+
+    A layer whose policy the step does not use hands over to its inner layer, so a plain
+    step costs one strategy call instead of one per layer.
+    """
+    for_step = getattr(strategy, "for_step", None)
+    return for_step(step) if for_step is not None else strategy
+
+
 _PLUMBING = (
     os.path.dirname(__file__) + os.sep,
     os.path.dirname(asyncio.__file__) + os.sep,
@@ -95,6 +105,9 @@ class RetryingStrategy:
     def __init__(self, inner: ExecutionStrategy | None = None) -> None:
         self.inner: ExecutionStrategy = inner or StandardStrategy()
 
+    def for_step(self, step: TaskStep[Any]) -> ExecutionStrategy:
+        return self if step.retry is not None else specialize(self.inner, step)
+
     async def execute(self, run: TaskRun) -> TaskResult:
         result = await self.inner.execute(run)
         policy = run.step.retry
@@ -126,6 +139,9 @@ class LoopingStrategy:
 
     def __init__(self, inner: ExecutionStrategy | None = None) -> None:
         self.inner: ExecutionStrategy = inner or StandardStrategy()
+
+    def for_step(self, step: TaskStep[Any]) -> ExecutionStrategy:
+        return self if step.loop is not None else specialize(self.inner, step)
 
     async def execute(self, run: TaskRun) -> TaskResult:
         policy = run.step.loop
