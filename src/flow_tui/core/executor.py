@@ -26,10 +26,12 @@ from flow_tui.core.events import (
 )
 from flow_tui.core.graph import TaskGraph
 from flow_tui.core.invoke import TaskInvoker, current_task_name
-from flow_tui.core.model import TaskMetrics, TaskResult, TaskStatus, TaskStep
+from flow_tui.core.model import ClockMetrics, TaskMetrics, TaskResult, TaskStatus, TaskStep
 from flow_tui.core.state import TaskStateManager
 from flow_tui.core.strategies import (
     ExecutionStrategy,
+    LoopingStrategy,
+    RetryingStrategy,
     StandardStrategy,
     TaskRun,
     failure_from,
@@ -96,6 +98,12 @@ class WorkflowExecutor:
         self._pending_ready: list[int] = []
         self._committing = False
         self._done: asyncio.Future[None] | None = None
+        # With the default stack (retrying, looping, standard), a step with no policies
+        # is run inline by `_run_task`: the common case costs no strategy call at all.
+        inner = strategy
+        while type(inner) in (RetryingStrategy, LoopingStrategy):
+            inner = inner.inner  # type: ignore[attr-defined]
+        self._inline_plain = type(inner) is StandardStrategy
         self._start_listeners = events.listeners["task_start"]
         self._end_listeners = events.listeners["task_end"]
         self._skip_listeners = events.listeners["task_skipped"]
@@ -221,8 +229,12 @@ class WorkflowExecutor:
             if self.barrier is not None and not step.idempotent:
                 await self.barrier.commit()
             started_body = True
-            strategy = specialize(self.strategy, step)
-            if type(strategy) is StandardStrategy and step.timeout is None:
+            if (
+                self._inline_plain
+                and step.retry is None
+                and step.loop is None
+                and step.timeout is None
+            ):
                 # The plain case, inlined: one coroutine frame less per task.
                 try:
                     value = await self.invoker.invoke(step, self.context)
@@ -236,7 +248,7 @@ class WorkflowExecutor:
                     )
             else:
                 run = TaskRun(step, self.context, self.invoker, self.events)
-                result = await strategy.execute(run)
+                result = await specialize(self.strategy, step).execute(run)
         except asyncio.CancelledError:
             reason = self._stop_reason or (
                 "interrupted by pause" if i in self._interrupted else "cancelled"
@@ -277,9 +289,7 @@ class WorkflowExecutor:
     ) -> None:
         elapsed = time.perf_counter() - clock
         if result.metrics is None:
-            result.metrics = TaskMetrics(
-                _utc(started), _utc(started + elapsed), elapsed * 1000.0, attempts
-            )
+            result.metrics = ClockMetrics.from_clock(started, elapsed, attempts)
         del self.tasks[i]
         interrupted = i in self._interrupted
         self._interrupted.discard(i)
@@ -316,7 +326,8 @@ class WorkflowExecutor:
                 for j in ready:
                     heapq.heappush(self._ready, key[j])
             self._dispatch()
-            self._maybe_finish()
+            if not self.tasks:  # the run can only be over when nothing is running
+                self._maybe_finish()
             return
         self._pending_release += 1
         self._pending_ready.extend(ready)

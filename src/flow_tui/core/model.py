@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, Literal, TypeVar
 
@@ -20,7 +20,7 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class TaskMetrics:
     """Timings of one task; datetimes are timezone-aware UTC."""
 
@@ -28,6 +28,75 @@ class TaskMetrics:
     finished_at: datetime | None = None
     duration_ms: float = 0.0
     attempts: int = 0
+
+    def _key(self) -> tuple[datetime | None, datetime | None, float, int]:
+        return (self.started_at, self.finished_at, self.duration_ms, self.attempts)
+
+    def __eq__(self, other: object) -> bool:
+        # By value, whatever the subclass (ClockMetrics equals the TaskMetrics it saves as).
+        if not isinstance(other, TaskMetrics):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"TaskMetrics(started_at={self.started_at!r}, finished_at={self.finished_at!r}, "
+            f"duration_ms={self.duration_ms!r}, attempts={self.attempts!r})"
+        )
+
+
+# The slot descriptors of the two datetimes, which ClockMetrics shadows with properties.
+_STARTED_SLOT: Any = vars(TaskMetrics)["started_at"]
+_FINISHED_SLOT: Any = vars(TaskMetrics)["finished_at"]
+
+
+class ClockMetrics(TaskMetrics):
+    """TaskMetrics recorded by the executor as raw clock readings.
+
+    Building two aware datetimes costs more than running a no-op task, so they are made
+    when first read. To a reader this is a TaskMetrics like any other.
+    """
+
+    __slots__ = ("_started_ts",)
+
+    _started_ts: float
+
+    @classmethod
+    def from_clock(cls, started_ts: float, elapsed: float, attempts: int) -> ClockMetrics:
+        """Metrics of a task that started at `started_ts` (time.time) and ran `elapsed` s."""
+        self = cls.__new__(cls)  # the datetime slots stay unset until read
+        self._started_ts = started_ts
+        self.duration_ms = elapsed * 1000.0
+        self.attempts = attempts
+        return self
+
+    @property
+    def started_at(self) -> datetime | None:
+        try:
+            value: datetime | None = _STARTED_SLOT.__get__(self)
+        except AttributeError:
+            value = datetime.fromtimestamp(self._started_ts, UTC)
+            _STARTED_SLOT.__set__(self, value)
+        return value
+
+    @started_at.setter
+    def started_at(self, value: datetime | None) -> None:
+        _STARTED_SLOT.__set__(self, value)
+
+    @property
+    def finished_at(self) -> datetime | None:
+        try:
+            value: datetime | None = _FINISHED_SLOT.__get__(self)
+        except AttributeError:
+            value = datetime.fromtimestamp(self._started_ts + self.duration_ms / 1000.0, UTC)
+            _FINISHED_SLOT.__set__(self, value)
+        return value
+
+    @finished_at.setter
+    def finished_at(self, value: datetime | None) -> None:
+        _FINISHED_SLOT.__set__(self, value)
 
 
 @dataclass(slots=True)

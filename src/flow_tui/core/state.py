@@ -261,7 +261,7 @@ class TaskStateManager:
         if not self._done[i]:
             self._done[i] = 1
             self.done_count += 1
-        if not self._satisfies(i, result):
+        if result.status is not TaskStatus.SUCCESS and not self._satisfies(i, result):
             self._cascade(i, result, skipped)
             return []
         ready = []
