@@ -126,6 +126,8 @@ class TaskStateManager:
         """Classify every task against the saved results; pure, nothing is changed."""
         steps = graph.steps
         plan = ResumePlan()
+        if not (self.saved or self.saved_interrupted or self.mark_done):
+            return plan  # a fresh run: nothing to classify
         if self.saved_fingerprint is not None:
             plan.graph_changed = self.saved_fingerprint != graph.fingerprint()
         changed: list[int] = []
