@@ -65,6 +65,8 @@ def from_json(raw: str | bytes, source: str = "snapshot") -> Snapshot:
         ) from None
     except RecursionError:
         raise SnapshotError(f"{source}: not a snapshot (nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise SnapshotError(f"{source}: not a snapshot ({exc})") from None
     return schema.from_dict(doc, source)
 
 
@@ -92,7 +94,7 @@ def _untoml_value(table: dict[str, Any], key: str, source: str, where: str) -> N
         raise SnapshotError(f"{source}: {where}{key}_json must be a string")
     try:
         table[key] = json.loads(packed)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
         raise SnapshotError(f"{source}: {where}{key}_json is not valid JSON") from None
 
 
@@ -104,6 +106,8 @@ def from_toml(raw: str | bytes, source: str = "snapshot") -> Snapshot:
         raise SnapshotError(f"{source}: not valid TOML ({exc})") from None
     except RecursionError:
         raise SnapshotError(f"{source}: not a snapshot (nested too deeply)") from None
+    except ValueError as exc:  # e.g. an integer beyond Python's digit limit
+        raise SnapshotError(f"{source}: not a snapshot ({exc})") from None
     _untoml_value(doc, "context", source, "")
     results = doc.get("results")
     if isinstance(results, dict):

@@ -28,12 +28,35 @@ class SnapshotDataWarning(UserWarning):
 # -- JSON compatibility ----------------------------------------------------------------
 
 
+def utf8_safe(text: str) -> bool:
+    """Whether `text` can be written as UTF-8 (no lone surrogates, as from undecodable
+    file names)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _display(text: str | None) -> str | None:
+    # Messages and tracebacks are for reading: escape what UTF-8 cannot hold.
+    if text is None or utf8_safe(text):
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def find_unserializable(value: Any, path: str = "") -> str | None:
     """The path of the first part of `value` that is not JSON-compatible, else None."""
     stack: list[tuple[Any, str]] = [(value, path)]
     while stack:
         item, where = stack.pop()
-        if item is None or isinstance(item, (bool, str)):
+        if item is None or isinstance(item, bool):
+            continue
+        if isinstance(item, str):
+            if not utf8_safe(item):
+                return f"{where or '<value>'} (a str that is not valid Unicode)"
             continue
         if isinstance(item, int):
             continue
@@ -47,6 +70,8 @@ def find_unserializable(value: Any, path: str = "") -> str | None:
             for key, sub in reversed(list(item.items())):
                 if not isinstance(key, str):
                     return f"{where}[{key!r}] (key of type {type(key).__name__})"
+                if not utf8_safe(key):
+                    return f"{where}[{key!r}] (a key that is not valid Unicode)"
                 stack.append((sub, f"{where}[{key!r}]"))
             continue
         return f"{where or '<value>'} (a {type(item).__name__})"
@@ -104,11 +129,11 @@ def encode_data(task: str, data: Any, what: str = "data") -> tuple[Any, bool]:
 def result_to_dict(name: str, result: TaskResult) -> dict[str, Any]:
     out: dict[str, Any] = {"status": result.status.value}
     if result.message is not None:
-        out["message"] = result.message
+        out["message"] = _display(result.message)
     if result.error is not None:
-        out["error"] = result.error
+        out["error"] = _display(result.error)
     if result.traceback is not None:
-        out["traceback"] = result.traceback
+        out["traceback"] = _display(result.traceback)
     if result.data is not None or result.data_is_repr:
         data, is_repr = result.data, result.data_is_repr
         if not is_repr:
@@ -286,7 +311,7 @@ def from_dict(document: Any, source: str = "snapshot") -> Snapshot:
             raise _fail(source, f"task name {name!r} in 'results' is not a non-empty string")
         results[name] = result_from_dict(name, raw, source)
     status = doc.get("status", "pending")
-    if status not in _RUN_STATES:
+    if not isinstance(status, str) or status not in _RUN_STATES:
         raise _fail(
             source, f"'status' is {status!r}; expected one of {', '.join(sorted(_RUN_STATES))}"
         )
