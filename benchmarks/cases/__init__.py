@@ -1,0 +1,2 @@
+"""One module per benchmark case: `run(mode, log) -> figures`, `summarize(figures) -> rows`,
+`details(figures) -> [(title, headers, rows)]`."""
