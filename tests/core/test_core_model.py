@@ -100,6 +100,8 @@ def test_retry_policy_delays() -> None:
     assert [fixed.delay_before(k) for k in (1, 2, 3)] == [0.5, 0.5, 0.5]
     exp = RetryPolicy(attempts=3, delay=0.5, backoff="exponential")
     assert [exp.delay_before(k) for k in (1, 2, 3)] == [0.5, 1.0, 2.0]
+    capped = RetryPolicy(attempts=9, delay=1.0, backoff="exponential", max_delay=3.0)
+    assert [capped.delay_before(k) for k in (1, 2, 3, 9)] == [1.0, 2.0, 3.0, 3.0]
 
 
 async def test_every_result_carries_metrics() -> None:

@@ -6,7 +6,17 @@ import asyncio
 import threading
 from typing import Any
 
-from flow_tui import LoopPolicy, RetryPolicy, TaskResult, TaskRunnerBuilder, TaskStatus, TaskStep
+import pytest
+
+from flow_tui import (
+    LoopPolicy,
+    RetryPolicy,
+    TaskResult,
+    TaskRunnerBuilder,
+    TaskStatus,
+    TaskStep,
+    WorkflowValidationError,
+)
 
 
 class Tracker:
@@ -156,7 +166,7 @@ async def test_concurrency_limit_with_layers_and_sync_bodies() -> None:
         with lock:
             state["active"] += 1
             state["peak"] = max(state["peak"], state["active"])
-        threading.Event().wait(0.005)
+        threading.Event().wait(0.02)
         with lock:
             state["active"] -= 1
 
@@ -336,3 +346,49 @@ async def test_dry_run_calls_nothing_fires_events_and_reports_success() -> None:
         ("end", "c"),
         ("wf_end", ""),
     ]
+
+
+# -- scale -----------------------------------------------------------------------------
+
+
+async def test_a_long_chain_cascades_without_recursion() -> None:
+    n = 3000
+
+    def boom(ctx: object) -> None:
+        raise RuntimeError("root failed")
+
+    async def noop(ctx: object) -> None:
+        return None
+
+    steps = [TaskStep("t0", boom)]
+    steps += [TaskStep(f"t{i}", noop, dependencies=[f"t{i - 1}"]) for i in range(1, n)]
+    results = await run(steps)
+    assert results["t0"].status is TaskStatus.FAILURE
+    assert all(results[f"t{i}"].status is TaskStatus.SKIPPED for i in range(1, n))
+    assert results[f"t{n - 1}"].message == f"skipped because dependency 't{n - 2}' was skipped"
+
+
+async def test_a_long_cycle_is_reported_without_recursion() -> None:
+    n = 3000
+    steps = [TaskStep(f"t{i}", lambda c: None, dependencies=[f"t{(i + 1) % n}"]) for i in range(n)]
+    with pytest.raises(WorkflowValidationError, match="cycle"):
+        await run(steps)
+
+
+async def test_execute_is_not_reentrant() -> None:
+    gate = asyncio.Event()
+    started = asyncio.Event()
+
+    async def wait(ctx: object) -> None:
+        started.set()
+        await gate.wait()
+
+    runner = TaskRunnerBuilder().build()
+    first = asyncio.ensure_future(runner.execute([TaskStep("a", wait)]))
+    await started.wait()
+    assert runner.is_running
+    with pytest.raises(RuntimeError):
+        await runner.execute([TaskStep("b", wait)])
+    gate.set()
+    assert (await first)["a"].status is TaskStatus.SUCCESS
+    assert not runner.is_running
