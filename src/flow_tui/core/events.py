@@ -44,7 +44,7 @@ class WorkflowStart(Event):
 class WorkflowEnd(Event):
     name: ClassVar[str] = "workflow_end"
     results: dict[str, TaskResult]
-    status: str = "finished"  # finished | failed | cancelled | timed_out
+    status: str = "finished"  # finished | failed | cancelled (also by the workflow timeout)
 
 
 @dataclass(slots=True)

@@ -107,7 +107,7 @@ def build_graph(steps: Sequence[TaskStep]) -> TaskGraph:
     graph = TaskGraph(step_list, index, deps, dependents)
     if len(topological_order(graph)) != len(step_list):
         cycle = _find_cycle(graph)
-        names = " -> ".join(step_list[i].name for i in cycle)
+        names = " -> ".join(repr(step_list[i].name) for i in cycle)
         raise WorkflowValidationError(f"dependency cycle: {names}")
     return graph
 
