@@ -193,13 +193,11 @@ class WorkflowExecutor:
         tasks = self.tasks
         steps = self.graph.steps
         n = self._n
-        running = self.state.running
         interrupted = self.state.interrupted
         results = self.state.results
         create = asyncio.get_running_loop().create_task
         while ready and (limit is None or len(tasks) + self._pending_release < limit):
             i = heapq.heappop(ready) % n
-            running.add(i)
             if interrupted and i in interrupted:
                 # Running again after an interrupting pause: no longer a finished task.
                 results.pop(steps[i].name, None)
@@ -224,6 +222,8 @@ class WorkflowExecutor:
                 if not wanted:
                     self._skip_condition(i, step, started)
                     return
+            # From here the body may run: the task counts as interrupted if it is cut off.
+            self.state.running.add(i)
             if self._start_listeners or self._any:
                 self.events.emit(TaskStart(step, 1))
             if self.barrier is not None and not step.idempotent:
@@ -344,6 +344,11 @@ class WorkflowExecutor:
                 self._pending_ready = []
                 try:
                     await self.barrier.commit()
+                except Exception:
+                    # Those ends are not durable: start nothing on top of them. The run
+                    # pauses (the barrier reported why); a resume tries the barrier again.
+                    if not self.paused:
+                        self.pause()
                 finally:
                     self._pending_release -= released
                     key = self._key
