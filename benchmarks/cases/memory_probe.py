@@ -4,6 +4,12 @@
 
 Imports only the standard minimum before the first reading, so that reading is (close
 to) a bare interpreter.
+
+Readings come from /proc/self/status (VmRSS now, VmHWM the peak) rather than
+`getrusage().ru_maxrss`: on Linux ru_maxrss survives fork and exec, so a child of the
+suite's large process would report the parent's peak. The peak is reset (clear_refs) once
+the step list is built, so the run's peak is measured on its own. Elsewhere ru_maxrss is
+the fallback.
 """
 
 import json
@@ -11,15 +17,41 @@ import resource
 import sys
 
 
+def _status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _rss_kb() -> int:
+    now = _status_kb("VmRSS")
+    return now if now is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def _peak_kb() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak = _status_kb("VmHWM")
+    return peak if peak is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")  # resets VmHWM to the current RSS
+    except OSError:
+        return False
+    return True
 
 
 def main(argv: list[str]) -> dict[str, object]:
     runner, shape, n_text, conc_text = argv
     n = int(n_text)
     concurrency = None if conc_text == "none" else int(conc_text)
-    bare = _peak_kb()
+    bare = _rss_kb()
 
     import asyncio
 
@@ -27,9 +59,10 @@ def main(argv: list[str]) -> dict[str, object]:
     from benchmarks.workloads import make_steps
     from flow_tui import TaskRunnerBuilder
 
-    imported = _peak_kb()
+    imported = _rss_kb()
     steps = make_steps(shape, n)
-    with_steps = _peak_kb()
+    with_steps = _rss_kb()
+    reset = _reset_peak()
 
     async def go() -> int:
         if runner == "ours":
@@ -51,6 +84,8 @@ def main(argv: list[str]) -> dict[str, object]:
         "imported_kb": imported,
         "steps_kb": with_steps,
         "after_kb": after,
+        "peak_reset": reset,
+        "source": "/proc/self/status" if _status_kb("VmHWM") is not None else "ru_maxrss",
     }
 
 
