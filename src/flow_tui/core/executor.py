@@ -50,6 +50,9 @@ class CommitBarrier(Protocol):
     async def commit(self) -> None: ...
 
 
+_NO_SKIPS: list[int] = []  # a success skips nothing; never appended to
+
+
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
@@ -291,9 +294,25 @@ class WorkflowExecutor:
         if result.metrics is None:
             result.metrics = ClockMetrics.from_clock(started, elapsed, attempts)
         del self.tasks[i]
+        state = self.state
+        status = result.status
+        if status is TaskStatus.SUCCESS and self.barrier is None:
+            # The common case, kept short: record, release dependents, fill the slot.
+            ready = state.complete(i, result, _NO_SKIPS)
+            self._interrupted.discard(i)
+            if self._end_listeners or self._any:
+                self.events.emit(TaskEnd(step, result))
+            if ready:
+                key = self._key
+                for j in ready:
+                    heapq.heappush(self._ready, key[j])
+            if self._ready:
+                self._dispatch()
+            if not self.tasks:
+                self._maybe_finish()
+            return
         interrupted = i in self._interrupted
         self._interrupted.discard(i)
-        state = self.state
         if result.status is TaskStatus.CANCELLED and self._stop_reason is not None:
             state.record_cancelled(i, result, started=started_body)
             if self._end_listeners or self._any:
