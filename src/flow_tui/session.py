@@ -279,6 +279,23 @@ class Session:
     def running(self) -> list[str]:
         return self.runner.running if self.runner is not None else []
 
+    @property
+    def interrupted(self) -> list[str]:
+        """Tasks cut off mid-body (an interrupting pause, a cancel) that will run again.
+
+        Before a resumed run starts, the tasks its snapshot recorded as interrupted.
+        """
+        runner = self.runner
+        if runner is not None:
+            state = runner.state
+            if state.graph is not None:
+                steps = state.graph.steps
+                return [steps[i].name for i in sorted(state.interrupted)]
+            return sorted(state.saved_interrupted)
+        if self._basis is not None:
+            return list(self._basis.interrupted)
+        return []
+
     def elapsed(self) -> float:
         if self.started_at is None:
             return 0.0

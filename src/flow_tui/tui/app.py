@@ -1,0 +1,657 @@
+"""The dashboard app: one Session shown live, steered with keys.
+
+The app is the only place that steers the session (pause, resume, save, load, retry,
+quit); widgets read a RunView. Runner events land in PendingChanges and a 10 Hz timer
+applies them inside `batch_update()`, so a burst of task events costs one repaint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Tree
+from textual.worker import Worker
+
+from flow_tui.core.errors import FlowError
+from flow_tui.session import LoadedSnapshot, RunState, Session
+from flow_tui.tui.changes import ChangeBatch, PendingChanges
+from flow_tui.tui.clock import Clock
+from flow_tui.tui.detail import TaskDetail
+from flow_tui.tui.dialogs import (
+    ConfirmQuit,
+    HelpScreen,
+    KeyHelp,
+    LoadDialog,
+    PlanDecision,
+    PlanScreen,
+    QuitChoice,
+    SaveDialog,
+)
+from flow_tui.tui.dialogs.paths import display_path, find_snapshots
+from flow_tui.tui.filter_bar import FilterBar
+from flow_tui.tui.header import RunHeader
+from flow_tui.tui.messages import RunMessages
+from flow_tui.tui.status import RowStatus, format_clock
+from flow_tui.tui.task_tree import TaskRef, TaskTree, filter_tasks, group_tasks
+from flow_tui.tui.view import RunView
+
+# Exit codes of run_dashboard.
+EXIT_OK = 0  # the run finished and every task succeeded
+EXIT_FAILED = 1  # the run ended failed or cancelled, or never ran to its end
+EXIT_QUIT_UNFINISHED = 130  # the operator quit (and confirmed) while work was unfinished
+
+_RETRIABLE = {
+    RowStatus.FAILURE,
+    RowStatus.CANCELLED,
+    RowStatus.SKIPPED,
+    RowStatus.INTERRUPTED,
+}
+
+
+class DashboardApp(App[int]):
+    """`flow-tui launch` without --headless: a live view of one Session."""
+
+    CSS_PATH = "dashboard.tcss"
+    TITLE = "flow-tui"
+    ENABLE_COMMAND_PALETTE = False
+    FLUSH_INTERVAL = 0.1  # seconds between repaints of pending changes
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # Two bindings share `p`; check_action shows the one that applies, so the footer
+        # reads Pause while running and Resume while paused.
+        Binding(
+            "p",
+            "pause",
+            "Pause",
+            id="pause",
+            tooltip="Pause: no new task starts, running tasks finish",
+        ),
+        Binding(
+            "p",
+            "resume",
+            "Resume",
+            id="resume",
+            tooltip="Resume the run (or start a loaded one)",
+        ),
+        Binding(
+            "P,shift+p",
+            "pause_interrupt",
+            "Interrupt",
+            show=False,
+            id="pause_interrupt",
+            tooltip="Pause now: running tasks are cancelled and run again on resume",
+        ),
+        Binding(
+            "s,ctrl+s",
+            "save",
+            "Save",
+            id="save_snapshot",
+            tooltip="Save a snapshot of the run (TOML or JSON)",
+        ),
+        Binding(
+            "o,ctrl+o",
+            "load",
+            "Load",
+            id="load_snapshot",
+            tooltip="Load a snapshot to resume from (when paused or ended)",
+        ),
+        Binding(
+            "r",
+            "retry",
+            "Retry",
+            id="retry_task",
+            tooltip="Retry the highlighted task and what was skipped because of it",
+        ),
+        Binding(
+            "R,shift+r",
+            "retry_failed",
+            "Retry failed",
+            id="retry_failed",
+            tooltip="Retry every failed task",
+        ),
+        Binding("slash", "filter", "Filter", id="filter", tooltip="Filter by name, status or tag"),
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear filter",
+            id="clear_filter",
+            tooltip="Clear the filter",
+        ),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Show every key"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (asks first if work is unfinished)"),
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            show=False,
+            priority=True,
+            id="quit_now",
+            tooltip="Quit (asks first if work is unfinished)",
+        ),
+    ]
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        clock: Clock | None = None,
+        autostart: bool = True,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.clock = clock or Clock()
+        self.autostart = autostart
+        self.changes = PendingChanges(self.clock)
+        self.view = RunView(session, self.changes, self.clock)
+        self.groups = group_tasks(session.steps, session.graph.depths())
+        self.filter_query = ""
+        self.run_task_worker: Worker[None] | None = None
+        self.flushes = 0
+        self.repainted_rows = 0
+        self._summarized = False
+        self._closed = False
+        self._quitting = False
+        self._quit_unfinished = False
+        self.close_error: str | None = None
+
+    # -- layout ------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        yield RunMessages(id="messages")
+        with Horizontal(id="body"):
+            with Vertical(id="tree-column"):
+                yield FilterBar(id="filter")
+                yield TaskTree(self.view, id="tasks")
+            yield TaskDetail(self.view, id="detail")
+        yield Footer()
+
+    @property
+    def task_tree(self) -> TaskTree:
+        return self.query_one("#tasks", TaskTree)
+
+    @property
+    def detail_pane(self) -> TaskDetail:
+        return self.query_one("#detail", TaskDetail)
+
+    @property
+    def run_header(self) -> RunHeader:
+        return self.query_one("#header", RunHeader)
+
+    @property
+    def run_messages(self) -> RunMessages:
+        return self.query_one("#messages", RunMessages)
+
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one("#filter", FilterBar)
+
+    def on_mount(self) -> None:
+        self.session.subscribe(self.changes)
+        self.view.refresh()
+        self.task_tree.populate(self.groups)
+        self.task_tree.focus()
+        self._show_run(full=True)
+        self.detail_pane.show_task(self.task_tree.highlighted_task)
+        self._note_resume()
+        self.set_interval(self.FLUSH_INTERVAL, self.flush_changes)
+        if self.session.needs_consent:
+            self._ask_consent()
+        elif self.autostart:
+            self.start_run()
+
+    async def on_unmount(self) -> None:
+        await self._close_session()
+
+    # -- the run -----------------------------------------------------------------------
+
+    def start_run(self) -> None:
+        """Start the prepared run in an async worker on this loop."""
+        if self.session.is_running:
+            return
+        self._summarized = False
+        self.run_messages.set_summary(None)
+        self.run_task_worker = self.run_worker(
+            self._execute(), name="run", group="run", exit_on_error=False
+        )
+
+    async def _execute(self) -> None:
+        try:
+            await self.session.run()
+        except FlowError as exc:
+            self.changes.error(str(exc))
+        except Exception as exc:  # the dashboard must show it, never crash
+            self.changes.error(f"the run stopped on an unexpected {type(exc).__name__}: {exc}")
+        finally:
+            self.changes.mark_all_rows()
+        self.flush_changes()
+
+    async def wait_for_run(self) -> None:
+        """Wait for the run worker to end (tests, quitting)."""
+        worker = self.run_task_worker
+        if worker is not None:
+            with contextlib.suppress(Exception):
+                await worker.wait()
+
+    # -- repaint -----------------------------------------------------------------------
+
+    def flush_changes(self) -> None:
+        """Apply pending changes: only changed rows, in one batch (one repaint)."""
+        if self._closed or not self.is_running:
+            return
+        batch = self.changes.take()
+        animate = not self.clock.frozen and bool(self.view.running)
+        live = self.session.is_running
+        if batch.empty and not animate and not live:
+            return
+        self.flushes += 1
+        self.view.refresh()
+        with self.batch_update():
+            self._apply(batch, animate)
+
+    def _apply(self, batch: ChangeBatch, animate: bool) -> None:
+        tree = self.task_tree
+        if batch.rebuild:
+            self.groups = group_tasks(self.session.steps, self.session.graph.depths())
+            self._populate()
+        elif batch.all_rows:
+            self.repainted_rows += tree.update_all()
+        else:
+            names = batch.tasks
+            if animate:
+                names = [*names, *self.view.running]
+            if names:
+                self.repainted_rows += tree.update_rows(names)
+        if batch.tasks or batch.all_rows or batch.rebuild or batch.run_changed:
+            self._show_run(full=True)
+        else:
+            self.run_header.show_elapsed(self.view)
+        for severity, text in batch.messages:
+            if severity == "error":
+                self.run_messages.add_error(text)
+                self.notify(text, severity="error", timeout=10)
+            else:
+                self.run_messages.set_note(text)
+        highlighted = tree.highlighted_task
+        if highlighted is not None and (
+            batch.all_rows
+            or batch.rebuild
+            or highlighted in batch.tasks
+            or highlighted in self.view.running
+        ):
+            self.detail_pane.show_task(highlighted)
+        if batch.run_changed:
+            if self.filter_query:
+                self._populate()
+            self.refresh_bindings()
+
+    def _show_run(self, full: bool) -> None:
+        counts = self.view.counts()
+        self.run_header.show(self.view, counts)
+        state = self.session.state
+        if state.is_over and not self._summarized and not self.session.is_running:
+            self._summarized = True
+            self.run_messages.set_summary(self._summary(state, counts))
+
+    def _summary(self, state: RunState, counts: dict[RowStatus, int]) -> Content:
+        elapsed = format_clock(self.view.elapsed())
+        if state is RunState.FINISHED:
+            return Content.styled(
+                f"✔ Run finished: {counts[RowStatus.SUCCESS]} tasks succeeded in {elapsed}. "
+                "q quits.",
+                "$text-success",
+            )
+        parts = [f"{counts[RowStatus.SUCCESS]} succeeded"]
+        for status, word in (
+            (RowStatus.FAILURE, "failed"),
+            (RowStatus.SKIPPED, "skipped"),
+            (RowStatus.CANCELLED, "cancelled"),
+            (RowStatus.INTERRUPTED, "interrupted"),
+        ):
+            if counts[status]:
+                parts.append(f"{counts[status]} {word}")
+        failed = self.session.failed_tasks()
+        if failed:
+            shown = ", ".join(failed[:3]) + (" ..." if len(failed) > 3 else "")
+            parts[1] = f"{parts[1]} ({shown})"
+        verb = "failed" if state is RunState.FAILED else "was cancelled"
+        hint = "r retries the highlighted task, R every failed one" if failed else "o loads"
+        return Content.styled(
+            f"✘ Run {verb} after {elapsed}: {', '.join(parts)}. {hint}; s saves a snapshot.",
+            "$text-error" if state is RunState.FAILED else "$text-warning",
+        )
+
+    def _populate(self) -> None:
+        visible = filter_tasks(self.session.steps, self.view, self.filter_query)
+        self.task_tree.populate(self.groups, visible)
+        self.detail_pane.show_task(self.task_tree.highlighted_task)
+
+    # -- bindings ----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        session = self.session
+        state = session.state
+        if action == "pause":
+            return state is RunState.RUNNING
+        if action == "resume":
+            return state in (RunState.PAUSING, RunState.PAUSED)
+        if action == "pause_interrupt":
+            return state in (RunState.RUNNING, RunState.PAUSING)
+        if action == "load":
+            # Only when nothing is running: loading replaces the run.
+            return True if not session.running else None
+        if action == "retry":
+            return self._retry_target() is not None
+        if action == "retry_failed":
+            return not session.is_running and bool(session.failed_tasks())
+        if action == "clear_filter":
+            return bool(self.filter_query) or self.filter_bar.shown
+        return True
+
+    def _state_changed(self) -> None:
+        self.changes.mark_run_changed()
+        self.flush_changes()
+
+    def action_pause(self) -> None:
+        if self.session.state is RunState.RUNNING:
+            self.session.pause()
+            self._state_changed()
+
+    def action_resume(self) -> None:
+        session = self.session
+        if session.state not in (RunState.PAUSING, RunState.PAUSED):
+            return
+        session.resume()
+        if not session.is_running:
+            self.run_messages.set_note(None)
+            self.start_run()
+        self._state_changed()
+
+    def action_pause_interrupt(self) -> None:
+        if self.session.state in (RunState.RUNNING, RunState.PAUSING):
+            self.session.pause(interrupt=True)
+            self._state_changed()
+
+    # -- save and load -----------------------------------------------------------------
+
+    def default_snapshot_path(self) -> str:
+        """Next to the workflow module (else the working folder), timestamped, TOML."""
+        source = self.session.source
+        folder = source.parent if source is not None else Path.cwd()
+        stamp = self.clock.now().strftime("%Y%m%d-%H%M%S")
+        name = re.sub(r"[^\w.-]+", "-", self.session.workflow.name).strip("-") or "workflow"
+        return display_path(folder / f"{name}-{stamp}.toml")
+
+    async def save_snapshot(self, path: Path) -> Path:
+        """Take the snapshot on the loop (consistent), write it off the loop."""
+        snapshot = self.session.snapshot()
+        return await asyncio.to_thread(snapshot.save, path)
+
+    def action_save(self, then_quit: bool = False) -> None:
+        title = "Save snapshot, then quit" if then_quit else "Save snapshot"
+        dialog = SaveDialog(self.default_snapshot_path(), self.save_snapshot, title=title)
+        self.push_screen(dialog, partial(self._saved, then_quit))
+
+    async def _saved(self, then_quit: bool, path: Path | None) -> None:
+        if path is None:
+            return
+        self.run_messages.set_note(f"Snapshot saved to {display_path(path)}")
+        if then_quit:
+            await self._close_and_exit(unfinished=True)
+
+    def _snapshot_folders(self) -> list[Path]:
+        folders = []
+        if self.session.source is not None:
+            folders.append(self.session.source.parent)
+        folders.append(Path.cwd())
+        return folders
+
+    def action_load(self) -> None:
+        if self.check_action("load", ()) is not True:
+            return
+        candidates = find_snapshots(self._snapshot_folders())
+        start = display_path(candidates[0]) if candidates else ""
+        if not start and self.session.source is not None:
+            start = display_path(self.session.source.parent) + "/"
+        dialog = LoadDialog(start, candidates, self.session.preview)
+        self.push_screen(dialog, self._loaded)
+
+    def _loaded(self, loaded: LoadedSnapshot | None) -> None:
+        if loaded is None:
+            return
+        screen = PlanScreen(loaded.plan, loaded.path, loaded.snapshot, self.clock)
+        self.push_screen(screen, partial(self._apply_plan, loaded))
+
+    async def _apply_plan(self, loaded: LoadedSnapshot, decision: PlanDecision | None) -> None:
+        if decision is None:
+            return
+        try:
+            await self.session.apply(
+                loaded,
+                rerun_interrupted=decision.rerun_interrupted,
+                mark_done=decision.mark_done,
+            )
+        except FlowError as exc:
+            self.changes.error(f"could not load {display_path(loaded.path)}: {exc}")
+            self.flush_changes()
+            return
+        self._summarized = False
+        self.run_messages.set_summary(None)
+        plan = self.session.plan
+        todo = len(self.session.steps) - (len(plan.kept) if plan else 0)
+        kept = len(plan.kept) if plan else 0
+        self.changes.info(
+            f"Loaded {display_path(loaded.path)}: {kept} kept, {todo} to run. Press p to run it."
+        )
+        self.flush_changes()
+
+    def _note_resume(self) -> None:
+        session = self.session
+        plan = session.plan
+        if session.resumed_from is None or plan is None:
+            return
+        self.run_messages.set_note(
+            f"Resumed from {display_path(session.resumed_from)}: {len(plan.kept)} kept, "
+            f"{len(plan.rerun)} re-run, {len(plan.new)} new."
+        )
+
+    def _ask_consent(self) -> None:
+        """Launched with --resume over interrupted non-idempotent tasks: ask before running."""
+        session = self.session
+        assert session.plan is not None and session.resumed_from is not None
+        screen = PlanScreen(session.plan, session.resumed_from, None, self.clock)
+        self.push_screen(screen, self._consented)
+
+    def _consented(self, decision: PlanDecision | None) -> None:
+        if decision is None:
+            self.run_messages.set_note(
+                "Not started: interrupted non-idempotent tasks need a decision. "
+                "Press o to load a snapshot, or q to quit."
+            )
+            return
+        self.session.consent(decision.rerun_interrupted, decision.mark_done)
+        if self.autostart:
+            self.start_run()
+        self._state_changed()
+
+    # -- retry -------------------------------------------------------------------------
+
+    def _retry_target(self) -> str | None:
+        if self.session.is_running:
+            return None
+        name = self.task_tree.highlighted_task
+        if name is None or self.view.status(name) not in _RETRIABLE:
+            return None
+        return name
+
+    def action_retry(self) -> None:
+        name = self._retry_target()
+        if name is not None:
+            self._retry([name])
+
+    def action_retry_failed(self) -> None:
+        if not self.session.is_running:
+            failed = self.session.failed_tasks()
+            if failed:
+                self._retry(failed)
+
+    def _retry(self, names: list[str]) -> None:
+        try:
+            targets = self.session.retry(names)
+        except FlowError as exc:
+            self.changes.error(str(exc))
+            self.flush_changes()
+            return
+        extra = len(targets) - len(names)
+        self.run_messages.set_note(
+            f"Retrying {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
+            + (f" and {extra} task(s) that depend on it" if extra > 0 else "")
+        )
+        self.start_run()
+        self._state_changed()
+
+    # -- focus, filter, help -----------------------------------------------------------
+
+    @on(Tree.NodeHighlighted, "#tasks")
+    def _highlighted(self, event: Tree.NodeHighlighted[TaskRef]) -> None:
+        data = event.node.data
+        if isinstance(data, TaskRef):
+            self.detail_pane.show_task(data.name)
+        self.refresh_bindings()
+
+    @on(TaskTree.DetailRequested)
+    def _detail_requested(self, event: TaskTree.DetailRequested) -> None:
+        self.detail_pane.show_task(event.name)
+        self.detail_pane.focus()
+
+    def action_focus_detail(self) -> None:
+        self.detail_pane.show_task(self.task_tree.highlighted_task)
+        self.detail_pane.focus()
+
+    def action_focus_tree(self) -> None:
+        self.task_tree.focus()
+
+    def action_filter(self) -> None:
+        bar = self.filter_bar
+        bar.show()
+        bar.focus()
+        self.refresh_bindings()
+
+    def action_clear_filter(self) -> None:
+        bar = self.filter_bar
+        bar.value = ""
+        bar.hide()
+        self._set_filter("")
+        self.task_tree.focus()
+        self.refresh_bindings()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.filter_bar.hide()
+        self.task_tree.focus()
+
+    def _set_filter(self, query: str) -> None:
+        if query.strip() == self.filter_query:
+            return
+        self.filter_query = query.strip()
+        self.view.refresh()
+        self._populate()
+
+    def describe_keys(self) -> list[KeyHelp]:
+        """Every binding of the app, the tree and the detail pane, keymap applied."""
+        out: list[KeyHelp] = []
+        seen: set[str] = set()
+        nodes: list[Widget | App[int]] = [self, self.task_tree, self.detail_pane]
+        for node in nodes:
+            by_id: dict[str, list[str]] = {}
+            bindings: dict[str, Binding] = {}
+            for _key, binding in node._bindings:
+                ident = binding.id or binding.action
+                by_id.setdefault(ident, []).append(self.get_key_display(binding))
+                bindings.setdefault(ident, binding)
+            for ident, binding in bindings.items():
+                if ident in seen or binding.system:
+                    continue
+                seen.add(ident)
+                keys = " / ".join(dict.fromkeys(by_id[ident]))
+                out.append(KeyHelp(keys, binding.description, binding.tooltip, binding.id))
+        return out
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.describe_keys()))
+
+    # -- quitting ----------------------------------------------------------------------
+
+    def unfinished(self) -> bool:
+        return not self.session.state.is_over
+
+    async def action_quit(self) -> None:
+        if self._quitting or isinstance(self.screen, ConfirmQuit):
+            return
+        if not self.unfinished():
+            await self._close_and_exit(unfinished=False)
+            return
+        counts = self.view.counts()
+        left = counts[RowStatus.PENDING] + counts[RowStatus.INTERRUPTED]
+        running = counts[RowStatus.RUNNING]
+        situation = (
+            f"The run is {self.session.state.value}: {running} task(s) running, "
+            f"{left} not run yet. Quit anyway?"
+        )
+        checkpoint = self.session.checkpointer
+        where = display_path(checkpoint.path) if checkpoint is not None else None
+        self.push_screen(ConfirmQuit(situation, where), self._quit_chosen)
+
+    async def _quit_chosen(self, choice: QuitChoice | None) -> None:
+        if choice is QuitChoice.QUIT:
+            await self._close_and_exit(unfinished=True)
+        elif choice is QuitChoice.SAVE:
+            self.action_save(then_quit=True)
+
+    async def _close_and_exit(self, unfinished: bool) -> None:
+        self._quitting = True
+        self._quit_unfinished = unfinished and self.unfinished()
+        session = self.session
+        if session.is_running:
+            session.cancel()
+            await session.wait_run_over()
+        await self.wait_for_run()
+        await self._close_session()
+        self.exit(self.exit_code())
+
+    async def _close_session(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.session.close()
+        except FlowError as exc:
+            # Too late to show in the app: the CLI prints the return value's reason.
+            self.close_error = str(exc)
+
+    @property
+    def session_closed(self) -> bool:
+        return self._closed
+
+    def exit_code(self) -> int:
+        if self._quit_unfinished:
+            return EXIT_QUIT_UNFINISHED
+        if self.session.state is RunState.FINISHED:
+            return EXIT_OK
+        return EXIT_FAILED

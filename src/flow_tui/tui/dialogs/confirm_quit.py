@@ -1,0 +1,66 @@
+"""Quit with unfinished work: quit (y), save a snapshot first (s), or stay (n, escape)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Static
+
+from flow_tui.tui.dialogs.base import Dialog
+
+
+class QuitChoice(StrEnum):
+    QUIT = "quit"
+    SAVE = "save"  # save a snapshot, then quit
+    STAY = "stay"
+
+
+class ConfirmQuit(Dialog[QuitChoice]):
+    CANCEL = QuitChoice.STAY
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "choose('quit')", "Quit", id="quit_confirm", tooltip="Quit now"),
+        Binding(
+            "s",
+            "choose('save')",
+            "Save & quit",
+            id="quit_save",
+            tooltip="Save a snapshot, then quit",
+        ),
+        Binding("n", "choose('stay')", "Stay", id="quit_stay", tooltip="Back to the dashboard"),
+    ]
+
+    def __init__(self, situation: str, checkpoint: str | None = None) -> None:
+        super().__init__()
+        self.situation = situation
+        self.checkpoint = checkpoint
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog") as box:
+            box.border_title = "Quit?"
+            yield Static(self.situation, classes="dialog--text", markup=False)
+            hint = (
+                "Running tasks are cancelled; they run again when you resume."
+                if self.checkpoint is None
+                else "Running tasks are cancelled; the checkpoint "
+                f"{self.checkpoint} keeps everything that finished."
+            )
+            yield Static(hint, classes="dialog--hint", markup=False)
+            with Horizontal(classes="dialog--buttons"):
+                yield Button("Quit (y)", variant="error", id="quit")
+                yield Button("Save snapshot & quit (s)", variant="primary", id="save")
+                yield Button("Stay (n)", id="stay")
+
+    def on_mount(self) -> None:
+        self.query_one("#stay", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(QuitChoice(event.button.id or "stay"))
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(QuitChoice(choice))

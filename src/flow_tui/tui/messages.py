@@ -1,0 +1,65 @@
+"""The message bar under the header: the run's summary when it ends, and errors.
+
+Errors stay until the operator dismisses them (or newer ones push them out); nothing
+that went wrong disappears on a timer.
+"""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+MAX_ERRORS = 3
+
+
+class RunMessages(Static):
+    DEFAULT_CSS = """
+    RunMessages {
+        height: auto;
+        max-height: 5;
+        padding: 0 1;
+        background: $boost;
+        display: none;
+    }
+    RunMessages.-shown { display: block; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.summary: Content | None = None
+        self.note: Content | None = None
+        self.errors: list[str] = []
+        self.dropped = 0
+
+    def set_summary(self, summary: Content | None) -> None:
+        self.summary = summary
+        self._render_lines()
+
+    def set_note(self, text: str | None) -> None:
+        """A one-line hint (what a loaded snapshot will do, what to press next)."""
+        self.note = Content(text) if text else None
+        self._render_lines()
+
+    def add_error(self, text: str) -> None:
+        self.errors.append(text)
+        if len(self.errors) > MAX_ERRORS:
+            self.dropped += len(self.errors) - MAX_ERRORS
+            del self.errors[:-MAX_ERRORS]
+        self._render_lines()
+
+    def clear_errors(self) -> None:
+        self.errors = []
+        self.dropped = 0
+        self._render_lines()
+
+    def _render_lines(self) -> None:
+        lines: list[Content] = []
+        if self.summary is not None:
+            lines.append(self.summary)
+        if self.note is not None:
+            lines.append(self.note)
+        if self.dropped:
+            lines.append(Content.styled(f"({self.dropped} earlier errors)", "$text-muted"))
+        lines.extend(Content.styled(f"✘ {text}", "$text-error") for text in self.errors)
+        self.update(Content("\n").join(lines))
+        self.set_class(bool(lines), "-shown")

@@ -1,0 +1,301 @@
+"""The task tree: one row per task in declared order, grouped by depth or by tag."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.cells import cell_len
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from flow_tui.core.model import TaskStep
+from flow_tui.tui.status import GLYPH, RowStatus, format_duration, spinner_frame
+from flow_tui.tui.view import RunView
+
+MAX_NAME_WIDTH = 28
+
+
+@dataclass(slots=True)
+class TaskGroup:
+    title: str
+    names: list[str]
+
+
+@dataclass(slots=True, frozen=True)
+class TaskRef:
+    name: str
+
+
+@dataclass(slots=True, frozen=True)
+class GroupRef:
+    title: str
+
+
+TreeItem = TaskRef | GroupRef
+
+
+def group_tasks(steps: Sequence[TaskStep[Any]], depths: Sequence[int]) -> list[TaskGroup]:
+    """Group by first tag when any task has tags, else by dependency depth (stage).
+
+    Groups come in order of first appearance (tags) or depth; tasks keep declared order.
+    """
+    groups: dict[str, TaskGroup] = {}
+    if any(step.tags for step in steps):
+        for step in steps:
+            title = step.tags[0] if step.tags else "untagged"
+            groups.setdefault(title, TaskGroup(title, [])).names.append(step.name)
+        return list(groups.values())
+    for depth in sorted(set(depths)):
+        title = f"stage {depth + 1}"
+        groups[title] = TaskGroup(title, [])
+    for step, depth in zip(steps, depths, strict=True):
+        groups[f"stage {depth + 1}"].names.append(step.name)
+    return list(groups.values())
+
+
+def filter_tasks(steps: Sequence[TaskStep[Any]], view: RunView, query: str) -> set[str] | None:
+    """Names matching every word of `query` by name (substring), status or tag.
+
+    None when the query is empty (no filter).
+    """
+    words = query.lower().split()
+    if not words:
+        return None
+    out = set()
+    for step in steps:
+        name = step.name.lower()
+        status = view.status(step.name).value
+        tags = {t.lower() for t in step.tags}
+        if all(w in name or w == status or w in tags for w in words):
+            out.add(step.name)
+    return out
+
+
+_STATUS_CLASSES = {status: f"task-tree--{status.value}" for status in RowStatus}
+
+
+class TaskTree(Tree[TreeItem]):
+    """Rows are `rich.text.Text` (task names shown as written); only changed rows redraw."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "enter",
+            "open_detail",
+            "Details",
+            id="focus_detail",
+            tooltip="Focus the detail pane of the highlighted task (on a group: fold it)",
+        ),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        *_STATUS_CLASSES.values(),
+        "task-tree--muted",
+        "task-tree--warning",
+    }
+
+    DEFAULT_CSS = """
+    TaskTree {
+        background: $surface;
+        padding: 0 1;
+    }
+    TaskTree > .task-tree--pending { color: $text-muted; }
+    TaskTree > .task-tree--running { color: $text-accent; text-style: bold; }
+    TaskTree > .task-tree--success { color: $text-success; }
+    TaskTree > .task-tree--failure { color: $text-error; text-style: bold; }
+    TaskTree > .task-tree--skipped { color: $text-muted; }
+    TaskTree > .task-tree--cancelled { color: $text-warning; }
+    TaskTree > .task-tree--interrupted { color: $text-warning; text-style: bold; }
+    TaskTree > .task-tree--muted { color: $text-muted; }
+    TaskTree > .task-tree--warning { color: $text-warning; }
+    """
+
+    class DetailRequested(Message):
+        """The operator asked for the detail pane of a task (enter)."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+    def __init__(self, view: RunView, *, id: str | None = None) -> None:
+        super().__init__("tasks", id=id)
+        self.view = view
+        self.show_root = False
+        self.guide_depth = 2
+        self.auto_expand = False
+        self._groups: list[TaskGroup] = []
+        self._task_nodes: dict[str, TreeNode[TreeItem]] = {}
+        self._group_nodes: dict[str, TreeNode[TreeItem]] = {}
+        self._group_of: dict[str, str] = {}
+        self._shown_key: dict[str, tuple[Any, ...]] = {}
+        self._styles: dict[str, Style] = {}
+        self._name_width = 0
+
+    # -- building ----------------------------------------------------------------------
+
+    def populate(self, groups: list[TaskGroup], visible: Collection[str] | None = None) -> None:
+        """(Re)build the rows; `visible` limits them to a filter's matches."""
+        keep = self.highlighted_task
+        self._groups = groups
+        self._group_of = {name: g.title for g in groups for name in g.names}
+        widths = [cell_len(name) for g in groups for name in g.names]
+        self._name_width = min(max(widths, default=0), MAX_NAME_WIDTH)
+        self.clear()
+        self._task_nodes = {}
+        self._group_nodes = {}
+        self._shown_key = {}
+        root = self.root
+        for group in groups:
+            names = [n for n in group.names if visible is None or n in visible]
+            if not names:
+                continue
+            group_node = root.add(self._group_label(group), data=GroupRef(group.title), expand=True)
+            self._group_nodes[group.title] = group_node
+            for name in names:
+                self._task_nodes[name] = group_node.add_leaf(
+                    self._task_label(name), data=TaskRef(name)
+                )
+        target = self._task_nodes.get(keep) if keep else None
+        if target is None and self._task_nodes:
+            target = next(iter(self._task_nodes.values()))
+        _ = self.last_line  # lay the lines out now, so the node's line is known
+        self.move_cursor(target)
+
+    # -- updating ----------------------------------------------------------------------
+
+    def update_rows(self, names: Iterable[str]) -> int:
+        """Redraw the rows of `names` whose text changed; returns how many changed."""
+        nodes = self._task_nodes
+        changed = 0
+        groups: set[str] = set()
+        for name in names:
+            node = nodes.get(name)
+            if node is None:
+                continue
+            key = self._row_key(name)
+            if self._shown_key.get(name) == key:
+                continue
+            node.set_label(self._task_label(name, key))
+            changed += 1
+            groups.add(self._group_of[name])
+        for title in groups:
+            self._update_group(title)
+        return changed
+
+    def update_all(self) -> int:
+        return self.update_rows(list(self._task_nodes))
+
+    def _update_group(self, title: str) -> None:
+        node = self._group_nodes.get(title)
+        if node is None:
+            return
+        for group in self._groups:
+            if group.title == title:
+                node.set_label(self._group_label(group))
+                return
+
+    def row_label(self, name: str) -> Text | None:
+        """The row of `name` as shown (None when filtered out)."""
+        node = self._task_nodes.get(name)
+        if node is None:
+            return None
+        label = node.label
+        return label.copy() if isinstance(label, Text) else Text(label)
+
+    @property
+    def visible_tasks(self) -> list[str]:
+        return list(self._task_nodes)
+
+    @property
+    def highlighted_task(self) -> str | None:
+        node = self.cursor_node
+        if node is not None and isinstance(node.data, TaskRef):
+            return node.data.name
+        return None
+
+    def select_task(self, name: str) -> bool:
+        node = self._task_nodes.get(name)
+        if node is None:
+            return False
+        self.move_cursor(node)
+        return True
+
+    def action_open_detail(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if isinstance(node.data, TaskRef):
+            self.post_message(self.DetailRequested(node.data.name))
+        else:
+            node.toggle()
+
+    # -- labels ------------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        if self._styles:
+            self._styles = {}
+            self._shown_key = {}
+            self.update_all()
+            for title in self._group_nodes:
+                self._update_group(title)
+
+    def _style(self, component: str) -> Style:
+        style = self._styles.get(component)
+        if style is None:
+            style = self._styles[component] = self.get_component_rich_style(component, partial=True)
+        return style
+
+    def _row_key(self, name: str) -> tuple[Any, ...]:
+        view = self.view
+        status = view.status(name)
+        duration = view.duration(name)
+        glyph = spinner_frame(view.now) if status is RowStatus.RUNNING else GLYPH[status]
+        shown = "" if duration is None else format_duration(duration)
+        return (status, glyph, shown, view.attempts(name))
+
+    def _task_label(self, name: str, key: tuple[Any, ...] | None = None) -> Text:
+        if key is None:
+            key = self._row_key(name)
+        self._shown_key[name] = key
+        status, glyph, duration, attempts = key
+        style = self._style(_STATUS_CLASSES[status])
+        text = Text(no_wrap=True, end="")
+        text.append(glyph, style)
+        text.append(" ")
+        muted = status in (RowStatus.SKIPPED, RowStatus.CANCELLED)
+        text.append(name, self._style("task-tree--muted") if muted else Style())
+        pad = self._name_width - cell_len(name)
+        if pad > 0:
+            text.append(" " * pad)
+        if duration:
+            text.append(f" {duration:>6}", self._style("task-tree--muted"))
+        if attempts > 1:
+            text.append(f" x{attempts}", self._style("task-tree--warning"))
+        return text
+
+    def _group_label(self, group: TaskGroup) -> Text:
+        view = self.view
+        statuses = [view.status(n) for n in group.names]
+        done = sum(1 for s in statuses if s.is_done)
+        if RowStatus.RUNNING in statuses:
+            summary = RowStatus.RUNNING
+        elif RowStatus.FAILURE in statuses:
+            summary = RowStatus.FAILURE
+        elif RowStatus.INTERRUPTED in statuses:
+            summary = RowStatus.INTERRUPTED
+        elif all(s is RowStatus.SUCCESS for s in statuses):
+            summary = RowStatus.SUCCESS
+        else:
+            summary = RowStatus.PENDING
+        text = Text(no_wrap=True, end="")
+        text.append(GLYPH[summary], self._style(_STATUS_CLASSES[summary]))
+        text.append(" ")
+        text.append(group.title, Style(bold=True))
+        text.append(f"  {done}/{len(group.names)}", self._style("task-tree--muted"))
+        return text

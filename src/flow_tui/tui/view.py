@@ -1,0 +1,101 @@
+"""The run as the widgets read it: statuses, durations, counts, details of one task.
+
+Widgets never steer the session; they read this view, which the app refreshes once per
+repaint so hundreds of rows share one look at the running and interrupted sets.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flow_tui.core.model import TaskResult, TaskStep
+from flow_tui.tui.changes import PendingChanges
+from flow_tui.tui.clock import Clock
+from flow_tui.tui.status import RowStatus, row_status
+
+if TYPE_CHECKING:
+    from flow_tui.session import RunState, Session
+
+
+class RunView:
+    def __init__(self, session: Session, live: PendingChanges, clock: Clock) -> None:
+        self.session = session
+        self.live = live
+        self.clock = clock
+        self.steps: list[TaskStep[Any]] = session.steps
+        self.results: dict[str, TaskResult] = {}
+        self.running: set[str] = set()
+        self.interrupted: set[str] = set()
+        self.now = 0.0
+        self.refresh()
+
+    def refresh(self) -> None:
+        session = self.session
+        self.results = session.results
+        self.running = set(session.running)
+        self.interrupted = set(session.interrupted)
+        self.now = self.clock.monotonic()
+
+    @property
+    def state(self) -> RunState:
+        return self.session.state
+
+    @property
+    def workflow_name(self) -> str:
+        return self.session.workflow.name
+
+    def elapsed(self) -> float:
+        return self.clock.elapsed(self.session)
+
+    def status(self, name: str) -> RowStatus:
+        return row_status(name, self.results, self.running, self.interrupted)
+
+    def result(self, name: str) -> TaskResult | None:
+        return self.results.get(name)
+
+    def duration(self, name: str) -> float | None:
+        """Seconds: of the running attempt, or of the finished task; None if neither."""
+        if name in self.running:
+            started = self.live.started.get(name)
+            return None if started is None else max(0.0, self.now - started)
+        result = self.results.get(name)
+        if result is None or result.metrics is None:
+            return None
+        return result.metrics.duration_ms / 1000.0
+
+    def attempts(self, name: str) -> int:
+        if name in self.running:
+            return self.live.attempt.get(name, 1)
+        result = self.results.get(name)
+        if result is None or result.metrics is None:
+            return 0
+        return result.metrics.attempts
+
+    def counts(self) -> dict[RowStatus, int]:
+        out = dict.fromkeys(RowStatus, 0)
+        status = self.status
+        for step in self.steps:
+            out[status(step.name)] += 1
+        return out
+
+    # -- one task, for the detail pane -------------------------------------------------
+
+    def step(self, name: str) -> TaskStep[Any]:
+        return self.steps[self.session.graph.index[name]]
+
+    def dependencies(self, name: str) -> list[str]:
+        graph = self.session.graph
+        return [self.steps[j].name for j in graph.deps[graph.index[name]]]
+
+    def dependents(self, name: str) -> list[str]:
+        graph = self.session.graph
+        return [self.steps[j].name for j in graph.dependents[graph.index[name]]]
+
+    def logs(self, name: str) -> list[str]:
+        return self.session.task_logs(name)
+
+    def rerun_reason(self, name: str) -> str | None:
+        plan = self.session.plan
+        if plan is None:
+            return None
+        return plan.rerun.get(name)

@@ -1,0 +1,430 @@
+"""Every key of the dashboard, driven with Pilot, asserting the session's state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flow_tui import SnapshotError, TaskStatus
+from flow_tui.session import RunState, SessionOptions
+from flow_tui.tui.detail import TaskDetail
+from flow_tui.tui.dialogs import ConfirmQuit, HelpScreen, LoadDialog, SaveDialog
+from flow_tui.tui.status import RowStatus
+from flow_tui.tui.task_tree import TaskTree
+
+from .helpers import SIZE, footer_action, make_app, row_text, settle, until
+from .workflows.gated import Bodies, pipeline, tagged
+
+
+@pytest.fixture(autouse=True)
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def statuses(app: object) -> dict[str, TaskStatus]:
+    return {n: r.status for n, r in app.session.results.items()}  # type: ignore[attr-defined]
+
+
+async def test_p_pauses_with_drain_and_the_footer_label_changes() -> None:
+    bodies = Bodies()
+    app = make_app(pipeline(bodies))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await until(pilot, lambda: session.running == ["merge"], "merge running")
+        await settle(pilot)
+        assert footer_action(app, "p") == "pause"
+
+        await pilot.press("p")
+        assert session.state is RunState.PAUSING  # merge still runs: it drains
+        await settle(pilot)
+        assert footer_action(app, "p") == "resume"
+        assert "pausing (1 running)" in str(app.query_one("#run-state").render())
+
+        bodies.release("merge")
+        await until(pilot, lambda: session.state is RunState.PAUSED, "paused")
+        await settle(pilot)
+        assert statuses(app)["merge"] is TaskStatus.SUCCESS
+        assert bodies.count("publish") == 0  # nothing new started while paused
+        assert "paused" in str(app.query_one("#run-state").render())
+
+        await pilot.press("p")
+        await app.wait_for_run()
+        assert session.state is RunState.FINISHED
+        assert set(statuses(app).values()) == {TaskStatus.SUCCESS}
+        await settle(pilot)
+        assert footer_action(app, "p") is None  # nothing to pause or resume any more
+        assert "Run finished" in str(app.run_messages.render())
+
+
+async def test_shift_p_interrupts_running_tasks_which_run_again_on_resume() -> None:
+    bodies = Bodies()
+    app = make_app(pipeline(bodies))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await until(pilot, lambda: session.running == ["merge"], "merge running")
+        await pilot.press("P")
+        await until(pilot, lambda: session.state is RunState.PAUSED, "paused")
+        await settle(pilot)
+        assert statuses(app)["merge"] is TaskStatus.CANCELLED
+        assert app.view.status("merge") is RowStatus.INTERRUPTED
+        assert row_text(app, "merge").startswith("↺ merge")
+
+        await pilot.press("p")
+        await until(pilot, lambda: bodies.count("merge") == 2, "merge started again")
+        bodies.release("merge")
+        await app.wait_for_run()
+        assert session.state is RunState.FINISHED
+        assert bodies.count("fetch_a") == 1 and bodies.count("merge") == 2
+
+
+async def test_letter_keys_do_not_fire_while_typing_in_the_filter() -> None:
+    bodies = Bodies()
+    app = make_app(pipeline(bodies))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await until(pilot, lambda: session.running == ["merge"], "merge running")
+        await pilot.press("slash", "p", "s", "o", "q", "r", "question_mark")
+        assert app.filter_bar.value == "psoqr?"
+        assert session.state is RunState.RUNNING
+        assert len(app.screen_stack) == 1  # no dialog opened
+        bodies.release("merge")
+        await app.wait_for_run()
+
+
+async def test_slash_filters_by_name_status_and_tag_and_escape_clears() -> None:
+    bodies = Bodies()
+    bodies.fail_next["merge"] = 1
+    app = make_app(pipeline(bodies, gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await settle(pilot)
+        tree = app.query_one(TaskTree)
+        await pilot.press("slash", *"fetch")
+        assert tree.visible_tasks == ["fetch_a", "fetch_b"]
+        await pilot.press(*["backspace"] * 5, *"skipped")
+        assert tree.visible_tasks == ["publish", "load[1]", "report"]
+        await pilot.press("enter")  # keeps the filter, back to the tree
+        assert app.focused is tree
+        assert tree.visible_tasks == ["publish", "load[1]", "report"]
+        await pilot.press("escape")
+        assert app.filter_query == ""
+        assert not app.filter_bar.shown
+        assert len(tree.visible_tasks) == 6
+
+    bodies = Bodies()
+    app = make_app(tagged(bodies))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await pilot.press("slash", *"extract")
+        assert app.query_one(TaskTree).visible_tasks == ["extract_orders", "extract_users"]
+
+
+async def test_tree_groups_by_depth_or_tag_in_declared_order() -> None:
+    app = make_app(pipeline(Bodies(), gate=()), autostart=False)
+    async with app.run_test(size=SIZE):
+        assert [(g.title, g.names) for g in app.groups] == [
+            ("stage 1", ["fetch_a", "fetch_b"]),
+            ("stage 2", ["merge"]),
+            ("stage 3", ["publish", "load[1]"]),
+            ("stage 4", ["report"]),
+        ]
+        # Labels are Text: a name with brackets shows as written, not as markup.
+        assert row_text(app, "load[1]").startswith("○ load[1]")
+    app = make_app(tagged(Bodies()), autostart=False)
+    async with app.run_test(size=SIZE):
+        assert [(g.title, g.names) for g in app.groups] == [
+            ("extract", ["extract_orders", "extract_users"]),
+            ("transform", ["clean_orders"]),
+            ("untagged", ["audit"]),
+        ]
+
+
+async def test_enter_focuses_the_detail_pane_of_the_highlighted_task() -> None:
+    bodies = Bodies()
+    bodies.fail_next["merge"] = 1
+    app = make_app(pipeline(bodies, gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await settle(pilot)
+        tree = app.query_one(TaskTree)
+        assert tree.select_task("merge")
+        await pilot.press("enter")
+        detail = app.query_one(TaskDetail)
+        assert app.focused is detail
+        assert detail.task_name == "merge"
+        shown = " ".join(str(s.render()) for s in detail.query("Static") if s.display)
+        assert "ConnectionError: warehouse refused the connection" in shown
+        assert 'File "warehouse.py", line 12' in shown
+        assert "fetch_a, fetch_b" in shown  # dependencies
+        assert "publish, load[1]" in shown  # dependents
+        await pilot.press("escape")
+        assert app.focused is tree
+
+
+async def test_question_mark_shows_every_key() -> None:
+    app = make_app(pipeline(Bodies(), gate=()), autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        ids = {k.binding_id for k in app.screen.keys}
+        assert {
+            "pause",
+            "resume",
+            "pause_interrupt",
+            "save_snapshot",
+            "load_snapshot",
+            "retry_task",
+            "retry_failed",
+            "focus_detail",
+            "filter",
+            "clear_filter",
+            "help",
+            "quit",
+            "quit_now",
+        } <= ids
+        keys = {k.binding_id: k.keys for k in app.screen.keys}
+        assert "s" in keys["save_snapshot"] and "^s" in keys["save_snapshot"]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_a_keymap_remaps_a_binding_by_id() -> None:
+    bodies = Bodies()
+    app = make_app(pipeline(bodies))
+    async with app.run_test(size=SIZE) as pilot:
+        app.set_keymap({"pause": "x"})
+        await until(pilot, lambda: app.session.running == ["merge"], "merge running")
+        await pilot.press("p")
+        assert app.session.state is RunState.RUNNING  # p no longer pauses
+        await pilot.press("x")
+        assert app.session.state is RunState.PAUSING
+        bodies.release("merge")
+        await until(pilot, lambda: app.session.state is RunState.PAUSED, "paused")
+
+
+async def test_r_retries_the_highlighted_failed_task_and_what_it_skipped() -> None:
+    bodies = Bodies()
+    bodies.fail_next["merge"] = 1
+    app = make_app(pipeline(bodies, gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await app.wait_for_run()
+        await settle(pilot)
+        assert session.state is RunState.FAILED
+        assert statuses(app)["report"] is TaskStatus.SKIPPED
+        tree = app.query_one(TaskTree)
+
+        tree.select_task("fetch_a")  # a success: nothing to retry
+        await pilot.pause()
+        assert footer_action(app, "r") is None
+        await pilot.press("r")
+        assert session.state is RunState.FAILED
+
+        tree.select_task("merge")
+        await pilot.pause()
+        assert footer_action(app, "r") == "retry_task"
+        await pilot.press("r")
+        await until(pilot, lambda: session.state.is_over, "retry over")
+        await app.wait_for_run()
+        assert session.state is RunState.FINISHED
+        assert set(statuses(app).values()) == {TaskStatus.SUCCESS}
+        assert bodies.count("merge") == 2
+        assert bodies.count("fetch_a") == 1 and bodies.count("fetch_b") == 1
+        assert bodies.count("report") == 1
+
+
+async def test_shift_r_retries_every_failed_task() -> None:
+    bodies = Bodies()
+    bodies.fail_next.update({"fetch_a": 1, "fetch_b": 1})
+    app = make_app(pipeline(bodies, gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await app.wait_for_run()
+        assert sorted(session.failed_tasks()) == ["fetch_a", "fetch_b"]
+        await settle(pilot)
+        assert footer_action(app, "R") == "retry_failed"
+        await pilot.press("R")
+        await until(pilot, lambda: session.state.is_over, "retry over")
+        await app.wait_for_run()
+        assert session.state is RunState.FINISHED
+        assert bodies.count("fetch_a") == 2 and bodies.count("report") == 1
+
+
+async def test_o_is_refused_while_tasks_run() -> None:
+    bodies = Bodies()
+    app = make_app(pipeline(bodies))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.running == ["merge"], "merge running")
+        await pilot.press("o")
+        await pilot.pause()
+        assert not isinstance(app.screen, LoadDialog)
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        assert not isinstance(app.screen, LoadDialog)
+        bodies.release("merge")
+        await app.wait_for_run()
+        await settle(pilot)
+        await pilot.press("ctrl+o")
+        assert isinstance(app.screen, LoadDialog)
+
+
+async def test_s_and_ctrl_s_open_the_save_dialog() -> None:
+    app = make_app(pipeline(Bodies()), autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        assert isinstance(app.screen, SaveDialog)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, SaveDialog)
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, SaveDialog)
+
+
+async def test_q_on_a_finished_run_quits_at_once_with_exit_code_0() -> None:
+    app = make_app(pipeline(Bodies(), gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await settle(pilot)
+        await pilot.press("q")
+    assert app.return_value == 0
+    assert app.session_closed
+
+
+async def test_q_on_a_failed_run_quits_with_exit_code_1() -> None:
+    bodies = Bodies()
+    bodies.fail_next["merge"] = 1
+    app = make_app(pipeline(bodies, gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await pilot.press("q")
+    assert app.return_value == 1
+
+
+@pytest.mark.parametrize("key", ["q", "ctrl+q"])
+async def test_quit_with_unfinished_work_asks_first(key: str, workdir: Path) -> None:
+    bodies = Bodies()
+    checkpoint = workdir / "ck.toml"
+    app = make_app(pipeline(bodies), SessionOptions(checkpoint=checkpoint))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await until(pilot, lambda: session.running == ["merge"], "merge running")
+        await pilot.press(key)
+        assert isinstance(app.screen, ConfirmQuit)
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmQuit)
+        assert session.state is RunState.RUNNING
+
+        await pilot.press(key)
+        assert isinstance(app.screen, ConfirmQuit)
+        await pilot.press("y")
+        await until(pilot, lambda: not app.is_running, "exit")
+    assert app.return_value == 130
+    assert session.state is RunState.CANCELLED
+    from flow_tui import Snapshot
+
+    saved = Snapshot.load(checkpoint)
+    assert saved.results["fetch_a"].status is TaskStatus.SUCCESS
+    assert saved.results["merge"].status is TaskStatus.CANCELLED
+    assert "merge" in saved.interrupted
+    assert not checkpoint.with_name("ck.toml.lock").exists()
+
+
+async def test_quit_dialog_offers_to_save_a_snapshot_first(workdir: Path) -> None:
+    bodies = Bodies()
+    app = make_app(pipeline(bodies))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await until(pilot, lambda: session.running == ["merge"], "merge running")
+        await pilot.press("p", "q", "s")
+        assert isinstance(app.screen, SaveDialog)
+        path_input = app.screen.query_one("#save-path")
+        path_input.value = "before-quit.json"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: not app.is_running, "exit")
+    assert app.return_value == 130
+    from flow_tui import Snapshot
+
+    saved = Snapshot.load(workdir / "before-quit.json")
+    assert saved.workflow == "pipeline"
+    assert saved.status == "paused"
+    assert saved.results["fetch_b"].status is TaskStatus.SUCCESS
+    assert saved.interrupted == ["merge"]  # it was running when saved
+
+
+async def test_paused_option_starts_paused_and_p_runs(workdir: Path) -> None:
+    bodies = Bodies()
+    app = make_app(pipeline(bodies, gate=()), SessionOptions(paused=True))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await until(pilot, lambda: session.is_running, "run started")
+        await settle(pilot)
+        assert session.state is RunState.PAUSED
+        assert bodies.runs == []
+        assert footer_action(app, "p") == "resume"
+        await pilot.press("p")
+        await app.wait_for_run()
+        assert session.state is RunState.FINISHED
+
+
+async def test_checkpoint_failure_is_shown_and_the_app_stays(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bodies = Bodies()
+    app = make_app(pipeline(bodies), SessionOptions(checkpoint=workdir / "ck.json"))
+    session = app.session
+    assert session.checkpointer is not None
+
+    def disk_full(payload: bytes) -> None:
+        raise SnapshotError("cannot write checkpoint ck.json: No space left on device")
+
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: session.running == ["merge"], "merge running")
+        # The journal append is where a full disk would show up.
+        monkeypatch.setattr(session.checkpointer, "_append", disk_full)
+        bodies.release("merge")
+        await until(pilot, lambda: session.state is RunState.PAUSED, "paused by the failure")
+        await settle(pilot)
+        shown = str(app.run_messages.render())
+        assert "Checkpoint failed" in shown and "No space left on device" in shown
+        assert app.is_running
+
+
+async def test_no_color_is_respected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(pipeline(Bodies(), gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await settle(pilot)
+        assert app.no_color
+        assert row_text(app, "merge").startswith("✔ merge")  # shapes, not only colours
+
+
+async def test_works_in_80_by_24() -> None:
+    bodies = Bodies()
+    bodies.fail_next["merge"] = 1
+    app = make_app(pipeline(bodies, gate=()))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.wait_for_run()
+        await settle(pilot)
+        tree = app.query_one(TaskTree)
+        detail = app.query_one(TaskDetail)
+        assert tree.size.width >= 30 and detail.size.width >= 30
+        assert tree.size.height >= 10
+        footer_keys = set(app.screen.active_bindings)
+        assert {"s", "o", "q", "slash", "question_mark"} <= footer_keys
+
+
+async def test_a_burst_of_events_costs_one_repaint() -> None:
+    from .workflows.gated import many
+
+    bodies = Bodies()
+    app = make_app(many(bodies, 3000))
+    app.FLUSH_INTERVAL = 3600  # no timer flush during the run: only the final one
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await pilot.pause()
+        assert app.session.state is RunState.FINISHED
+        assert app.flushes == 1
+        assert app.repainted_rows == 3000  # every row once, none twice
+        assert row_text(app, "t2999").startswith("✔ t2999")
