@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from flow_tui.core.errors import FlowError
+from flow_tui.core.errors import FlowError, WorkflowValidationError
 from flow_tui.core.graph import build_graph
 from flow_tui.core.workflow import Workflow
 
@@ -24,15 +24,28 @@ class WorkflowLoadError(FlowError):
 
 def load_workflow(spec: str) -> tuple[Workflow, Path | None]:
     """Load and validate the workflow named by `spec`; returns it and its source file."""
-    target, _, attribute = spec.partition(":") if not _is_path(spec) else (spec, "", "")
+    target, attribute = split_spec(spec)
     if _is_path(target):
         module = _import_file(Path(target))
     else:
         module = _import_module(target)
-    workflow = _find_workflow(module, attribute or None, spec)
-    build_graph(workflow.steps)  # raises WorkflowValidationError with the graph problem
+    workflow = _find_workflow(module, attribute, target)
+    try:
+        build_graph(workflow.steps)
+    except WorkflowValidationError as exc:
+        raise WorkflowValidationError(f"workflow {workflow.name!r} in {target}: {exc}") from exc
     source = getattr(module, "__file__", None)
     return workflow, Path(source) if source else None
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """`path/to/module.py[:attr]` or `package.module[:attr]` -> (target, attr or None)."""
+    head, sep, tail = spec.rpartition(":")
+    if sep and head and tail.isidentifier():
+        return head, tail
+    if sep and head and tail == "":
+        raise WorkflowLoadError(f"{spec!r} ends with ':': name the attribute, as in {head}:NAME")
+    return spec, None  # no attribute (a colon elsewhere, e.g. a Windows drive, stays)
 
 
 def _is_path(spec: str) -> bool:
@@ -57,9 +70,9 @@ def _import_file(path: Path) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except BaseException as exc:
+    except (Exception, SystemExit) as exc:  # KeyboardInterrupt goes through: exit 130
         sys.modules.pop(name, None)
-        raise _module_error(exc, str(path)) from exc
+        raise _module_error(exc, str(path), path) from exc
     return module
 
 
@@ -77,38 +90,73 @@ def _import_module(name: str) -> ModuleType:
             raise WorkflowLoadError(
                 f"no module named {name!r}: check the name, or give the path of a .py file"
             ) from exc
-        raise _module_error(exc, name) from exc
-    except BaseException as exc:
-        raise _module_error(exc, name) from exc
+        file = _module_file(name)
+        raise _module_error(exc, _display(file) if file else name, file) from exc
+    except (Exception, SystemExit) as exc:
+        file = _module_file(name)
+        raise _module_error(exc, _display(file) if file else name, file) from exc
 
 
-def _module_error(exc: BaseException, where: str) -> WorkflowLoadError:
+def _display(file: Path) -> str:
+    """`file` relative to the working folder when it is inside it."""
+    try:
+        return str(file.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(file)
+
+
+def _module_file(name: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(name)
+    except (Exception, SystemExit):
+        return None
+    origin = spec.origin if spec is not None else None
+    return Path(origin) if origin and origin.endswith(".py") else None
+
+
+def _module_error(exc: BaseException, where: str, file: Path | None) -> WorkflowLoadError:
     if isinstance(exc, SyntaxError):
         location = exc.filename or where
         detail = (exc.msg or "invalid syntax").strip()
         return WorkflowLoadError(f"syntax error in {location}, line {exc.lineno}: {detail}")
+    at = _location(exc, where, file)
     if isinstance(exc, ModuleNotFoundError):
         return WorkflowLoadError(
-            f"{where} imports {exc.name!r}, which is not installed or not on the path"
+            f"{at}: cannot import {exc.name!r}: no such module is installed or on the path"
         )
     if isinstance(exc, ImportError):
-        missing = f" {exc.name!r}" if exc.name else ""
-        return WorkflowLoadError(f"{where}: import failed{missing}: {exc}")
+        return WorkflowLoadError(f"{at}: {exc}")
     if isinstance(exc, SystemExit):
-        return WorkflowLoadError(f"{where} called sys.exit({exc.code}) while being imported")
-    if isinstance(exc, KeyboardInterrupt):
-        return WorkflowLoadError(f"interrupted while importing {where}")
-    frame = _last_frame_in(exc, where)
-    at = f", line {frame}" if frame else ""
-    return WorkflowLoadError(f"{where}{at} raised {type(exc).__name__} while being imported: {exc}")
+        return WorkflowLoadError(f"{at}: called sys.exit({exc.code}) while being imported")
+    return WorkflowLoadError(f"{at}: raised {type(exc).__name__} while being imported: {exc}")
 
 
-def _last_frame_in(exc: BaseException, where: str) -> int | None:
-    line = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if frame.filename.endswith(where) or Path(frame.filename).name == Path(where).name:
-            line = frame.lineno
-    return line
+_MACHINERY = (str(Path(__file__).resolve()), str(Path(importlib.__file__).resolve().parent))
+
+
+def _location(exc: BaseException, where: str, file: Path | None) -> str:
+    """`where, line N`: the line of the workflow module that raised (or the import that led
+    to it); `where (at FILE, line N)` when the error came from elsewhere."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not f.filename.startswith("<") and not f.filename.startswith(_MACHINERY)
+    ]
+    if not frames:
+        return where
+    if file is not None:
+        own = [f for f in frames if _same_file(f.filename, file)]
+        if own:
+            return f"{where}, line {own[-1].lineno}"
+    last = frames[-1]
+    return f"{where} (at {last.filename}, line {last.lineno})"
+
+
+def _same_file(filename: str, file: Path) -> bool:
+    try:
+        return Path(filename).resolve() == file.resolve()
+    except OSError:
+        return False
 
 
 def _find_workflow(module: ModuleType, attribute: str | None, spec: str) -> Workflow:
