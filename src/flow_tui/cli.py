@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,15 @@ examples:
   flow-tui launch nightly.py --resume run.toml --checkpoint run.toml
   flow-tui launch nightly.py --headless --output jsonl > events.jsonl
   flow-tui launch nightly.py --resume run.toml --plan       # show what would run
+"""
+
+
+EPILOG_MAIN = """\
+examples:
+  flow-tui validate sample_workflows/nightly_etl.py
+  flow-tui launch sample_workflows/nightly_etl.py --headless --checkpoint run.toml
+
+Run `flow-tui COMMAND --help` for the options and examples of a command.
 """
 
 
@@ -67,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a workflow (a DAG of Python tasks) with a live dashboard, or "
         "headless for scripts and CI; pause, snapshot and resume without re-running "
         "finished work.",
-        epilog="Run `flow-tui COMMAND --help` for the options of a command.",
+        epilog=EPILOG_MAIN,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"flow-tui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -166,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument(
         "--snapshot", metavar="FILE", type=Path, help="colour nodes by the status saved in FILE"
     )
+    graph.add_argument(
+        "--force", action="store_true", help="use a snapshot of a differently named workflow"
+    )
     graph.add_argument("--debug", action="store_true", help="show tracebacks for errors")
 
     inspect = sub.add_parser(
@@ -173,21 +187,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="show what a snapshot holds",
         description="Print the tasks saved in SNAPSHOT (status, duration, message) and, with "
         "--workflow, the plan for resuming it.",
-        epilog="example:\n  flow-tui inspect run.toml --workflow nightly.py",
+        epilog="examples:\n  flow-tui inspect run.toml --workflow nightly.py\n"
+        "  flow-tui inspect run.toml --output json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     inspect.add_argument("snapshot", metavar="SNAPSHOT", type=Path)
     inspect.add_argument(
         "--workflow", metavar="WORKFLOW", help="plan a resume of this workflow from SNAPSHOT"
     )
-    inspect.add_argument("--output", choices=("table", "json"), default="table")
+    inspect.add_argument(
+        "--force", action="store_true", help="plan from a snapshot of another workflow name"
+    )
+    inspect.add_argument(
+        "--output",
+        choices=("table", "json"),
+        default="table",
+        help="a table for people (default) or the snapshot as JSON",
+    )
     inspect.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    for command_parser in (launch, validate, graph, inspect):
+        command_parser.set_defaults(command_parser=command_parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # Reported by the command's own parser, so the hint names the right --help.
+        command_parser = getattr(args, "command_parser", parser)
+        command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
@@ -198,25 +227,34 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args)
     except FlowError as exc:
         if debug:
-            raise
+            traceback.print_exc()
         print(f"flow-tui: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - one line unless --debug, never a traceback
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped into `head`): not an error of ours.
+        silence_stdout()
+        return 0
+    except Exception as exc:  # one line unless --debug, never a bare traceback
         if debug:
-            raise
+            traceback.print_exc()
         print(
             f"flow-tui: internal error: {type(exc).__name__}: {exc} "
             "(run again with --debug for the traceback, and please report it)",
             file=sys.stderr,
         )
         return EXIT_USAGE
-    except BrokenPipeError:
-        # stdout closed early (e.g. piped into `head`): not an error of ours.
-        devnull = os.open(os.devnull, os.O_WRONLY)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that nothing (not even the flush at exit) fails on a
+    reader that went away."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
         os.dup2(devnull, sys.stdout.fileno())
-        return 0
+    finally:
+        os.close(devnull)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

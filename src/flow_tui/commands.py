@@ -33,6 +33,12 @@ def _options(args: argparse.Namespace) -> SessionOptions:
 def launch(args: argparse.Namespace) -> int:
     if args.paused and args.headless:
         raise SessionError("--paused applies to the dashboard; drop it with --headless")
+    if args.dry_run and args.checkpoint is not None and not args.plan:
+        # A dry run "succeeds" every task without running it: saved, those successes
+        # would make a later --resume skip work that never happened.
+        raise SessionError(
+            "--dry-run runs no task, so there is nothing to checkpoint; drop --checkpoint"
+        )
     workflow, source = load_workflow(args.workflow)
     options = _options(args)
     if args.plan:
@@ -155,9 +161,18 @@ def graph(args: argparse.Namespace) -> int:
     statuses = None
     if args.snapshot is not None:
         snapshot = Snapshot.load(args.snapshot)
+        _check_same_workflow(snapshot, args.snapshot, workflow.name, args.force)
         statuses = {name: r.status.value for name, r in snapshot.results.items()}
     sys.stdout.write(mermaid(workflow.steps, statuses))
     return 0
+
+
+def _check_same_workflow(snapshot: Snapshot, path: Path, name: str, force: bool) -> None:
+    if snapshot.workflow is not None and snapshot.workflow != name and not force:
+        raise SessionError(
+            f"snapshot {path} is of workflow {snapshot.workflow!r}, not {name!r}; "
+            "pass --force to use it anyway"
+        )
 
 
 def inspect(args: argparse.Namespace) -> int:
@@ -168,10 +183,7 @@ def inspect(args: argparse.Namespace) -> int:
     if args.workflow:
         workflow, source = load_workflow(args.workflow)
         session = Session(workflow, SessionOptions(), source)
-        if snapshot.workflow is not None and snapshot.workflow != workflow.name:
-            raise SessionError(
-                f"snapshot {path} is of workflow {snapshot.workflow!r}, not {workflow.name!r}"
-            )
+        _check_same_workflow(snapshot, path, workflow.name, args.force)
         plan = session.plan_for(snapshot, ())
     if args.output == "json":
         doc = snapshot.to_dict()
@@ -183,13 +195,18 @@ def inspect(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(highlight=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError  # the CLI ends quietly with 0, as for print()
+
+    console = _Console(highlight=False)
     counts = ", ".join(f"{n} {k}" for k, n in snapshot.counts().items() if n)
     console.print(
         Text(
             f"{path}: workflow {snapshot.workflow or '?'}, {snapshot.status}, saved "
             f"{snapshot.created_at:%Y-%m-%d %H:%M:%S} UTC; {counts or 'no results'}"
-        )
+        ),
+        soft_wrap=True,
     )
     table = Table(show_edge=False, pad_edge=False)
     for column in ("task", "status", "duration", "attempts", "message"):
