@@ -7,6 +7,7 @@ JSON object per event, then a summary object; schema in the README).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -53,26 +54,80 @@ def result_fields(result: TaskResult) -> dict[str, Any]:
     m = result.metrics
     if m is not None:
         out["duration_ms"] = round(m.duration_ms, 3)
-        out["attempts"] = m.attempts
+        if m.attempts:
+            out["attempt"] = m.attempts  # the attempt that ended (= attempts made)
     return out
 
 
+def silence(stream: IO[str]) -> None:
+    """Point `stream`'s file descriptor at /dev/null: its reader went away (a closed pipe),
+    and nothing written later, not even the flush at exit, should fail."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
 class Reporter:
-    """Turns session events into output; subclasses format them."""
+    """Turns session events into output; subclasses format them in `show`.
+
+    Every task that ends gets exactly one end event in the output, also a task the run
+    cancelled before it started (the runner records those without an event).
+    """
 
     def __init__(self, session: Session, stream: IO[str]) -> None:
         self.session = session
         self.stream = stream
+        self.broken = False  # the reader of `stream` went away: output is dropped
+        self._ended: set[str] = set()
+        self._kept: set[str] = set()
 
     def event(self, event: Event) -> None:
+        if isinstance(event, WorkflowStart):
+            self._kept = set(event.kept)
+            self._ended = set()
+        elif isinstance(event, TaskStart):
+            self._ended.discard(event.step.name)  # runs again after an interrupting pause
+        elif isinstance(event, (TaskEnd, TaskSkipped)):
+            self._ended.add(event.step.name)
+        elif isinstance(event, WorkflowEnd):
+            for step in self.session.steps:
+                name = step.name
+                result = event.results.get(name)
+                if result is not None and name not in self._ended and name not in self._kept:
+                    self._ended.add(name)
+                    self.show(TaskEnd(step, result))
+        self.show(event)
+
+    def show(self, event: Event) -> None:
         raise NotImplementedError
+
+    def write(self, text: str) -> None:
+        if self.broken:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except BrokenPipeError:
+            # `flow-tui ... | head`: stop writing, let the run (and its checkpoint) finish.
+            self.broken = True
+            silence(self.stream)
 
     def notice(self, text: str) -> None:
         """A message for the operator (signals, checkpoint problems)."""
         print(f"flow-tui: {text}", file=sys.stderr, flush=True)
 
     def plan(self, plan: ResumePlan, source: str) -> None:
-        self.notice(f"resuming from {source}: {plan_summary(plan)}")
+        lines = plan_lines(plan)
+        changed = "the task graph changed since it was saved; " if plan.graph_changed else ""
+        self.notice(f"resuming from {source}: {changed}{lines[0]}")
+        for line in lines[1:]:
+            print(f"  {line}", file=sys.stderr, flush=True)
 
     def summary(self, state: RunState, code: int, extra: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -80,10 +135,9 @@ class Reporter:
 
 class JsonLinesReporter(Reporter):
     def _write(self, obj: dict[str, Any]) -> None:
-        self.stream.write(json.dumps(obj, ensure_ascii=False) + "\n")
-        self.stream.flush()
+        self.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
-    def event(self, event: Event) -> None:
+    def show(self, event: Event) -> None:
         obj: dict[str, Any] = {"event": event.name, "ts": _now_iso()}
         if isinstance(event, TaskStart):
             obj["task"] = event.step.name
@@ -97,6 +151,8 @@ class JsonLinesReporter(Reporter):
             obj["status"] = "retrying"
             obj["attempt"] = event.attempt
             obj["delay_s"] = event.delay
+            if event.result.message is not None:
+                obj["message"] = event.result.message
             if event.result.error is not None:
                 obj["error"] = event.result.error
         elif isinstance(event, WorkflowStart):
@@ -142,14 +198,12 @@ class PlainReporter(Reporter):
         self.done = 0
 
     def line(self, text: str, style: str | None = None) -> None:
-        stamp = time.strftime("%H:%M:%S")
-        self.stream.write(f"{stamp} {text}\n")
-        self.stream.flush()
+        self.write(f"{time.strftime('%H:%M:%S')} {text}\n")
 
     def _progress(self) -> str:
         return f"[{self.done}/{self.total}]"
 
-    def event(self, event: Event) -> None:
+    def show(self, event: Event) -> None:
         if isinstance(event, WorkflowStart):
             self.done = len(event.kept)
             kept = f", {len(event.kept)} kept from the snapshot" if event.kept else ""
@@ -216,11 +270,22 @@ class RichReporter(PlainReporter):
         super().__init__(session, stream)
         from rich.console import Console
 
-        self.console = Console(file=stream, highlight=False)
+        reporter = self
+
+        class _Console(Console):
+            def on_broken_pipe(self) -> None:
+                # rich's default raises SystemExit(1) from inside the run: drop output.
+                self.quiet = True
+                reporter.broken = True
+                silence(stream)
+
+        self.console = _Console(file=stream, highlight=False)
 
     def line(self, text: str, style: str | None = None) -> None:
         from rich.text import Text
 
+        if self.broken:
+            return
         stamp = Text(time.strftime("%H:%M:%S "), style="dim")
         self.console.print(stamp + Text(text, style=style or ""), soft_wrap=True)
 
@@ -236,6 +301,26 @@ def plan_summary(plan: ResumePlan) -> str:
     return ", ".join(parts)
 
 
+def _names(names: list[str], limit: int) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def plan_lines(plan: ResumePlan, limit: int = 20) -> list[str]:
+    """The resume plan for people: a count line, then the tasks of each kind by name."""
+    lines = [plan_summary(plan)]
+    rerun = [f"{name} ({why})" for name, why in plan.rerun.items()]
+    for label, names in (
+        ("kept", plan.kept),
+        ("re-run", rerun),
+        ("new", plan.new),
+        ("removed", plan.removed),
+    ):
+        if names:
+            lines.append(f"{label}: {_names(names, limit)}")
+    return lines
+
+
 def make_reporter(session: Session, output: str, stream: IO[str]) -> Reporter:
     if output in ("jsonl", "json"):
         return JsonLinesReporter(session, stream)
@@ -246,17 +331,34 @@ def make_reporter(session: Session, output: str, stream: IO[str]) -> Reporter:
     return PlainReporter(session, stream)
 
 
+#: After a second signal, how long cancelled tasks get to end before the process saves
+#: what it knows and exits anyway (a body may swallow its cancellation).
+HARD_STOP_SECONDS = 0.5
+#: After the grace period, how long cancelled tasks get to end before the same.
+AFTER_GRACE_SECONDS = 1.0
+
+
 class SignalGuard:
     """First SIGINT/SIGTERM: stop dispatch, give running tasks `grace` seconds, cancel the
-    rest. A second SIGINT stops at once (after saving what is known)."""
+    rest. A second signal cancels at once; a task that ignores its cancellation does not
+    keep the process alive: `force_exit` saves what is known and exits."""
 
-    def __init__(self, session: Session, reporter: Reporter, grace: float) -> None:
+    def __init__(
+        self,
+        session: Session,
+        reporter: Reporter,
+        grace: float,
+        force_exit: Callable[[], None] | None = None,
+    ) -> None:
         self.session = session
         self.reporter = reporter
         self.grace = grace
+        self.force_exit = force_exit
         self.received: int | None = None
         self.hard_stop = False
         self._timer: asyncio.TimerHandle | None = None
+        self._force_timer: asyncio.TimerHandle | None = None
+        self._force_at: float | None = None
 
     def install(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
         installed = []
@@ -282,6 +384,7 @@ class SignalGuard:
             if not running:
                 self.reporter.notice(f"received {sig.name}: stopping")
                 session.cancel()
+                self._force_exit_after(AFTER_GRACE_SECONDS)
                 return
             self.reporter.notice(
                 f"received {sig.name}: no new tasks start; waiting up to {self.grace:g}s for "
@@ -292,10 +395,12 @@ class SignalGuard:
             self._timer = loop.call_later(self.grace, self._grace_over)
             session.subscribe(self._drained)
             return
-        if sig == signal.SIGINT or sig == signal.SIGTERM:
-            self.hard_stop = True
-            self.reporter.notice(f"received {sig.name} again: cancelling running tasks now")
-            session.cancel()
+        self.hard_stop = True
+        self.reporter.notice(f"received {sig.name} again: cancelling running tasks now")
+        if self._timer is not None:
+            self._timer.cancel()
+        session.cancel()
+        self._force_exit_after(HARD_STOP_SECONDS)
 
     def _drained(self, event: Event) -> None:
         if isinstance(event, TaskEnd) and not self.session.running:
@@ -306,10 +411,34 @@ class SignalGuard:
         if running:
             self.reporter.notice(f"grace period over: cancelling {len(running)} running task(s)")
         self.session.cancel()
+        self._force_exit_after(AFTER_GRACE_SECONDS)
+
+    def _force_exit_after(self, delay: float) -> None:
+        if self.force_exit is None or not self.session.is_running:
+            return
+        loop = asyncio.get_running_loop()
+        when = loop.time() + delay
+        if self._force_at is not None and self._force_at <= when:
+            return
+        if self._force_timer is not None:
+            self._force_timer.cancel()
+        self._force_at = when
+        self._force_timer = loop.call_at(when, self._force)
+
+    def _force(self) -> None:
+        if not self.session.is_running or self.force_exit is None:
+            return
+        running = self.session.running
+        self.reporter.notice(
+            f"{len(running)} task(s) did not stop when cancelled ({', '.join(running[:5])}"
+            f"{', ...' if len(running) > 5 else ''}): saving what is known and exiting"
+        )
+        self.force_exit()
 
     def cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        for timer in (self._timer, self._force_timer):
+            if timer is not None:
+                timer.cancel()
 
 
 def exit_code_for(session: Session, signalled: int | None) -> int:
@@ -327,21 +456,57 @@ def exit_code_for(session: Session, signalled: int | None) -> int:
     return EXIT_OK if every_success else EXIT_FAILED
 
 
+def _summary(session: Session, guard: SignalGuard, code: int) -> dict[str, Any]:
+    results = session.results
+    failed = [
+        s.name
+        for s in session.steps
+        if (r := results.get(s.name)) and r.status is TaskStatus.FAILURE
+    ]
+    extra: dict[str, Any] = {
+        "workflow": session.workflow.name,
+        "status": session.state.value,
+        "exit_code": code,
+        "elapsed_s": round(session.elapsed(), 3),
+        "counts": session.counts(),
+        "failed": failed,
+        "checkpoint": str(session.options.checkpoint) if session.options.checkpoint else None,
+    }
+    if guard.received is not None:
+        extra["signal"] = signal.Signals(guard.received).name
+    if session.checkpointer is not None and session.checkpointer.error is not None:
+        extra["checkpoint_error"] = str(session.checkpointer.error)
+    return extra
+
+
 async def run_session(session: Session, reporter: Reporter, grace: float) -> int:
     session.subscribe(reporter.event)
     loop = asyncio.get_running_loop()
-    guard = SignalGuard(session, reporter, grace)
+
+    def force_exit() -> None:
+        # Tasks ignored their cancellation: save synchronously and leave without them.
+        session.close_now()
+        code = exit_code_for(session, guard.received)
+        if session.checkpointer is not None and session.checkpointer.error is not None:
+            code = EXIT_USAGE
+        extra = _summary(session, guard, code)
+        extra["status"] = RunState.CANCELLED.value
+        reporter.summary(RunState.CANCELLED, code, extra)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+    guard = SignalGuard(session, reporter, grace, force_exit)
     remove = guard.install(loop)
     checkpoint_error: list[FlowError] = []
-    session.subscribe(
-        lambda e: checkpoint_error.append(e.error) if isinstance(e, CheckpointFailed) else None
-    )
 
-    def stop_on_checkpoint_error(event: Event) -> None:
+    def on_checkpoint_failed(event: Event) -> None:
         if isinstance(event, CheckpointFailed):
+            checkpoint_error.append(event.error)
             session.cancel()
 
-    session.subscribe(stop_on_checkpoint_error)
+    session.subscribe(on_checkpoint_failed)
     try:
         await session.run()
     finally:
@@ -351,26 +516,7 @@ async def run_session(session: Session, reporter: Reporter, grace: float) -> int
     code = exit_code_for(session, guard.received)
     if checkpoint_error or (session.checkpointer and session.checkpointer.error):
         code = EXIT_USAGE
-    results = session.results
-    failed = [
-        s.name
-        for s in session.steps
-        if (r := results.get(s.name)) and r.status is TaskStatus.FAILURE
-    ]
-    extra = {
-        "workflow": session.workflow.name,
-        "status": session.state.value,
-        "exit_code": code,
-        "elapsed_s": round(session.elapsed(), 3),
-        "counts": {k: v for k, v in session.counts().items() if k not in ("running",)},
-        "failed": failed,
-        "checkpoint": str(session.options.checkpoint) if session.options.checkpoint else None,
-    }
-    if guard.received is not None:
-        extra["signal"] = signal.Signals(guard.received).name
-    if session.checkpointer is not None and session.checkpointer.error is not None:
-        extra["checkpoint_error"] = str(session.checkpointer.error)
-    reporter.summary(session.state, code, extra)
+    reporter.summary(session.state, code, _summary(session, guard, code))
     return code
 
 
