@@ -187,9 +187,8 @@ class Session:
 
         codec_suffix(path)
         if not path.parent.is_dir():
-            raise SessionError(
-                f"cannot write checkpoint {path}: folder {path.parent} does not exist"
-            )
+            problem = "is not a folder" if path.parent.exists() else "does not exist"
+            raise SessionError(f"cannot write checkpoint {path}: {path.parent} {problem}")
         lock = CheckpointLock(path)
         lock.acquire()
         try:
