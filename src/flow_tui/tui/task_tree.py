@@ -283,16 +283,21 @@ class TaskTree(Tree[TreeItem]):
         view = self.view
         statuses = [view.status(n) for n in group.names]
         done = sum(1 for s in statuses if s.is_done)
-        if RowStatus.RUNNING in statuses:
+        present = set(statuses)
+        if RowStatus.RUNNING in present:
             summary = RowStatus.RUNNING
-        elif RowStatus.FAILURE in statuses:
+        elif RowStatus.FAILURE in present:
             summary = RowStatus.FAILURE
-        elif RowStatus.INTERRUPTED in statuses:
+        elif RowStatus.INTERRUPTED in present:
             summary = RowStatus.INTERRUPTED
-        elif all(s is RowStatus.SUCCESS for s in statuses):
-            summary = RowStatus.SUCCESS
-        else:
+        elif done < len(statuses):
             summary = RowStatus.PENDING
+        elif present == {RowStatus.SUCCESS}:
+            summary = RowStatus.SUCCESS
+        elif RowStatus.CANCELLED in present:
+            summary = RowStatus.CANCELLED
+        else:
+            summary = RowStatus.SKIPPED
         text = Text(no_wrap=True, end="")
         text.append(GLYPH[summary], self._style(_STATUS_CLASSES[summary]))
         text.append(" ")

@@ -59,8 +59,8 @@ class RunView:
             started = self.live.started.get(name)
             return None if started is None else max(0.0, self.now - started)
         result = self.results.get(name)
-        if result is None or result.metrics is None:
-            return None
+        if result is None or result.metrics is None or not result.metrics.attempts:
+            return None  # never ran (skipped, cancelled before start, marked done)
         return result.metrics.duration_ms / 1000.0
 
     def attempts(self, name: str) -> int:

@@ -44,12 +44,14 @@ class PathSuggester(Suggester):
             return None
         for entry in entries:
             name = entry.name
-            if not name.startswith(prefix) or name == prefix or name.startswith("."):
+            if not name.startswith(prefix) or name.startswith("."):
                 continue
             try:
                 is_dir = entry.is_dir()
             except OSError:
                 continue
+            if name == prefix and not is_dir:
+                continue  # already complete
             if is_dir:
                 return value + name[len(prefix) :] + os.sep
             if name.endswith(self.suffixes):

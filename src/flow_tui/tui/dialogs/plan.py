@@ -43,8 +43,8 @@ class PlanScreen(Dialog[PlanDecision | None]):
     DEFAULT_CSS = """
     PlanScreen > .dialog { width: 90; }
     PlanScreen #plan-body { height: auto; max-height: 20; }
-    PlanScreen .plan--section { height: auto; width: 1fr; margin-top: 1; }
-    PlanScreen .plan--consent { height: auto; width: 1fr; margin-top: 1; color: $text-warning; }
+    PlanScreen .plan--section { height: auto; width: 1fr; }
+    PlanScreen .plan--consent { height: auto; width: 1fr; margin-top: 1; }
     PlanScreen RadioSet { width: 1fr; }
     """
 
@@ -88,19 +88,24 @@ class PlanScreen(Dialog[PlanDecision | None]):
                     "succeeded before: they will not run again",
                 )
                 yield self._rerun_section()
-                yield self._section("new", "New", plan.new, "not in the snapshot: they will run")
-                yield self._section(
-                    "removed",
-                    "Removed",
-                    plan.removed,
-                    "in the snapshot, no longer in the workflow: ignored",
-                )
-                yield self._section(
-                    "interrupted",
-                    "Interrupted",
-                    plan.interrupted,
-                    "cut off while running: they will run again",
-                )
+                if plan.new:
+                    yield self._section(
+                        "new", "New", plan.new, "not in the snapshot: they will run"
+                    )
+                if plan.removed:
+                    yield self._section(
+                        "removed",
+                        "Removed",
+                        plan.removed,
+                        "in the snapshot, no longer in the workflow: ignored",
+                    )
+                if plan.interrupted:
+                    yield self._section(
+                        "interrupted",
+                        "Interrupted",
+                        plan.interrupted,
+                        "cut off while running: they run again",
+                    )
                 for index, name in enumerate(plan.needs_consent):
                     yield Static(
                         Content.assemble(

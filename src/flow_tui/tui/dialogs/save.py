@@ -72,13 +72,13 @@ class SaveDialog(Dialog[Path | None]):
             self.show_error("Type a file path ending in .toml or .json.")
             return
         path = user_path(text)
+        if path.is_dir():
+            self.show_error(f"{text.strip()} is a folder; name a file inside it.")
+            return
         if path.suffix.lower() not in SNAPSHOT_SUFFIXES:
             self.show_error(
                 f"{text.strip()} has no .toml or .json suffix: the suffix picks the format."
             )
-            return
-        if path.is_dir():
-            self.show_error(f"{text.strip()} is a folder; name a file inside it.")
             return
         if path.exists():
             overwrite = await self.app.push_screen_wait(

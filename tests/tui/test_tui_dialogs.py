@@ -1,0 +1,375 @@
+"""The save, load and resume-plan dialogs: files written and read, errors shown in place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from flow_tui import Snapshot, TaskResult, TaskStatus
+from flow_tui.session import RunState, Session, SessionOptions
+from flow_tui.tui.dialogs import ConfirmDialog, LoadDialog, PlanScreen, SaveDialog
+from flow_tui.tui.dialogs.paths import PathSuggester, find_snapshots
+from flow_tui.tui.status import RowStatus
+from flow_tui.tui.task_tree import TaskTree
+
+from .helpers import SIZE, make_app, row_text, settle, until
+from .workflows.gated import T0, Bodies, metrics, pipeline
+
+
+@pytest.fixture(autouse=True)
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def dialog_error(screen: object, ident: str) -> str:
+    widget = screen.query_one(ident)  # type: ignore[attr-defined]
+    return str(widget.render()) if widget.has_class("-shown") else ""
+
+
+async def type_path(pilot: object, screen: object, ident: str, text: str) -> None:
+    field = screen.query_one(ident)  # type: ignore[attr-defined]
+    field.value = text
+    field.cursor_position = len(text)
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+def saved_snapshot(workdir: Path, name: str = "saved.toml", **changes: object) -> Path:
+    """A snapshot of `pipeline`: fetches succeeded, merge failed, publish interrupted."""
+    graph_session = Session(pipeline(Bodies()))
+    snap = Snapshot(
+        results={
+            "fetch_a": TaskResult(TaskStatus.SUCCESS, data={"rows": 120}, metrics=metrics(400)),
+            "fetch_b": TaskResult(TaskStatus.SUCCESS, data={"rows": 80}, metrics=metrics(2500)),
+            "merge": TaskResult(TaskStatus.SUCCESS, metrics=metrics(1200)),
+            "publish": TaskResult(
+                TaskStatus.CANCELLED, message="interrupted by pause", metrics=metrics(10)
+            ),
+            "old_step": TaskResult(TaskStatus.SUCCESS, metrics=metrics(10)),
+        },
+        workflow="pipeline",
+        fingerprint="sha256:0000000000000000",
+        versions={s.name: s.version for s in graph_session.steps},
+        interrupted=["publish"],
+        tasks=[s.name for s in graph_session.steps],
+        created_at=T0,
+        status="paused",
+    )
+    for key, value in changes.items():
+        setattr(snap, key, value)
+    return snap.save(workdir / name)
+
+
+# -- save ------------------------------------------------------------------------------
+
+
+async def test_save_to_a_valid_path_writes_a_loadable_snapshot(workdir: Path) -> None:
+    bodies = Bodies()
+    app = make_app(pipeline(bodies))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await until(pilot, lambda: session.running == ["merge"], "merge running")
+        await pilot.press("p", "s")
+        dialog = app.screen
+        assert isinstance(dialog, SaveDialog)
+        # The default: next to the workflow (here the working folder), timestamped, TOML.
+        assert dialog.query_one("#save-path").value == "pipeline-20250102-030405.toml"  # type: ignore[attr-defined]
+        await type_path(pilot, dialog, "#save-path", "run.json")
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, SaveDialog), "dialog closed")
+        assert "Snapshot saved to run.json" in str(app.run_messages.render())
+        bodies.release("merge")
+        await until(pilot, lambda: session.state is RunState.PAUSED, "paused")
+
+    raw = (workdir / "run.json").read_text()
+    assert raw.lstrip().startswith("{")  # the suffix picked JSON
+    saved = Snapshot.load(workdir / "run.json")
+    assert saved.workflow == "pipeline"
+    assert saved.status == "paused"
+    assert saved.results["fetch_a"].status is TaskStatus.SUCCESS
+    assert saved.results["fetch_a"].data == {"rows": 120}
+    assert "merge" not in saved.results and saved.interrupted == ["merge"]
+
+
+async def test_save_accepts_the_default_toml_path(workdir: Path) -> None:
+    app = make_app(pipeline(Bodies(), gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await pilot.press("s", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, SaveDialog), "dialog closed")
+    path = workdir / "pipeline-20250102-030405.toml"
+    assert "format = " in path.read_text()  # TOML
+    saved = Snapshot.load(path)
+    assert saved.status == "finished"
+    assert {r.status for r in saved.results.values()} == {TaskStatus.SUCCESS}
+    assert len(saved.results) == 6
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("no/such/folder/run.toml", "does not exist"),
+        ("run.txt", "no .toml or .json suffix"),
+        ("", "Type a file path"),
+        (".", "is a folder"),
+    ],
+)
+async def test_save_errors_are_shown_in_the_dialog(
+    workdir: Path, typed: str, expected: str
+) -> None:
+    app = make_app(pipeline(Bodies(), gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await pilot.press("s")
+        dialog = app.screen
+        await type_path(pilot, dialog, "#save-path", typed)
+        await pilot.press("enter")
+        await until(pilot, lambda: dialog_error(dialog, "#save-error"), "an error")
+        assert expected in dialog_error(dialog, "#save-error")
+        assert app.screen is dialog  # still open: fix the path and try again
+        await type_path(pilot, dialog, "#save-path", "fixed.toml")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen is not dialog, "saved")
+    assert sorted(p.name for p in workdir.iterdir()) == ["fixed.toml"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+async def test_save_into_a_read_only_folder_shows_the_error(workdir: Path) -> None:
+    locked = workdir / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        app = make_app(pipeline(Bodies(), gate=()))
+        async with app.run_test(size=SIZE) as pilot:
+            await app.wait_for_run()
+            await pilot.press("s")
+            dialog = app.screen
+            await type_path(pilot, dialog, "#save-path", "locked/run.toml")
+            await pilot.press("enter")
+            await until(pilot, lambda: dialog_error(dialog, "#save-error"), "an error")
+            assert "Permission denied" in dialog_error(dialog, "#save-error")
+    finally:
+        locked.chmod(0o700)
+    assert list(locked.iterdir()) == []
+
+
+async def test_save_over_an_existing_file_asks_before_overwriting(workdir: Path) -> None:
+    target = workdir / "run.toml"
+    target.write_text("keep me\n")
+    app = make_app(pipeline(Bodies(), gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await pilot.press("s")
+        dialog = app.screen
+        await type_path(pilot, dialog, "#save-path", "run.toml")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "overwrite question")
+        await pilot.press("n")
+        await until(pilot, lambda: dialog_error(dialog, "#save-error"), "not saved")
+        assert target.read_text() == "keep me\n"
+        assert app.screen is dialog
+
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "overwrite question")
+        await pilot.press("y")
+        await until(pilot, lambda: not isinstance(app.screen, SaveDialog), "saved")
+    assert Snapshot.load(target).workflow == "pipeline"
+
+
+# -- load ------------------------------------------------------------------------------
+
+
+async def test_load_a_snapshot_then_p_resumes_without_rerunning_successes(
+    workdir: Path,
+) -> None:
+    # A first run fails at merge and is saved.
+    first = Bodies()
+    first.fail_next["merge"] = 1
+    session = Session.open(pipeline(first, gate=()))
+    await session.run()
+    session.save(workdir / "failed.toml")
+    await session.close()
+
+    bodies = Bodies()
+    app = make_app(pipeline(bodies, gate=()), SessionOptions(paused=True))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await until(pilot, lambda: session.state is RunState.PAUSED, "paused")
+        await pilot.press("o")
+        dialog = app.screen
+        assert isinstance(dialog, LoadDialog)
+        # The newest snapshot nearby is offered.
+        assert dialog.query_one("#load-path").value == "failed.toml"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PlanScreen), "the plan")
+        plan = app.screen.plan
+        assert plan.kept == ["fetch_a", "fetch_b"]
+        assert plan.rerun == {
+            "merge": "failed",
+            "publish": "skipped",
+            "load[1]": "skipped",
+            "report": "skipped",
+        }
+        await pilot.press("a")
+        await until(pilot, lambda: session.resumed_from is not None, "applied")
+        await settle(pilot)
+        assert session.state is RunState.PAUSED
+        assert app.view.status("fetch_a") is RowStatus.SUCCESS
+        assert "Press p to run it" in str(app.run_messages.render())
+
+        await pilot.press("p")
+        await until(pilot, lambda: session.state.is_over, "the resumed run ended")
+        await app.wait_for_run()
+        assert session.state is RunState.FINISHED
+    assert bodies.count("fetch_a") == 0 and bodies.count("fetch_b") == 0
+    assert bodies.count("merge") == 1 and bodies.count("report") == 1
+
+
+async def test_load_a_corrupt_snapshot_shows_the_error(workdir: Path) -> None:
+    (workdir / "broken.toml").write_text("format = [not toml\n")
+    app = make_app(pipeline(Bodies(), gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await pilot.press("o")
+        dialog = app.screen
+        await type_path(pilot, dialog, "#load-path", "broken.toml")
+        await pilot.press("enter")
+        await until(pilot, lambda: dialog_error(dialog, "#load-error"), "an error")
+        error = dialog_error(dialog, "#load-error")
+        assert "broken.toml" in error and "TOML" in error
+        assert app.screen is dialog
+        await pilot.press("escape")
+        assert app.session.resumed_from is None
+        assert app.session.state is RunState.FINISHED
+
+
+async def test_load_a_missing_file_shows_the_error(workdir: Path) -> None:
+    app = make_app(pipeline(Bodies(), gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await pilot.press("o")
+        dialog = app.screen
+        await type_path(pilot, dialog, "#load-path", "nothing-here.toml")
+        await pilot.press("enter")
+        await until(pilot, lambda: dialog_error(dialog, "#load-error"), "an error")
+        assert "does not exist" in dialog_error(dialog, "#load-error")
+
+
+async def test_load_a_snapshot_of_another_workflow_is_refused(workdir: Path) -> None:
+    saved_snapshot(workdir, "other.json", workflow="billing")
+    app = make_app(pipeline(Bodies(), gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await pilot.press("o")
+        dialog = app.screen
+        await type_path(pilot, dialog, "#load-path", "other.json")
+        await pilot.press("enter")
+        await until(pilot, lambda: dialog_error(dialog, "#load-error"), "an error")
+        error = dialog_error(dialog, "#load-error")
+        assert "'billing'" in error and "'pipeline'" in error
+        assert app.session.resumed_from is None
+
+
+@pytest.mark.parametrize("choice", ["done", "rerun"])
+async def test_interrupted_non_idempotent_tasks_need_explicit_consent(
+    workdir: Path, choice: str
+) -> None:
+    saved_snapshot(workdir)
+    bodies = Bodies()
+    app = make_app(pipeline(bodies, gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await app.wait_for_run()
+        bodies.runs.clear()
+        await pilot.press("o")
+        await type_path(pilot, app.screen, "#load-path", "saved.toml")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PlanScreen), "the plan")
+        screen = app.screen
+        assert isinstance(screen, PlanScreen)
+        assert screen.plan.needs_consent == ["publish"]
+        assert screen.plan.removed == ["old_step"]
+        assert screen.plan.new == ["load[1]", "report"]
+        assert screen.query_one("#apply").disabled
+        await pilot.press("a")  # refused: no decision yet
+        assert app.screen is screen
+
+        # The consent radio set is focused: down/enter picks an answer.
+        await pilot.press("enter" if choice == "rerun" else "down", "enter")
+        if choice == "done":
+            assert screen.choices == {"publish": "done"}
+        else:
+            assert screen.choices == {"publish": "rerun"}
+        assert not screen.query_one("#apply").disabled
+        await pilot.press("a")
+        await until(pilot, lambda: session.resumed_from is not None, "applied")
+        await pilot.press("p")
+        await until(pilot, lambda: session.state.is_over, "run over")
+        await app.wait_for_run()
+        assert session.state is RunState.FINISHED
+    assert bodies.count("fetch_a") == 0 and bodies.count("merge") == 0
+    assert bodies.count("publish") == (1 if choice == "rerun" else 0)
+    assert bodies.count("report") == 1
+
+
+async def test_escape_on_the_plan_applies_nothing(workdir: Path) -> None:
+    saved_snapshot(workdir)
+    app = make_app(pipeline(Bodies(), gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await pilot.press("o")
+        await type_path(pilot, app.screen, "#load-path", "saved.toml")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PlanScreen), "the plan")
+        await pilot.press("escape")
+        assert app.session.resumed_from is None
+        assert app.session.state is RunState.FINISHED
+        assert row_text(app, "publish").startswith("✔ publish")
+
+
+async def test_launch_resuming_over_interrupted_tasks_asks_before_running(
+    workdir: Path,
+) -> None:
+    path = saved_snapshot(workdir)
+    bodies = Bodies()
+    app = make_app(pipeline(bodies, gate=()), SessionOptions(resume=path))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        assert isinstance(app.screen, PlanScreen)
+        assert bodies.runs == [] and not session.is_running
+        await pilot.press("down", "enter", "a")  # publish completed: mark it done
+        await until(pilot, lambda: session.state.is_over, "run over")
+        await app.wait_for_run()
+        assert session.state is RunState.FINISHED
+    assert bodies.runs == ["load[1]", "report"]
+
+
+async def test_path_completion_and_nearby_snapshots(workdir: Path) -> None:
+    saved_snapshot(workdir, "snap-1.toml")
+    (workdir / "snaps").mkdir()
+    (workdir / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    suggester = PathSuggester()
+    assert await suggester.get_suggestion("snap-") == "snap-1.toml"
+    assert await suggester.get_suggestion("snaps") == "snaps/"
+    assert await suggester.get_suggestion("py") == "pyproject.toml"
+    assert await suggester.get_suggestion("zzz") is None
+    assert [p.name for p in find_snapshots([workdir])] == ["snap-1.toml"]
+
+    app = make_app(pipeline(Bodies(), gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await pilot.press("o")
+        dialog = app.screen
+        await type_path(pilot, dialog, "#load-path", "snap-")
+        await pilot.press("end", "right")  # accept the suggestion
+        await until(
+            pilot,
+            lambda: dialog.query_one("#load-path").value == "snap-1.toml",  # type: ignore[attr-defined]
+            "completion",
+        )
+        options = dialog.query_one("#load-candidates")
+        assert [str(options.get_option_at_index(0).prompt)] == ["snap-1.toml"]  # type: ignore[attr-defined]
+        tree = app.query_one(TaskTree)
+        assert len(tree.visible_tasks) == 6
