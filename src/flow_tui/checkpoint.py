@@ -3,32 +3,56 @@
 Every task start and end is appended to a journal beside the checkpoint; the runner's
 commit barrier makes each batch durable (one fdatasync per batch) before the ended tasks'
 slots and dependents are released, and before a non-idempotent body runs. The journal is
-compacted into the TOML/JSON checkpoint when it has grown past the size of the results,
-so the cost per task stays constant, and at the end of a run.
+compacted into the TOML/JSON checkpoint when it has grown well past the size of the
+checkpoint file, so the cost per task stays constant, and at close.
+
+When a write fails (disk full, permission denied) the checkpoint on disk stays as it was
+(the file plus the journal up to the last durable batch), `on_error` is told once, and
+`commit()` raises until a full rewrite of the checkpoint succeeds again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import fcntl
 import json
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flow_tui.core.errors import SnapshotError
 from flow_tui.core.events import TaskEnd, TaskStart
 from flow_tui.core.runner import TaskRunner
 from flow_tui.core.snapshot import Snapshot
 from flow_tui.snapshot.codec import codec_suffix, encode
-from flow_tui.snapshot.files import atomic_write, describe_os_error
-from flow_tui.snapshot.journal import JournalWriter, encode_end, encode_start
+from flow_tui.snapshot.files import (
+    atomic_write,
+    describe_os_error,
+    fsync_dir,
+    pid_alive,
+    remove_stale_temps,
+)
+from flow_tui.snapshot.journal import (
+    JournalWriter,
+    encode_end,
+    encode_start,
+    journal_path,
+)
 
-MIN_COMPACT_RECORDS = 2000
+T = TypeVar("T")
+
+# The journal is folded into the checkpoint file once it holds more than this many bytes
+# and more than COMPACT_RATIO times the size of the file: loading stays proportional to
+# the results, and the total bytes rewritten stay a small multiple of the final file.
+MIN_COMPACT_BYTES = 4 << 20
+COMPACT_RATIO = 4
 
 
 class CheckpointLockError(SnapshotError):
@@ -38,84 +62,124 @@ class CheckpointLockError(SnapshotError):
 class CheckpointLock:
     """`<checkpoint>.lock`: one process at a time runs from a checkpoint.
 
-    A lock left by a dead process on this host is taken over.
+    The lock is an exclusive `flock` on the file, which the kernel drops when its process
+    dies, so the lock of a killed run is taken over at once; the file names the holder's
+    pid and host for the message. Where the filesystem has no flock, a lock whose pid is
+    gone on this host counts as stale. A lock written on another host is respected (its
+    process cannot be checked from here).
     """
 
     def __init__(self, checkpoint: Path) -> None:
         self.path = checkpoint.with_name(checkpoint.name + ".lock")
-        self.held = False
+        self.checkpoint = checkpoint
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
 
     def acquire(self) -> None:
         me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
         payload = json.dumps(me).encode()
-        for _ in range(3):
+        for _ in range(10):
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                holder = self._holder()
-                if holder is not None and self._alive(holder):
-                    raise CheckpointLockError(
-                        f"checkpoint {self.path.with_suffix('')} is in use by pid "
-                        f"{holder.get('pid')} on host {holder.get('host')}; wait for that run "
-                        f"to end (or delete {self.path} if that process is gone)"
-                    ) from None
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self.path)  # stale: its process is gone
-                continue
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             except OSError as exc:
                 raise SnapshotError(
-                    f"cannot lock checkpoint: {self.path}: {describe_os_error(exc)}"
+                    f"cannot lock checkpoint {self.checkpoint}: {self.path}: "
+                    f"{describe_os_error(exc)}"
                 ) from None
             try:
-                os.write(fd, payload)
-            finally:
+                taken = self._try_lock(fd)
+                if taken and not self._still_linked(fd):
+                    continue  # its holder removed it as we locked it: try the new one
+                holder = _read_holder(fd)
+                if not taken or self._foreign(holder):
+                    raise self._busy(holder)
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, payload, 0)
+            except BaseException:
                 os.close(fd)
-            self.held = True
+                raise
+            self._fd = fd
             return
         raise CheckpointLockError(f"could not take the lock {self.path}; try again")
 
-    def _holder(self) -> dict[str, Any] | None:
+    def _try_lock(self, fd: int) -> bool:
         try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        except OSError as exc:
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise SnapshotError(
+                    f"cannot lock checkpoint {self.checkpoint}: {self.path}: "
+                    f"{describe_os_error(exc)}"
+                ) from None
+            # No flock on this filesystem: the pid in the file decides.
+            holder = _read_holder(fd)
+            return holder is None or not _holder_alive(holder)
+        return True
+
+    def _still_linked(self, fd: int) -> bool:
+        try:
+            on_disk = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(fd)
+        return (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino)
 
     @staticmethod
-    def _alive(holder: dict[str, Any]) -> bool:
-        pid = holder.get("pid")
-        if not isinstance(pid, int) or pid <= 0:
-            return False
-        if holder.get("host") != socket.gethostname():
-            return True  # cannot check another host's processes: assume it is live
-        if pid == os.getpid():
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return _not_zombie(pid)
+    def _foreign(holder: dict[str, Any] | None) -> bool:
+        # A lock file written on another host: flock may not reach across hosts (NFS), so
+        # whoever wrote it may still be running.
+        return holder is not None and holder.get("host") not in (None, socket.gethostname())
+
+    def _busy(self, holder: dict[str, Any] | None) -> CheckpointLockError:
+        pid = holder.get("pid", "?") if holder else "?"
+        host = holder.get("host", "?") if holder else "?"
+        return CheckpointLockError(
+            f"checkpoint {self.checkpoint} is in use by pid {pid} on host {host}; wait for "
+            f"that run to end (or delete {self.path} if that process is gone)"
+        )
 
     def release(self) -> None:
-        if self.held:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
-            self.held = False
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        # Unlink while still locked: a process that opened the old file sees it is no
+        # longer linked and retries on a fresh one.
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        os.close(fd)
 
 
-def _not_zombie(pid: int) -> bool:
+def _read_holder(fd: int) -> dict[str, Any] | None:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            state = fh.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != b"Z"
+        data = json.loads(os.pread(fd, 4096, 0))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _holder_alive(holder: dict[str, Any]) -> bool:
+    pid = holder.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    if holder.get("host") != socket.gethostname():
+        return True  # cannot check another host's processes: assume it is live
+    if pid == os.getpid():
+        return False
+    return pid_alive(pid)
 
 
 class Checkpointer:
-    """Keeps `path` (a .json or .toml checkpoint) and its journal in step with a runner."""
+    """Keeps `path` (a .json or .toml checkpoint) and its journal in step with a runner.
+
+    `snapshot_source()` returns the run's state at any moment; every record received
+    through the events is also reflected in it (state changes before its event), so a
+    snapshot written now supersedes every record not yet written.
+    """
 
     def __init__(
         self,
@@ -130,11 +194,14 @@ class Checkpointer:
         self._buffer: list[bytes] = []
         self._names: dict[str, str] = {}
         self._journal: JournalWriter | None = None
-        self._records = 0
-        self._results = 0
-        self._lock = asyncio.Lock()
+        self._journal_bytes = 0
+        self._file_bytes = 0
+        self._open = False
+        self._lock = asyncio.Lock()  # one commit, compaction or close at a time
+        self._io = threading.Lock()  # and their file operations, which run in threads
         self.error: SnapshotError | None = None
-        self.writes = 0
+        self.writes = 0  # checkpoint files written (open, compactions, close)
+        self.commits = 0  # journal batches made durable
 
     # -- wiring ------------------------------------------------------------------------
 
@@ -159,91 +226,119 @@ class Checkpointer:
 
     def open(self) -> None:
         """Write the checkpoint as it stands and start an empty journal (synchronous)."""
-        self._compact_now()
+        for path in (self.path, journal_path(self.path)):
+            remove_stale_temps(path)
+        self._replace(self._snapshot_source())
+        self._open = True
 
     async def commit(self) -> None:
-        """The runner's barrier: make every record received so far durable."""
-        async with self._lock:
-            batch, self._buffer = self._buffer, []
-            if not batch or self.error is not None:
-                return
-            payload = b"".join(batch)
-            try:
-                await asyncio.to_thread(self._write, payload)
-            except SnapshotError as exc:
-                self._fail(exc)
-                return
-            self._records += len(batch)
-            if self._records > max(MIN_COMPACT_RECORDS, 2 * self._results):
-                await self._compact()
+        """The runner's barrier: make every record received so far durable.
 
-    def _write(self, payload: bytes) -> None:
-        if self._journal is None:
-            raise SnapshotError(f"checkpoint {self.path} is not open")
-        self._journal.write(payload)
+        Raises SnapshotError when that cannot be done (`on_error` was told).
+        """
+        async with self._lock:
+            if not self._open:
+                return
+            if self.error is not None:
+                await self._recover()
+                return
+            if not self._buffer:
+                return
+            batch, self._buffer = self._buffer, []
+            await self._in_thread(self._append, b"".join(batch))
+            if self._journal_bytes > max(MIN_COMPACT_BYTES, COMPACT_RATIO * self._file_bytes):
+                await self._rewrite()
 
     async def compact(self) -> None:
-        """Fold the journal into the checkpoint file now (at the end of a run)."""
+        """Fold the journal into the checkpoint file now."""
         async with self._lock:
-            self._buffer = []  # the snapshot taken now includes everything they record
-            await self._compact()
+            if self._open:
+                with contextlib.suppress(SnapshotError):  # reported through on_error
+                    await (self._recover() if self.error is not None else self._rewrite())
 
-    async def _compact(self) -> None:
-        # Called with the lock held: no journal write can slip between the snapshot and
-        # the fresh journal that extends it.
-        snapshot = self._snapshot_source()
+    async def close(self) -> None:
+        """Fold everything into the checkpoint file and remove the journal."""
+        async with self._lock:
+            if not self._open:
+                return
+            self._open = False
+            self._buffer = []  # superseded by the snapshot written now
+            snapshot = self._snapshot_source()
+            with contextlib.suppress(SnapshotError):  # reported through on_error
+                await self._in_thread(self._finish, snapshot)
+
+    def close_now(self) -> None:
+        """Synchronous close, for exits that cannot wait for the loop."""
+        if not self._open:
+            return
+        self._open = False
+        self._buffer = []
         try:
-            await asyncio.to_thread(self._replace, snapshot)
+            self._finish(self._snapshot_source())
         except SnapshotError as exc:
             self._fail(exc)
 
-    def _compact_now(self) -> None:
-        self._replace(self._snapshot_source())
+    # -- the steps, each reporting its own failure -------------------------------------
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except SnapshotError as exc:
+            self._fail(exc)
+            raise
+
+    async def _rewrite(self) -> None:
+        # With the lock held: no record can slip between the snapshot and the fresh
+        # journal that extends it. The records still buffered are part of the snapshot.
+        self._buffer = []
+        await self._in_thread(self._replace, self._snapshot_source())
+
+    async def _recover(self) -> None:
+        # After a failure the journal may lack records: only a whole new checkpoint makes
+        # the state durable again.
+        await self._rewrite()
+        self.error = None
+
+    def _append(self, payload: bytes) -> None:
+        with self._io:
+            if self._journal is None:
+                raise SnapshotError(f"checkpoint {self.path}: the journal is not open")
+            self._journal.write(payload)
+            self._journal_bytes += len(payload)
+            self.commits += 1
 
     def _replace(self, snapshot: Snapshot) -> None:
-        snapshot.checkpoint_id = secrets.token_hex(8)
-        payload = encode(snapshot, self.suffix)
-        atomic_write(self.path, payload, what="checkpoint")
-        journal = JournalWriter(self.path, snapshot.checkpoint_id)
-        journal.start()
-        if self._journal is not None:
-            self._journal.close()
-        self._journal = journal
-        self._records = 0
-        self._results = len(snapshot.results)
-        self.writes += 1
+        with self._io:
+            snapshot.checkpoint_id = secrets.token_hex(8)
+            payload = encode(snapshot, self.suffix)
+            atomic_write(self.path, payload, what="checkpoint")
+            # From here on the old journal extends a file that is gone: it is void.
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
+            journal = JournalWriter(self.path, snapshot.checkpoint_id)
+            journal.start()
+            self._journal = journal
+            self._journal_bytes = 0
+            self._file_bytes = len(payload)
+            self.writes += 1
+
+    def _finish(self, snapshot: Snapshot) -> None:
+        with self._io:
+            snapshot.checkpoint_id = None
+            atomic_write(self.path, encode(snapshot, self.suffix), what="checkpoint")
+            self.writes += 1
+            if self._journal is not None:
+                self._journal.close()
+                self._journal = None
+            # The file no longer names a journal, so one left behind would be ignored;
+            # removing it keeps the folder clean.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(journal_path(self.path))
+            fsync_dir(self.path.parent)
 
     def _fail(self, exc: SnapshotError) -> None:
         if self.error is None:
             self.error = exc
             if self._on_error is not None:
                 self._on_error(exc)
-
-    async def close(self) -> None:
-        """Fold everything into the checkpoint file and remove the journal."""
-        async with self._lock:
-            self._buffer = []  # superseded by the snapshot written now
-            if self._journal is None:
-                return
-            try:
-                await asyncio.to_thread(self._finish)
-            except SnapshotError as exc:
-                self._fail(exc)
-
-    def close_now(self) -> None:
-        """Synchronous close, for exits that cannot wait for the loop."""
-        if self._journal is None:
-            return
-        try:
-            self._finish()
-        except SnapshotError as exc:
-            self._fail(exc)
-
-    def _finish(self) -> None:
-        snapshot = self._snapshot_source()
-        snapshot.checkpoint_id = None
-        atomic_write(self.path, encode(snapshot, self.suffix), what="checkpoint")
-        assert self._journal is not None
-        self._journal.remove()
-        self._journal = None
-        self.writes += 1

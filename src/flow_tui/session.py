@@ -319,11 +319,19 @@ class Session:
             snap = self.runner.snapshot(saved_context)
         elif self._basis is not None:
             basis = self._basis
+            # Not run yet: the saved results stand with the versions they were made by,
+            # so a crash before the run re-runs still sees which ones changed.
+            versions: dict[str, str | None] = {}
+            if basis.versions:
+                versions = {
+                    s.name: basis.versions.get(s.name) if s.name in basis.results else s.version
+                    for s in self.steps
+                }
             snap = Snapshot(
                 results=dict(basis.results),
                 workflow=self.workflow.name,
-                fingerprint=self.graph.fingerprint(),
-                versions={s.name: s.version for s in self.steps},
+                fingerprint=basis.fingerprint or self.graph.fingerprint(),
+                versions=versions,
                 interrupted=list(basis.interrupted),
                 tasks=[s.name for s in self.steps],
                 status="paused" if self._paused else "pending",
@@ -412,8 +420,7 @@ class Session:
             self._paused = False
             self._outcome = _outcome(runner)
             self._run_over.set()
-        if self.checkpointer is not None:
-            await self.checkpointer.compact()
+        # Every end is durable in the checkpoint's journal by now; close() folds it in.
         return results
 
     async def wait_run_over(self) -> None:

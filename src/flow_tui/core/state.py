@@ -350,8 +350,16 @@ class TaskStateManager:
                 context=context,
             )
         steps = graph.steps
-        interrupted = [steps[i].name for i in sorted(self.running | self.interrupted)]
         results = self.results
+        cut_off = self.running | self.interrupted
+        for name in self.saved_interrupted:
+            # Interrupted in an earlier run and not run again yet: still interrupted (a
+            # non-idempotent task keeps asking for consent until it actually re-runs).
+            i = graph.index.get(name)
+            r = results.get(name)
+            if i is not None and (r is None or r.status in _NOT_RUN):
+                cut_off.add(i)
+        interrupted = [steps[i].name for i in sorted(cut_off)]
         ordered = {s.name: results[s.name] for s in steps if s.name in results}
         return Snapshot(
             results=ordered,
@@ -364,6 +372,8 @@ class TaskStateManager:
             context=context,
         )
 
+
+_NOT_RUN = (TaskStatus.CANCELLED, TaskStatus.SKIPPED)
 
 _VERB = {
     TaskStatus.FAILURE: "failed",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import zlib
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 from flow_tui.core.errors import SnapshotError
 from flow_tui.core.model import TaskResult, TaskStatus
 from flow_tui.core.snapshot import Snapshot
-from flow_tui.snapshot.files import describe_os_error, fsync_dir
+from flow_tui.snapshot.files import atomic_write, describe_os_error, fsync_dir
 from flow_tui.snapshot.schema import result_from_dict, result_to_dict
 
 JOURNAL_SUFFIX = ".journal"
@@ -50,10 +51,13 @@ def encode_end(name: str, name_json: str, result: TaskResult) -> bytes:
         and result.error is None
         and result.data is None
         and result.traceback is None
+        and not result.data_is_repr
         and m is not None
-        and m.started_at is not None
-        and m.finished_at is not None
-        and m.started_at.utcoffset() is not None
+        and math.isfinite(m.duration_ms)
+        and (started := m.started_at) is not None
+        and (finished := m.finished_at) is not None
+        and started.utcoffset() is not None
+        and finished.utcoffset() is not None
     ):
         # The common case, formatted by hand: it is most of a checkpoint's write cost.
         return _line(
@@ -63,8 +67,8 @@ def encode_end(name: str, name_json: str, result: TaskResult) -> bytes:
                 name_json,
                 float(m.duration_ms),
                 m.attempts,
-                m.started_at.isoformat(),
-                m.finished_at.isoformat(),
+                started.isoformat(),
+                finished.isoformat(),
             )
         )
     record = {"k": "e", "t": name, "r": result_to_dict(name, result)}
@@ -73,6 +77,8 @@ def encode_end(name: str, name_json: str, result: TaskResult) -> bytes:
 
 def read_records(path: Path, checkpoint_id: str | None) -> list[dict[str, Any]]:
     """The valid records of the journal at `path` that extend `checkpoint_id`."""
+    if checkpoint_id is None:
+        return []  # a checkpoint folded at a clean exit: any journal beside it is stale
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -95,8 +101,10 @@ def read_records(path: Path, checkpoint_id: str | None) -> list[dict[str, Any]]:
             continue
         kind = record.get("k")
         if kind == "h":
-            if header_seen or record.get("id") != checkpoint_id or checkpoint_id is None:
-                return []
+            if header_seen:
+                break  # a journal has one header: what follows a second one is not ours
+            if record.get("id") != checkpoint_id:
+                return []  # the journal of another (older) checkpoint file
             header_seen = True
             continue
         if not header_seen or kind not in ("s", "e") or not isinstance(record.get("t"), str):
@@ -106,32 +114,37 @@ def read_records(path: Path, checkpoint_id: str | None) -> list[dict[str, Any]]:
 
 
 def fold_journal(snapshot: Snapshot, checkpoint: Path) -> Snapshot:
-    """`snapshot` (read from `checkpoint`) with the records of its journal applied."""
+    """`snapshot` (read from `checkpoint`) with the records of its journal applied.
+
+    A task started and not ended since is interrupted; so is one that ended `cancelled`
+    after it started (cut off by a pause or a cancel: its body may have partly run).
+    """
     path = journal_path(checkpoint)
     records = read_records(path, snapshot.checkpoint_id)
     if not records:
         return snapshot
     results = dict(snapshot.results)
+    interrupted = dict.fromkeys(snapshot.interrupted)
     started: set[str] = set()
-    ended: set[str] = set()
     for record in records:
         name = record["t"]
         if record["k"] == "s":
             started.add(name)
+            interrupted[name] = None
             continue
         try:
-            results[name] = result_from_dict(name, record.get("r"), str(path))
-        except SnapshotError:
+            result = result_from_dict(name, record.get("r"), str(path))
+        except (SnapshotError, ValueError, TypeError, OverflowError):
             continue  # a record that is whole but unreadable counts as never written
-        started.discard(name)
-        ended.add(name)
+        results[name] = result
+        if result.status is not TaskStatus.CANCELLED:
+            started.discard(name)
+            interrupted.pop(name, None)
     for name in started:
         # Started again and never ended: an older success is void, the task was re-running.
         stale = results.get(name)
         if stale is not None and stale.status is TaskStatus.SUCCESS:
             del results[name]
-    interrupted = [n for n in snapshot.interrupted if n not in ended]
-    interrupted += sorted(started - set(interrupted))
     order = snapshot.tasks or list(results)
     ordered = {n: results[n] for n in order if n in results}
     ordered.update((n, r) for n, r in results.items() if n not in ordered)
@@ -140,7 +153,7 @@ def fold_journal(snapshot: Snapshot, checkpoint: Path) -> Snapshot:
         workflow=snapshot.workflow,
         fingerprint=snapshot.fingerprint,
         versions=snapshot.versions,
-        interrupted=interrupted,
+        interrupted=list(interrupted),
         tasks=snapshot.tasks,
         created_at=snapshot.created_at,
         status=snapshot.status,
@@ -150,50 +163,51 @@ def fold_journal(snapshot: Snapshot, checkpoint: Path) -> Snapshot:
 
 
 class JournalWriter:
-    """Appends records; `sync()` makes everything appended so far durable."""
+    """Appends records to the journal of one checkpoint file; each `write` is durable."""
 
     def __init__(self, checkpoint: Path, checkpoint_id: str) -> None:
         self.path = journal_path(checkpoint)
         self.checkpoint_id = checkpoint_id
         self._fd: int | None = None
+        self._size = 0
 
     def start(self) -> None:
         """Replace any journal with an empty one that extends `checkpoint_id`, durably."""
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        header = encode_header(self.checkpoint_id)
+        atomic_write(self.path, header, what="journal")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                os.write(fd, encode_header(self.checkpoint_id))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-            fsync_dir(self.path.parent)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
             raise SnapshotError(
                 f"cannot write journal {self.path}: {describe_os_error(exc)}"
             ) from None
+        self._size = len(header)
 
     def write(self, payload: bytes) -> None:
-        if self._fd is None:
+        """Append `payload` (whole records) and make it durable (one fdatasync)."""
+        fd = self._fd
+        if fd is None:
             raise SnapshotError(f"journal {self.path} is not open")
         try:
             view = memoryview(payload)
             while view:
-                view = view[os.write(self._fd, view) :]
-            os.fdatasync(self._fd)
+                view = view[os.write(fd, view) :]
+            os.fdatasync(fd)
         except OSError as exc:
+            # Cut a partly written record off, so that nothing appended later (after a
+            # recovery) is glued to it; if that fails too, the reader skips the torn line.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, self._size)
             raise SnapshotError(
                 f"cannot write journal {self.path}: {describe_os_error(exc)}"
             ) from None
+        self._size += len(payload)
 
     def close(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+            fd, self._fd = self._fd, None
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def remove(self) -> None:
         self.close()
