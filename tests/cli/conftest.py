@@ -26,6 +26,7 @@ SAMPLE_RUNS: dict[str, tuple[str, dict[str, str]]] = {
     ),
     "train_model": ("train_model.py", {}),
     "large_graph": ("large_graph.py", {"FLOW_TUI_TASKS": "300"}),
+    "large_graph_default": ("large_graph.py", {}),
 }
 
 _runs: dict[str, Running] = {}

@@ -4,11 +4,16 @@ the package.module:attr form and the output modes, through the real process."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import signal
 import subprocess
 import sys
 
 import pytest
 from flowcli import WORKFLOWS, Workspace, by_task, check_jsonl, command
+
+from flow_tui import Snapshot
 
 SIMPLE = WORKFLOWS / "simple.py"
 MIXED = WORKFLOWS / "mixed.py"
@@ -213,17 +218,49 @@ def test_plan_needs_consent_for_an_interrupted_non_idempotent_task(ws: Workspace
     )
     run = ws.start("launch", flow, "--headless", "--checkpoint", "ck.toml", "--grace", "0")
     ws.wait_started("charge")
-    run.send(__import__("signal").SIGTERM)
+    run.send(signal.SIGTERM)
     assert run.wait().returncode == 143
     plan = ws.run("launch", flow, "--resume", "ck.toml", "--plan")
     assert plan.returncode == 0, plan
     assert "needs consent" in plan.stdout and "--rerun-interrupted" in plan.stdout
     ws.reset_calls()
-    refused = ws.run("launch", flow, "--headless", "--resume", "ck.toml", "--checkpoint", "ck.toml")
+    resume = ("launch", flow, "--headless", "--resume", "ck.toml", "--checkpoint", "ck.toml")
+    refused = ws.run(*resume)
     assert refused.returncode == 2, refused
     assert "charge_card" in refused.stderr and "--rerun-interrupted" in refused.stderr
     assert len(refused.stderr_lines) == 1
     assert ws.calls() == []
+
+    marked = ws.run(*resume, "--mark-done", "charge_card")  # it did complete, says the operator
+    assert marked.returncode == 0, marked
+    assert ws.calls() == []
+    assert "marked done" in Snapshot.load(ws.path / "ck.toml").results["charge_card"].message
+
+
+def test_rerun_interrupted_consents_to_running_a_non_idempotent_task_again(
+    ws: Workspace,
+) -> None:
+    flow = ws.write(
+        "flow.py",
+        "import os, asyncio\n"
+        "from flow_tui import TaskStep, Workflow\n"
+        "async def charge(ctx):\n"
+        "    with open(os.environ['FLOW_TUI_TEST_LOG'], 'a') as fh: fh.write('charge\\n')\n"
+        "    if os.environ.get('SLOW'): await asyncio.sleep(60)\n"
+        "workflow = Workflow('pay', steps=[TaskStep('charge_card', charge, idempotent=False)])\n",
+    )
+    run = ws.start("launch", flow, "--headless", "--checkpoint", "ck.toml", "--grace", "0",
+                   env={"SLOW": "1"})  # fmt: skip
+    ws.wait_started("charge")
+    run.send(signal.SIGTERM)
+    assert run.wait().returncode == 143
+    ws.reset_calls()
+    result = ws.run(
+        "launch", flow, "--headless", "--resume", "ck.toml", "--checkpoint", "ck.toml",
+        "--rerun-interrupted",
+    )  # fmt: skip
+    assert result.returncode == 0, result
+    assert ws.calls() == ["charge"]
 
 
 @pytest.mark.parametrize("cmd", [[], ["launch"], ["validate"], ["graph"], ["inspect"]])
@@ -269,6 +306,44 @@ def test_the_headless_path_never_imports_textual(ws: Workspace) -> None:
     assert ws.run("launch", SIMPLE, "--headless", "--output", "jsonl", env=env).returncode == 0
     assert ws.run("validate", SIMPLE, env=env).returncode == 0
     assert ws.run("graph", SIMPLE, env=env).returncode == 0
+
+
+def _run_on_a_terminal(ws: Workspace, *args: str, env: dict[str, str]) -> tuple[int, str]:
+    main, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [*command(), *args],
+        cwd=ws.path,
+        env={**ws.env, "TERM": "xterm-256color", **env},
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # EIO: the process closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(main)
+    return proc.wait(timeout=30), b"".join(chunks).decode()
+
+
+def test_a_terminal_gets_coloured_progress(ws: Workspace) -> None:
+    code, out = _run_on_a_terminal(ws, "launch", str(SIMPLE), "--headless", env={})
+    assert code == 0, out
+    assert "\x1b[" in out  # rich styles
+    assert "ok load" in out and "simple finished" in out
+
+
+def test_no_color_on_a_terminal_gives_plain_lines(ws: Workspace) -> None:
+    code, out = _run_on_a_terminal(ws, "launch", str(SIMPLE), "--headless", env={"NO_COLOR": "1"})
+    assert code == 0, out
+    assert "\x1b[" not in out
+    assert "ok load" in out
 
 
 def test_a_closed_stdout_does_not_stop_the_run(ws: Workspace) -> None:

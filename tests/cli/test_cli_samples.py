@@ -72,6 +72,16 @@ def test_large_graph_of_300_tasks_succeeds(sample_result: Result) -> None:
     assert events[-1]["counts"]["success"] == 300
 
 
+@pytest.mark.sample_run("large_graph_default")
+def test_large_graph_default_has_a_few_thousand_tasks_and_succeeds(
+    sample_result: Result,
+) -> None:
+    assert sample_result.returncode == 0, sample_result
+    summary = sample_result.events()[-1]
+    assert summary["counts"]["success"] == 3000
+    assert sample_result.seconds < 60
+
+
 @pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES.glob("*.py")))
 def test_every_sample_validates(ws: Workspace, sample: str) -> None:
     result = ws.run("validate", SAMPLES / sample, env={"FLOW_TUI_TASKS": "300"})
