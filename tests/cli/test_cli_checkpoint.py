@@ -4,6 +4,7 @@ and the normal `--resume PATH --checkpoint PATH` continuation."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 from flowcli import WORKFLOWS, Workspace, assert_usage_error, wait_until
@@ -254,3 +255,22 @@ def test_checkpoint_holds_every_ended_task_during_the_run_and_survives_a_kill(
     )
     assert result.returncode == 0, result
     assert sorted(ws.started()) == ["after_outlives", "outlives_grace"]
+
+
+def test_a_checkpoint_that_cannot_be_saved_during_the_run_exits_2(ws: Workspace) -> None:
+    recorder = WORKFLOWS / "recorder.py"
+    (ws.path / "state").mkdir()
+    running = ws.start(
+        "launch", recorder, "--headless", "--checkpoint", "state/ck.toml", "--output", "jsonl"
+    )
+    ws.wait_started("finishes_in_grace", "outlives_grace")
+    shutil.rmtree(ws.path / "state")  # the disk went away under the run
+    ws.open_gate("finishes_in_grace")
+    ws.open_gate("outlives_grace")
+    result = running.wait()
+    assert result.returncode == 2, result
+    events = result.events()
+    failed = [e for e in events if e["event"] == "checkpoint_failed"]
+    assert failed and "state/ck.toml" in failed[0]["error"]
+    assert events[-1]["event"] == "summary" and events[-1]["exit_code"] == 2
+    assert "state/ck.toml" in events[-1]["checkpoint_error"]
