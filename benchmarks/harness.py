@@ -24,7 +24,7 @@ class Mode:
 
     name: str  # full | quick | tiny
     scheduler_sizes: tuple[int, int]  # (small, large): growth compares the two
-    scheduler_rounds: int
+    scheduler_rounds: tuple[int, int]  # rounds at each size
     concurrencies: tuple[int | None, ...]
     memory_n: int
     memory_rounds: int
@@ -45,7 +45,7 @@ MODES = {
     "full": Mode(
         name="full",
         scheduler_sizes=(10_000, 100_000),
-        scheduler_rounds=5,
+        scheduler_rounds=(9, 5),
         concurrencies=(64, None),
         memory_n=100_000,
         memory_rounds=3,
@@ -64,7 +64,7 @@ MODES = {
     "quick": Mode(
         name="quick",
         scheduler_sizes=(1_000, 10_000),
-        scheduler_rounds=3,
+        scheduler_rounds=(5, 3),
         concurrencies=(64, None),
         memory_n=10_000,
         memory_rounds=1,
@@ -83,7 +83,7 @@ MODES = {
     "tiny": Mode(
         name="tiny",
         scheduler_sizes=(100, 300),
-        scheduler_rounds=1,
+        scheduler_rounds=(1, 1),
         concurrencies=(64, None),
         memory_n=300,
         memory_rounds=1,
@@ -111,6 +111,17 @@ def median(values: Sequence[float]) -> float:
 
 def label(concurrency: int | None) -> str:
     return "unlimited" if concurrency is None else str(concurrency)
+
+
+def paired_ratio(numerator: Sequence[float], denominator: Sequence[float]) -> float:
+    """Median of the per-round ratios: both sides of a round ran back to back, so a load
+    spike from other processes tends to hit both and cancel out."""
+    return median([a / b for a, b in zip(numerator, denominator, strict=True)])
+
+
+def spread(values: Sequence[float]) -> float:
+    """(max - min) / median: how noisy a set of rounds was."""
+    return (max(values) - min(values)) / median(values) if values else float("nan")
 
 
 def rotate(items: Sequence[Any], r: int) -> list[Any]:

@@ -1,6 +1,7 @@
 """Profiles of flow-tui's side of a case, to find where the time per task goes.
 
     python -m benchmarks.profiling scheduler --shape fan_in --n 10000 --concurrency 64
+    python -m benchmarks.profiling scheduler --runner baseline     # the floor, same view
     python -m benchmarks.profiling snapshot --n 100000
     python -m benchmarks.profiling files --n 100000 --format toml --op load
     python -m benchmarks.profiling resume --n 100000
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.baseline import run_dag
 from benchmarks.harness import ROOT
 from benchmarks.workloads import SHAPES, make_steps
 from flow_tui import Snapshot, TaskRunner, TaskRunnerBuilder, Workflow
@@ -86,12 +88,16 @@ def _finished_runner(n: int, shape: str) -> tuple[list[Any], TaskRunner[Any]]:
 
 def scheduler(args: argparse.Namespace) -> None:
     steps = make_steps(args.shape, args.n)
+
+    def make() -> Any:
+        if args.runner == "baseline":
+            return run_dag(steps, args.concurrency)
+        return TaskRunnerBuilder(None).build().execute(steps, concurrency=args.concurrency)
+
     # One unprofiled run first, so imports and caches are not billed to the profile.
-    asyncio.run(TaskRunnerBuilder(None).build().execute(steps, concurrency=args.concurrency))
-    profile = _profile_async(
-        lambda: TaskRunnerBuilder(None).build().execute(steps, concurrency=args.concurrency)
-    )
-    title = f"scheduler {args.shape} n={args.n} concurrency={args.concurrency}"
+    asyncio.run(make())
+    profile = _profile_async(make)
+    title = f"scheduler ({args.runner}) {args.shape} n={args.n} concurrency={args.concurrency}"
     print_profile(profile, args.n, args.top, args.sort, title)
 
 
@@ -197,6 +203,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument(
         "--concurrency", type=int, default=64, help="0 = unlimited (scheduler, memory)"
+    )
+    parser.add_argument(
+        "--runner", choices=("ours", "baseline"), default="ours", help="scheduler only"
     )
     parser.add_argument("--format", choices=("json", "toml", "none"), default="json")
     parser.add_argument("--op", choices=("load", "save"), default="load")

@@ -240,6 +240,7 @@ def _meta(mode: Mode, argv: list[str]) -> dict[str, Any]:
         "flow_tui_version": flow_tui.__version__,
         "git_commit": _git("rev-parse", "--short", "HEAD"),
         "src_modified": bool(dirty),
+        "src_diff_stat": _git("diff", "--shortstat", "--", "src") or "",
         "uvloop": uvloop_version or "not installed",
         "note": "ratios are against the lean asyncio baseline measured in the same run, "
         "interleaved rounds, medians; absolute times on a shared machine are noise",
