@@ -83,7 +83,7 @@ def _cases() -> list[Case]:
         Case(
             "uvloop",
             "scheduler overhead on uvloop",
-            lambda m, log, done: scheduler.run_uvloop(m, log),
+            lambda m, log, done: scheduler.run_uvloop(m, log, done.get("scheduler")),
             uvloop_summary,
             uvloop_details,
             "—",

@@ -130,11 +130,33 @@ def run(mode: Mode, log: Log, loop: str = "asyncio") -> dict[str, Any]:
     }
 
 
-def run_uvloop(mode: Mode, log: Log) -> dict[str, Any]:
+def run_uvloop(mode: Mode, log: Log, on_asyncio: dict[str, Any] | None = None) -> dict[str, Any]:
     if uvloop_factory() is None:
         return {"status": "uvloop not installed"}
     figures = run(mode, log, loop="uvloop")
     figures["status"] = "measured"
+    if on_asyncio and "rows" in on_asyncio:
+        # The same configurations on both loops: how much uvloop buys each runner.
+        before = {(r["shape"], r["n"], r["concurrency"]): r for r in on_asyncio["rows"]}
+        speedups = []
+        for r in figures["rows"]:
+            a = before.get((r["shape"], r["n"], r["concurrency"]))
+            if a is not None:
+                speedups.append(
+                    {
+                        "shape": r["shape"],
+                        "n": r["n"],
+                        "concurrency": r["concurrency"],
+                        "ours": a["ours_us"] / r["ours_us"],
+                        "baseline": a["baseline_us"] / r["baseline_us"],
+                    }
+                )
+        figures["speedup_over_asyncio"] = speedups
+        if speedups:
+            figures["median_speedup"] = {
+                "ours": median([x["ours"] for x in speedups]),
+                "baseline": median([x["baseline"] for x in speedups]),
+            }
     return figures
 
 
@@ -175,6 +197,17 @@ def summarize(figures: dict[str, Any], case: str = "scheduler overhead") -> list
         return [Row(case, "us/task, ratio to the baseline", "uvloop not installed", "—", None)]
     out = []
     rows = figures["rows"]
+    speed = figures.get("median_speedup")
+    if speed:
+        out.append(
+            Row(
+                case,
+                "us/task on uvloop vs on asyncio, median over the configurations",
+                f"flow-tui {speed['ours']:.2f}x faster, baseline {speed['baseline']:.2f}x faster",
+                "reported",
+                None,
+            )
+        )
     for shape in SHAPES:
         mine = [r for r in rows if r["shape"] == shape]
         if not mine:
