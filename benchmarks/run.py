@@ -271,8 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Figures] = {}
     errors: dict[str, str] = {}
     case_seconds: dict[str, float] = {}
+    case_load: dict[str, float | None] = {}
     for name in selected:
         case = cases[name]
+        case_load[name] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         _log(f"\n== {case.title} ==")
         t0 = time.perf_counter()
         try:
@@ -297,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
 
     meta["duration_s"] = round(time.perf_counter() - started, 1)
     meta["case_seconds"] = {k: round(v, 2) for k, v in case_seconds.items()}
+    # Other processes on the machine: the 1-minute load average as each case began.
+    meta["load_average_per_case"] = case_load
     summary_md = markdown_table(SUMMARY_HEADERS, summary_cells(rows))
     document = {
         "meta": meta,
@@ -331,7 +335,12 @@ def _markdown(meta: dict[str, Any], summary_md: str, details_md: list[str]) -> s
         f"{meta['started_at']}; Python {meta['python']} on {meta['platform']}, "
         f"{meta['cpus']} CPUs; commit {meta['git_commit']}"
         + (" (src/ modified)" if meta["src_modified"] else "")
-        + f"; uvloop: {meta['uvloop']}.",
+        + f"; uvloop: {meta['uvloop']}"
+        + (
+            f"; load average at start {meta['load_average_at_start'][0]:.1f}."
+            if meta.get("load_average_at_start")
+            else "."
+        ),
         "",
         "Ratios are against the lean asyncio baseline (benchmarks/baseline.py) measured in "
         "the same run, in interleaved rounds (medians); absolute times on a shared machine "
