@@ -74,34 +74,14 @@ def silence(stream: IO[str]) -> None:
 
 
 class Reporter:
-    """Turns session events into output; subclasses format them in `show`.
-
-    Every task that ends gets exactly one end event in the output, also a task the run
-    cancelled before it started (the runner records those without an event).
-    """
+    """Turns session events into output; subclasses format them in `show`."""
 
     def __init__(self, session: Session, stream: IO[str]) -> None:
         self.session = session
         self.stream = stream
         self.broken = False  # the reader of `stream` went away: output is dropped
-        self._ended: set[str] = set()
-        self._kept: set[str] = set()
 
     def event(self, event: Event) -> None:
-        if isinstance(event, WorkflowStart):
-            self._kept = set(event.kept)
-            self._ended = set()
-        elif isinstance(event, TaskStart):
-            self._ended.discard(event.step.name)  # runs again after an interrupting pause
-        elif isinstance(event, (TaskEnd, TaskSkipped)):
-            self._ended.add(event.step.name)
-        elif isinstance(event, WorkflowEnd):
-            for step in self.session.steps:
-                name = step.name
-                result = event.results.get(name)
-                if result is not None and name not in self._ended and name not in self._kept:
-                    self._ended.add(name)
-                    self.show(TaskEnd(step, result))
         self.show(event)
 
     def show(self, event: Event) -> None:

@@ -214,3 +214,26 @@ async def test_task_end_callback_sees_the_final_result_with_metrics() -> None:
     (result,) = seen
     assert result.data == 5
     assert result.metrics is not None and result.metrics.attempts == 1
+
+
+async def test_every_task_cancelled_with_the_run_gets_an_end_event() -> None:
+    gate = asyncio.Event()
+
+    async def wait(ctx: object) -> None:
+        await gate.wait()
+
+    async def after(ctx: object) -> None:
+        return None
+
+    ended: list[str] = []
+    runner = (
+        TaskRunnerBuilder()
+        .on("task_end", lambda e: ended.append(e.step.name))
+        .on("task_skipped", lambda e: ended.append(e.step.name))
+        .build()
+    )
+    results = await runner.execute(
+        [TaskStep("wait", wait), TaskStep("after", after, ["wait"])], timeout=0.05
+    )
+    assert results["after"].status is TaskStatus.CANCELLED
+    assert sorted(ended) == ["after", "wait"]

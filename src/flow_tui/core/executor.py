@@ -387,16 +387,18 @@ class WorkflowExecutor:
         state = self.state
         if self._stop_reason is not None:
             now = _utc(time.time())
+            emit = bool(self._end_listeners or self._any)
+            steps = self.graph.steps
             for i in state.unfinished():
-                state.record_cancelled(
-                    i,
-                    TaskResult(
-                        TaskStatus.CANCELLED,
-                        message=self._stop_reason,
-                        metrics=TaskMetrics(now, now, 0.0, 0),
-                    ),
-                    started=False,
+                result = TaskResult(
+                    TaskStatus.CANCELLED,
+                    message=self._stop_reason,
+                    metrics=TaskMetrics(now, now, 0.0, 0),
                 )
+                state.record_cancelled(i, result, started=False)
+                if emit:
+                    # Every task that ends gets an end event, also one that never started.
+                    self.events.emit(TaskEnd(steps[i], result))
             done.set_result(None)
         elif state.done_count == self._n:
             done.set_result(None)
