@@ -363,6 +363,12 @@ class Session:
 
     def save(self, path: Path | str) -> Path:
         """Save a snapshot atomically (.json or .toml); SnapshotError says what went wrong."""
+        if self.options.dry_run:
+            # Its "successes" ran nothing: resuming from them would skip real work.
+            raise SnapshotError(
+                "a dry run cannot be saved: its tasks did not really run; "
+                "launch without --dry-run to save snapshots"
+            )
         return self.snapshot().save(path)
 
     # -- running -----------------------------------------------------------------------
