@@ -114,13 +114,19 @@ def summarize(f: dict[str, Any]) -> list[Row]:
         ]
     rows = []
     slowdown, latency = f.get("slowdown"), f.get("key_latency_ms")
+    if slowdown is None:
+        figure, verdict = "not reported", None
+    elif not slowdown > 0:  # a run that did not happen (0 s), not a 0x slowdown
+        figure, verdict = f"invalid: dashboard.py reported {slowdown}", None
+    else:
+        figure, verdict = f"{slowdown:.2f}x", slowdown <= SLOWDOWN_TARGET
     rows.append(
         Row(
             "dashboard",
             "runner slowdown, app under Pilot vs headless",
-            "not reported" if slowdown is None else f"{slowdown:.2f}x",
+            figure,
             f"<= {SLOWDOWN_TARGET}x",
-            None if slowdown is None else slowdown <= SLOWDOWN_TARGET,
+            verdict,
         )
     )
     rows.append(
