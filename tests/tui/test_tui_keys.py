@@ -40,14 +40,14 @@ async def test_p_pauses_with_drain_and_the_footer_label_changes() -> None:
         assert session.state is RunState.PAUSING  # merge still runs: it drains
         await settle(pilot)
         assert footer_action(app, "p") == "resume"
-        assert "pausing (1 running)" in str(app.query_one("#run-state").render())
+        assert "pausing (1 running)" in app.run_header.state_text
 
         bodies.release("merge")
         await until(pilot, lambda: session.state is RunState.PAUSED, "paused")
         await settle(pilot)
         assert statuses(app)["merge"] is TaskStatus.SUCCESS
         assert bodies.count("publish") == 0  # nothing new started while paused
-        assert "paused" in str(app.query_one("#run-state").render())
+        assert "paused" in app.run_header.state_text
 
         await pilot.press("p")
         await app.wait_for_run()
@@ -428,3 +428,26 @@ async def test_a_burst_of_events_costs_one_repaint() -> None:
         assert app.flushes == 1
         assert app.repainted_rows == 3000  # every row once, none twice
         assert row_text(app, "t2999").startswith("✔ t2999")
+
+
+async def test_the_detail_pane_shows_what_a_task_logged() -> None:
+    import logging
+
+    from textual.widgets import Static
+
+    from flow_tui import TaskStep, Workflow
+
+    async def chatty(ctx: object) -> dict[str, int]:
+        logging.getLogger("etl").warning("loaded %d rows into [staging]", 42)
+        return {"rows": 42}
+
+    app = make_app(Workflow(name="logs", steps=[TaskStep("chatty", chatty)]))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await settle(pilot)
+        await pilot.press("enter")
+        detail = app.query_one(TaskDetail)
+        shown = " ".join(str(s.render()) for s in detail.query("Static") if s.display)
+        assert "etl: loaded 42 rows into [staging]" in shown
+        data = detail.query_one("#detail-data", Static).content
+        assert getattr(data, "_object", None) == {"rows": 42}  # pretty-printed data

@@ -44,7 +44,7 @@ from flow_tui.tui.header import RunHeader
 from flow_tui.tui.messages import RunMessages
 from flow_tui.tui.status import RowStatus, format_clock
 from flow_tui.tui.task_tree import TaskRef, TaskTree, filter_tasks, group_tasks
-from flow_tui.tui.view import RunView
+from flow_tui.tui.view import RunView, Transition
 
 # Exit codes of run_dashboard.
 EXIT_OK = 0  # the run finished and every task succeeded
@@ -62,7 +62,8 @@ _RETRIABLE = {
 class DashboardApp(App[int]):
     """`flow-tui launch` without --headless: a live view of one Session."""
 
-    CSS_PATH = "dashboard.tcss"
+    # Absolute, so subclasses defined elsewhere (tests, benchmarks) find it too.
+    CSS_PATH = Path(__file__).with_name("dashboard.tcss")
     TITLE = "flow-tui"
     ENABLE_COMMAND_PALETTE = False
     FLUSH_INTERVAL = 0.1  # seconds between repaints of pending changes
@@ -160,6 +161,9 @@ class DashboardApp(App[int]):
         self.flushes = 0
         self.repainted_rows = 0
         self._summarized = False
+        self._start_pending = False
+        self._retriable = False
+        self._footer_signature: tuple[bool | None, ...] = ()
         self._closed = False
         self._quitting = False
         self._quit_unfinished = False
@@ -209,7 +213,11 @@ class DashboardApp(App[int]):
         if self.session.needs_consent:
             self._ask_consent()
         elif self.autostart:
-            self.start_run()
+            # After the first paint: the operator sees the tree before events flood in,
+            # and laying out thousands of rows does not stall the first tasks.
+            self._start_pending = True
+            self.call_after_refresh(self.start_run)
+        self._footer_signature = self._footer_state()
 
     async def on_unmount(self) -> None:
         await self._close_session()
@@ -218,6 +226,7 @@ class DashboardApp(App[int]):
 
     def start_run(self) -> None:
         """Start the prepared run in an async worker on this loop."""
+        self._start_pending = False
         if self.session.is_running:
             return
         self._summarized = False
@@ -238,7 +247,9 @@ class DashboardApp(App[int]):
         self.flush_changes()
 
     async def wait_for_run(self) -> None:
-        """Wait for the run worker to end (tests, quitting)."""
+        """Wait for the run worker to end (tests, quitting), once it has started."""
+        while self._start_pending:
+            await asyncio.sleep(0.001)  # the start waits for the first paint
         worker = self.run_task_worker
         if worker is not None:
             with contextlib.suppress(Exception):
@@ -256,23 +267,23 @@ class DashboardApp(App[int]):
         if batch.empty and not animate and not live:
             return
         self.flushes += 1
-        self.view.refresh()
+        whole = batch.all_rows or batch.rebuild
+        names = batch.tasks
+        if animate and not whole:
+            names = [*names, *self.view.running]  # spinners and live durations
+        changed = self.view.refresh(None if whole else names)
         with self.batch_update():
-            self._apply(batch, animate)
+            self._apply(batch, names, changed)
 
-    def _apply(self, batch: ChangeBatch, animate: bool) -> None:
+    def _apply(self, batch: ChangeBatch, names: list[str], changed: list[Transition]) -> None:
         tree = self.task_tree
         if batch.rebuild:
             self.groups = group_tasks(self.session.steps, self.session.graph.depths())
             self._populate()
         elif batch.all_rows:
-            self.repainted_rows += tree.update_all()
-        else:
-            names = batch.tasks
-            if animate:
-                names = [*names, *self.view.running]
-            if names:
-                self.repainted_rows += tree.update_rows(names)
+            self.repainted_rows += tree.update_all(changed)
+        elif names or changed:
+            self.repainted_rows += tree.update_rows(names, changed)
         if batch.tasks or batch.all_rows or batch.rebuild or batch.run_changed:
             self._show_run(full=True)
         else:
@@ -294,7 +305,8 @@ class DashboardApp(App[int]):
         if batch.run_changed:
             if self.filter_query:
                 self._populate()
-            self.refresh_bindings()
+            self._retriable = self._retry_target() is not None
+            self._refresh_footer()
 
     def _show_run(self, full: bool) -> None:
         counts = self.view.counts()
@@ -342,6 +354,10 @@ class DashboardApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         session = self.session
         state = session.state
+        if state is RunState.PENDING and self._start_pending:
+            # About to start on its own: offer what a running run offers, so the start
+            # does not rebuild the footer.
+            state = RunState.RUNNING
         if action == "pause":
             return state is RunState.RUNNING
         if action == "resume":
@@ -349,8 +365,8 @@ class DashboardApp(App[int]):
         if action == "pause_interrupt":
             return state in (RunState.RUNNING, RunState.PAUSING)
         if action == "load":
-            # Only when nothing is running: loading replaces the run.
-            return True if not session.running else None
+            # Loading replaces the run: only when nothing is running.
+            return None if state in (RunState.RUNNING, RunState.PAUSING) else True
         if action == "retry":
             return self._retry_target() is not None
         if action == "retry_failed":
@@ -358,6 +374,19 @@ class DashboardApp(App[int]):
         if action == "clear_filter":
             return bool(self.filter_query) or self.filter_bar.shown
         return True
+
+    _FOOTER_ACTIONS = ("pause", "resume", "load", "retry", "retry_failed")
+
+    def _footer_state(self) -> tuple[bool | None, ...]:
+        return tuple(self.check_action(a, ()) for a in self._FOOTER_ACTIONS)
+
+    def _refresh_footer(self) -> None:
+        """Refresh the footer's keys only when one of them changed: a footer rebuild
+        costs a layout, too much to pay on every state change of a busy run."""
+        signature = self._footer_state()
+        if signature != self._footer_signature:
+            self._footer_signature = signature
+            self.refresh_bindings()
 
     def _state_changed(self) -> None:
         self.changes.mark_run_changed()
@@ -528,7 +557,10 @@ class DashboardApp(App[int]):
         data = event.node.data
         if isinstance(data, TaskRef):
             self.detail_pane.show_task(data.name)
-        self.refresh_bindings()
+        retriable = self._retry_target() is not None
+        if retriable != self._retriable:  # the footer's r comes and goes
+            self._retriable = retriable
+            self.refresh_bindings()
 
     @on(TaskTree.DetailRequested)
     def _detail_requested(self, event: TaskTree.DetailRequested) -> None:
@@ -570,7 +602,6 @@ class DashboardApp(App[int]):
         if query.strip() == self.filter_query:
             return
         self.filter_query = query.strip()
-        self.view.refresh()
         self._populate()
 
     def describe_keys(self) -> list[KeyHelp]:

@@ -64,6 +64,7 @@ class TaskDetail(VerticalScroll):
         super().__init__(id=id)
         self.view = view
         self.task_name: str | None = None
+        self._shown: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-title")
@@ -78,9 +79,13 @@ class TaskDetail(VerticalScroll):
 
     def show_task(self, name: str | None) -> None:
         """Show `name` (None: nothing highlighted); call again when the task changed."""
+        signature = self._signature(name)
+        if name == self.task_name and signature == self._shown:
+            return  # nothing new: no relayout
         if name != self.task_name:
             self.scroll_home(animate=False)
         self.task_name = name
+        self._shown = signature
         title = self.query_one("#detail-title", Static)
         fields = self.query_one("#detail-fields", Static)
         if name is None:
@@ -151,6 +156,20 @@ class TaskDetail(VerticalScroll):
         logs = view.logs(name)
         log = Text("\n".join(logs)) if logs else None
         self._section("log", log, empty="no log lines")
+
+    def _signature(self, name: str | None) -> tuple[object, ...]:
+        if name is None:
+            return ()
+        view = self.view
+        duration = view.duration(name)
+        return (
+            view.status(name),
+            id(view.result(name)),
+            view.attempts(name),
+            None if duration is None else round(duration, 1),
+            len(view.logs(name)),
+            view.rerun_reason(name),
+        )
 
     def _section(self, key: str, body: object, empty: str | None = None) -> None:
         heading = self.query_one(f"#detail-{key}-heading", Static)

@@ -1,16 +1,19 @@
-"""The header: workflow name, run state, elapsed time, counts per status, progress."""
+"""The header: workflow name, run state, elapsed time, counts per status, progress.
+
+One widget that renders two lines: updating it repaints two lines and never asks for a
+layout, which matters at ten updates a second.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Horizontal
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import ProgressBar, Static
 
 from flow_tui.session import RunState
 from flow_tui.tui.status import GLYPH, ORDER, RowStatus, format_clock
 from flow_tui.tui.view import RunView
+
+BAR_WIDTH = 20
 
 _STATE_GLYPH = {
     RunState.PENDING: "○",
@@ -20,6 +23,16 @@ _STATE_GLYPH = {
     RunState.FINISHED: "✔",
     RunState.FAILED: "✘",
     RunState.CANCELLED: "⊘",
+}
+
+_STATE_STYLE = {
+    RunState.PENDING: "bold $text-muted",
+    RunState.RUNNING: "bold $text-accent",
+    RunState.PAUSING: "bold $text-warning",
+    RunState.PAUSED: "bold $text-warning",
+    RunState.FINISHED: "bold $text-success",
+    RunState.FAILED: "bold $text-error",
+    RunState.CANCELLED: "bold $text-warning",
 }
 
 COUNT_STYLE = {
@@ -49,6 +62,16 @@ def counts_content(counts: dict[RowStatus, int]) -> Content:
     return Content("  ").join(parts)
 
 
+def progress_content(done: int, total: int) -> Content:
+    fraction = done / total if total else 0.0
+    filled = round(fraction * BAR_WIDTH)
+    return Content.assemble(
+        ("━" * filled, "$success" if done == total and total else "$accent"),
+        ("─" * (BAR_WIDTH - filled), "$foreground 30%"),
+        f" {fraction:4.0%}",
+    )
+
+
 class RunHeader(Widget):
     DEFAULT_CSS = """
     RunHeader {
@@ -56,39 +79,44 @@ class RunHeader(Widget):
         padding: 0 1;
         background: $panel;
     }
-    RunHeader > Horizontal { height: 1; }
-    RunHeader #run-name { width: auto; text-style: bold; color: $text-primary; }
-    RunHeader #run-state { width: auto; margin-left: 2; text-style: bold; }
-    RunHeader #run-state.-running { color: $text-accent; }
-    RunHeader #run-state.-pausing, RunHeader #run-state.-paused { color: $text-warning; }
-    RunHeader #run-state.-finished { color: $text-success; }
-    RunHeader #run-state.-failed { color: $text-error; }
-    RunHeader #run-state.-cancelled { color: $text-warning; }
-    RunHeader #run-elapsed { width: 1fr; margin-left: 2; color: $text-muted; }
-    RunHeader ProgressBar { width: auto; }
-    RunHeader ProgressBar Bar { width: 20; }
-    RunHeader #run-counts { height: 1; }
     """
 
-    def compose(self) -> ComposeResult:
-        with Horizontal():
-            yield Static(id="run-name")
-            yield Static(id="run-state")
-            yield Static(id="run-elapsed")
-            yield ProgressBar(show_eta=False, id="run-progress")
-        yield Static(id="run-counts")
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.workflow_name = ""
+        self.state = RunState.PENDING
+        self.counts: dict[RowStatus, int] = {}
+        self.elapsed = 0.0
 
     def show(self, view: RunView, counts: dict[RowStatus, int]) -> None:
-        state = view.state
-        self.query_one("#run-name", Static).update(Content(view.workflow_name))
-        label = self.query_one("#run-state", Static)
-        label.update(state_label(state, counts.get(RowStatus.RUNNING, 0)))
-        label.set_classes(f"-{state.value}")
-        self.show_elapsed(view)
-        self.query_one("#run-counts", Static).update(counts_content(counts))
-        total = sum(counts.values())
-        done = sum(n for status, n in counts.items() if status.is_done)
-        self.query_one("#run-progress", ProgressBar).update(total=max(total, 1), progress=done)
+        self.workflow_name = view.workflow_name
+        self.state = view.state
+        self.counts = counts
+        self.elapsed = view.elapsed()
+        self.refresh()
 
     def show_elapsed(self, view: RunView) -> None:
-        self.query_one("#run-elapsed", Static).update(f"⏱ {format_clock(view.elapsed())}")
+        elapsed = view.elapsed()
+        if int(elapsed) != int(self.elapsed):
+            self.elapsed = elapsed
+            self.refresh()
+
+    @property
+    def state_text(self) -> str:
+        return state_label(self.state, self.counts.get(RowStatus.RUNNING, 0))
+
+    def render(self) -> Content:
+        counts = self.counts
+        total = sum(counts.values())
+        done = sum(n for status, n in counts.items() if status.is_done)
+        left = Content.assemble(
+            (self.workflow_name, "bold $text-primary"),
+            "  ",
+            (self.state_text, _STATE_STYLE[self.state]),
+            "  ",
+            (f"⏱ {format_clock(self.elapsed)}", "$text-muted"),
+        )
+        bar = progress_content(done, total)
+        room = self.content_size.width - left.cell_length - bar.cell_length
+        first = left + Content(" " * room) + bar if room >= 2 else left
+        return Content("\n").join([first, counts_content(counts)])

@@ -30,6 +30,7 @@ class RunMessages(Static):
         self.note: Content | None = None
         self.errors: list[str] = []
         self.dropped = 0
+        self._shown: Content = Content("")
 
     def set_summary(self, summary: Content | None) -> None:
         self.summary = summary
@@ -61,5 +62,9 @@ class RunMessages(Static):
         if self.dropped:
             lines.append(Content.styled(f"({self.dropped} earlier errors)", "$text-muted"))
         lines.extend(Content.styled(f"✘ {text}", "$text-error") for text in self.errors)
-        self.update(Content("\n").join(lines))
+        content = Content("\n").join(lines)
+        if content == self._shown:
+            return  # unchanged: spare the layout an update costs
+        self._shown = content
+        self.update(content)
         self.set_class(bool(lines), "-shown")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.cells import cell_len
 from rich.style import Style
-from rich.text import Text
+from rich.text import Text, TextType
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
@@ -16,7 +17,7 @@ from textual.widgets.tree import TreeNode
 
 from flow_tui.core.model import TaskStep
 from flow_tui.tui.status import GLYPH, RowStatus, format_duration, spinner_frame
-from flow_tui.tui.view import RunView
+from flow_tui.tui.view import RunView, Transition
 
 MAX_NAME_WIDTH = 28
 
@@ -81,7 +82,13 @@ _STATUS_CLASSES = {status: f"task-tree--{status.value}" for status in RowStatus}
 
 
 class TaskTree(Tree[TreeItem]):
-    """Rows are `rich.text.Text` (task names shown as written); only changed rows redraw."""
+    """Rows are `rich.text.Text` (task names shown as written), drawn when painted.
+
+    A task row's text is built from the RunView when its line is rendered (only visible
+    lines are), cached per row until its status, duration or attempts change. A flush only
+    relabels the groups holding changed tasks: that invalidates and repaints exactly their
+    visible rows, so thousands of task ends cost a few dozen label updates.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -128,11 +135,12 @@ class TaskTree(Tree[TreeItem]):
         self.show_root = False
         self.guide_depth = 2
         self.auto_expand = False
-        self._groups: list[TaskGroup] = []
+        self._groups: dict[str, TaskGroup] = {}
         self._task_nodes: dict[str, TreeNode[TreeItem]] = {}
         self._group_nodes: dict[str, TreeNode[TreeItem]] = {}
         self._group_of: dict[str, str] = {}
-        self._shown_key: dict[str, tuple[Any, ...]] = {}
+        self._rows: dict[str, tuple[tuple[Any, ...], Text]] = {}
+        self._tally: dict[str, Counter[RowStatus]] = {}
         self._styles: dict[str, Style] = {}
         self._name_width = 0
 
@@ -141,14 +149,18 @@ class TaskTree(Tree[TreeItem]):
     def populate(self, groups: list[TaskGroup], visible: Collection[str] | None = None) -> None:
         """(Re)build the rows; `visible` limits them to a filter's matches."""
         keep = self.highlighted_task
-        self._groups = groups
+        self._groups = {g.title: g for g in groups}
         self._group_of = {name: g.title for g in groups for name in g.names}
+        statuses = self.view.statuses
+        self._tally = {
+            g.title: Counter(statuses.get(n, RowStatus.PENDING) for n in g.names) for g in groups
+        }
         widths = [cell_len(name) for g in groups for name in g.names]
         self._name_width = min(max(widths, default=0), MAX_NAME_WIDTH)
         self.clear()
         self._task_nodes = {}
         self._group_nodes = {}
-        self._shown_key = {}
+        self._rows = {}
         root = self.root
         for group in groups:
             names = [n for n in group.names if visible is None or n in visible]
@@ -157,9 +169,8 @@ class TaskTree(Tree[TreeItem]):
             group_node = root.add(self._group_label(group), data=GroupRef(group.title), expand=True)
             self._group_nodes[group.title] = group_node
             for name in names:
-                self._task_nodes[name] = group_node.add_leaf(
-                    self._task_label(name), data=TaskRef(name)
-                )
+                # The stored label is the bare name; render_label draws the row.
+                self._task_nodes[name] = group_node.add_leaf(Text(name), data=TaskRef(name))
         target = self._task_nodes.get(keep) if keep else None
         if target is None and self._task_nodes:
             target = next(iter(self._task_nodes.values()))
@@ -168,44 +179,49 @@ class TaskTree(Tree[TreeItem]):
 
     # -- updating ----------------------------------------------------------------------
 
-    def update_rows(self, names: Iterable[str]) -> int:
-        """Redraw the rows of `names` whose text changed; returns how many changed."""
-        nodes = self._task_nodes
-        changed = 0
+    def update_rows(self, names: Iterable[str], changed: Iterable[Transition] = ()) -> int:
+        """Repaint the rows of `names` (those shown); `changed` keeps the group counts.
+
+        Returns how many rows were repainted.
+        """
+        shown = self._task_nodes
+        group_of = self._group_of
         groups: set[str] = set()
+        for name, old, new in changed:
+            title = group_of.get(name)
+            if title is not None:
+                tally = self._tally[title]
+                if old is not None:
+                    tally[old] -= 1
+                tally[new] += 1
+                groups.add(title)
+        count = 0
         for name in names:
-            node = nodes.get(name)
-            if node is None:
-                continue
-            key = self._row_key(name)
-            if self._shown_key.get(name) == key:
-                continue
-            node.set_label(self._task_label(name, key))
-            changed += 1
-            groups.add(self._group_of[name])
+            if name in shown:
+                count += 1
+                groups.add(group_of[name])
         for title in groups:
             self._update_group(title)
-        return changed
+        return count
 
-    def update_all(self) -> int:
-        return self.update_rows(list(self._task_nodes))
+    def update_all(self, changed: Iterable[Transition] = ()) -> int:
+        self.update_rows((), changed)
+        for title in self._group_nodes:
+            self._update_group(title)
+        return len(self._task_nodes)
 
     def _update_group(self, title: str) -> None:
         node = self._group_nodes.get(title)
-        if node is None:
-            return
-        for group in self._groups:
-            if group.title == title:
-                node.set_label(self._group_label(group))
-                return
+        if node is not None:
+            # A new group label also invalidates the cached lines of its rows and
+            # repaints those that are visible.
+            node.set_label(self._group_label(self._groups[title]))
 
     def row_label(self, name: str) -> Text | None:
         """The row of `name` as shown (None when filtered out)."""
-        node = self._task_nodes.get(name)
-        if node is None:
+        if name not in self._task_nodes:
             return None
-        label = node.label
-        return label.copy() if isinstance(label, Text) else Text(label)
+        return self._row_text(name).copy()
 
     @property
     def visible_tasks(self) -> list[str]:
@@ -236,14 +252,32 @@ class TaskTree(Tree[TreeItem]):
 
     # -- labels ------------------------------------------------------------------------
 
+    def process_label(self, label: TextType) -> Text:
+        if isinstance(label, Text) and "\n" not in label.plain:
+            return label  # already one line of Text: skip the copy and split
+        return super().process_label(label)
+
+    def render_label(self, node: TreeNode[TreeItem], base_style: Style, style: Style) -> Text:
+        data = node.data
+        if isinstance(data, TaskRef):
+            label = self._row_text(data.name).copy()
+            label.stylize(style)
+            return label
+        return super().render_label(node, base_style, style)
+
+    def get_label_width(self, node: TreeNode[TreeItem]) -> int:
+        # Called for every line when the tree is laid out: an estimate, not a render.
+        data = node.data
+        if isinstance(data, TaskRef):
+            return max(self._name_width, cell_len(data.name)) + 14
+        return cell_len(node.label.plain if isinstance(node.label, Text) else node.label) + 4
+
     def notify_style_update(self) -> None:
         super().notify_style_update()
         if self._styles:
             self._styles = {}
-            self._shown_key = {}
+            self._rows = {}
             self.update_all()
-            for title in self._group_nodes:
-                self._update_group(title)
 
     def _style(self, component: str) -> Style:
         style = self._styles.get(component)
@@ -259,10 +293,16 @@ class TaskTree(Tree[TreeItem]):
         shown = "" if duration is None else format_duration(duration)
         return (status, glyph, shown, view.attempts(name))
 
-    def _task_label(self, name: str, key: tuple[Any, ...] | None = None) -> Text:
-        if key is None:
-            key = self._row_key(name)
-        self._shown_key[name] = key
+    def _row_text(self, name: str) -> Text:
+        key = self._row_key(name)
+        cached = self._rows.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        text = self._task_label(name, key)
+        self._rows[name] = (key, text)
+        return text
+
+    def _task_label(self, name: str, key: tuple[Any, ...]) -> Text:
         status, glyph, duration, attempts = key
         style = self._style(_STATUS_CLASSES[status])
         text = Text(no_wrap=True, end="")
@@ -280,21 +320,20 @@ class TaskTree(Tree[TreeItem]):
         return text
 
     def _group_label(self, group: TaskGroup) -> Text:
-        view = self.view
-        statuses = [view.status(n) for n in group.names]
-        done = sum(1 for s in statuses if s.is_done)
-        present = set(statuses)
-        if RowStatus.RUNNING in present:
+        tally = self._tally.get(group.title) or Counter()
+        total = len(group.names)
+        done = sum(n for status, n in tally.items() if status.is_done)
+        if tally[RowStatus.RUNNING]:
             summary = RowStatus.RUNNING
-        elif RowStatus.FAILURE in present:
+        elif tally[RowStatus.FAILURE]:
             summary = RowStatus.FAILURE
-        elif RowStatus.INTERRUPTED in present:
+        elif tally[RowStatus.INTERRUPTED]:
             summary = RowStatus.INTERRUPTED
-        elif done < len(statuses):
+        elif done < total:
             summary = RowStatus.PENDING
-        elif present == {RowStatus.SUCCESS}:
+        elif tally[RowStatus.SUCCESS] == total:
             summary = RowStatus.SUCCESS
-        elif RowStatus.CANCELLED in present:
+        elif tally[RowStatus.CANCELLED]:
             summary = RowStatus.CANCELLED
         else:
             summary = RowStatus.SKIPPED
@@ -302,5 +341,5 @@ class TaskTree(Tree[TreeItem]):
         text.append(GLYPH[summary], self._style(_STATUS_CLASSES[summary]))
         text.append(" ")
         text.append(group.title, Style(bold=True))
-        text.append(f"  {done}/{len(group.names)}", self._style("task-tree--muted"))
+        text.append(f"  {done}/{total}", self._style("task-tree--muted"))
         return text

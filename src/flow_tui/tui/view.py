@@ -6,6 +6,7 @@ repaint so hundreds of rows share one look at the running and interrupted sets.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flow_tui.core.model import TaskResult, TaskStep
@@ -15,6 +16,9 @@ from flow_tui.tui.status import RowStatus, row_status
 
 if TYPE_CHECKING:
     from flow_tui.session import RunState, Session
+
+# (task, status before or None when first seen, status now)
+Transition = tuple[str, RowStatus | None, RowStatus]
 
 
 class RunView:
@@ -26,15 +30,35 @@ class RunView:
         self.results: dict[str, TaskResult] = {}
         self.running: set[str] = set()
         self.interrupted: set[str] = set()
+        self.statuses: dict[str, RowStatus] = {}
+        self.tally: dict[RowStatus, int] = dict.fromkeys(RowStatus, 0)
         self.now = 0.0
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, names: Iterable[str] | None = None) -> list[Transition]:
+        """Take a fresh look at the session; recount the statuses of `names` (None: all).
+
+        Returns the tasks whose status changed, so counts can be kept up to date without
+        walking every task of a large workflow on each repaint.
+        """
         session = self.session
         self.results = session.results
         self.running = set(session.running)
         self.interrupted = set(session.interrupted)
         self.now = self.clock.monotonic()
+        statuses = self.statuses
+        tally = self.tally
+        changed: list[Transition] = []
+        for name in (s.name for s in self.steps) if names is None else names:
+            new = row_status(name, self.results, self.running, self.interrupted)
+            old = statuses.get(name)
+            if old is not new:
+                statuses[name] = new
+                if old is not None:
+                    tally[old] -= 1
+                tally[new] += 1
+                changed.append((name, old, new))
+        return changed
 
     @property
     def state(self) -> RunState:
@@ -72,11 +96,8 @@ class RunView:
         return result.metrics.attempts
 
     def counts(self) -> dict[RowStatus, int]:
-        out = dict.fromkeys(RowStatus, 0)
-        status = self.status
-        for step in self.steps:
-            out[status(step.name)] += 1
-        return out
+        """Tasks per status as of the last refresh."""
+        return dict(self.tally)
 
     # -- one task, for the detail pane -------------------------------------------------
 

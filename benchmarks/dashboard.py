@@ -1,0 +1,279 @@
+"""Dashboard cost: the runner under the Textual app (Pilot, headless) vs `session.run()`
+alone, and how fast a key press is answered while task events stream.
+
+    python benchmarks/dashboard.py                  # 5000 tasks, 5 interleaved rounds
+    python benchmarks/dashboard.py --quick --json /tmp/dashboard.json
+
+Workloads are large_graph-like (layers of 100 tasks, each depending on two of the layer
+above, concurrency 64): "burst" has no-op bodies (thousands of events per second, the
+worst case for the event path), "paced" sleeps 2 ms per task. The runner time is the
+session's own elapsed time (first dispatch to last end), headless and under the app,
+measured in interleaved rounds; the slowdown is the median of the per-round ratios.
+
+Key latency: while a paced run streams events, keys are pressed through Pilot (the same
+path terminal input takes: the driver posts a Key event to the app's queue) and the time
+until the app's handler runs is recorded: `down` (the tree's cursor moves) and `p`
+(the session is paused / resumed inside the handler).
+
+Targets (issue 5): slowdown <= 1.2x, a key answered within 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from flow_tui import TaskStep, Workflow
+from flow_tui.session import Session
+from flow_tui.tui.app import DashboardApp
+
+WIDTH = 100
+SLOWDOWN_TARGET = 1.2
+LATENCY_TARGET_MS = 100.0
+
+
+def large_graph(tasks: int, seconds: float) -> Workflow:
+    """sample_workflows/large_graph.py with the size and the sleep as arguments."""
+
+    async def work(ctx: object) -> None:
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+
+    steps: list[TaskStep[Any]] = []
+    for i in range(tasks):
+        layer, pos = divmod(i, WIDTH)
+        deps: list[str] = []
+        if layer:
+            deps = [f"L{layer - 1}-{pos:03d}", f"L{layer - 1}-{(pos + 1) % WIDTH:03d}"]
+            deps = list(dict.fromkeys(deps))
+        steps.append(TaskStep(name=f"L{layer}-{pos:03d}", run=work, dependencies=deps))
+    return Workflow(name="large-graph", steps=steps, concurrency=64)
+
+
+async def run_headless(workflow: Workflow) -> float:
+    session = Session.open(workflow)
+    try:
+        await session.run()
+    finally:
+        await session.close()
+    return session.elapsed()
+
+
+class TimedDashboard(DashboardApp):
+    """The real app, timing its flushes (repaints of pending changes)."""
+
+    def __init__(self, session: Session, **kw: Any) -> None:
+        super().__init__(session, **kw)
+        self.flush_times: list[float] = []
+
+    def flush_changes(self) -> None:
+        start = time.perf_counter()
+        super().flush_changes()
+        self.flush_times.append(time.perf_counter() - start)
+
+
+async def run_dashboard(workflow: Workflow, settle: bool) -> tuple[float, TimedDashboard]:
+    """The run under the app; `settle`: start it once the app has finished starting up
+    (as after `--paused` and p), else at the first frame as `flow-tui launch` does."""
+    app = TimedDashboard(Session.open(workflow), autostart=not settle)
+    async with app.run_test(size=(120, 40)) as pilot:
+        if settle:
+            await pilot.pause()
+            await pilot.pause()
+            app.start_run()
+        await app.wait_for_run()
+    return app.session.elapsed(), app
+
+
+async def compare(workflow: Workflow, rounds: int, settle: bool = True) -> dict[str, Any]:
+    headless: list[float] = []
+    dashboard: list[float] = []
+    ratios: list[float] = []
+    flush_max = 0.0
+    flushes = 0
+    for r in range(rounds):
+        if r % 2:  # rotate the order so warm-up and drift do not favour one side
+            d, app = await run_dashboard(workflow, settle)
+            h = await run_headless(workflow)
+        else:
+            h = await run_headless(workflow)
+            d, app = await run_dashboard(workflow, settle)
+        headless.append(h)
+        dashboard.append(d)
+        ratios.append(d / h)
+        flush_max = max(flush_max, max(app.flush_times, default=0.0))
+        flushes = max(flushes, len(app.flush_times))
+    return {
+        "tasks": len(workflow.steps),
+        "run_started": "after the app settled" if settle else "at the first frame",
+        "rounds": rounds,
+        "headless_s": round(statistics.median(headless), 4),
+        "dashboard_s": round(statistics.median(dashboard), 4),
+        "slowdown": round(statistics.median(ratios), 3),
+        "slowdown_rounds": [round(x, 3) for x in ratios],
+        "tasks_per_s_headless": round(len(workflow.steps) / statistics.median(headless)),
+        "flushes_per_run_max": flushes,
+        "flush_ms_max": round(flush_max * 1000, 2),
+    }
+
+
+async def key_latency(workflow: Workflow, samples: int) -> dict[str, Any]:
+    """Press keys while the run streams events; time until each handler runs."""
+    app = TimedDashboard(Session.open(workflow))
+    handled: list[float] = []
+
+    def timed(action: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            handled.append(time.perf_counter())
+            action()
+
+        return run
+
+    down: list[float] = []
+    pause: list[float] = []
+    events_during: list[int] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.task_tree
+        tree.action_cursor_down = timed(tree.action_cursor_down)  # type: ignore[method-assign]
+        app.action_pause = timed(app.action_pause)  # type: ignore[method-assign]
+        app.action_resume = timed(app.action_resume)  # type: ignore[method-assign]
+        session = app.session
+        while not session.is_running:
+            await asyncio.sleep(0.001)
+        turn = 0
+        loop = asyncio.get_running_loop()
+        presses: set[asyncio.Future[None]] = set()
+
+        async def timed_press(key: str, into: list[float]) -> None:
+            seen = len(handled)
+            start = time.perf_counter()
+            presses.add(asyncio.ensure_future(pilot.press(key)))  # returns once idle
+            deadline = loop.time() + 2.0
+            while len(handled) == seen and loop.time() < deadline:
+                await asyncio.sleep(0.0005)
+            if len(handled) > seen:
+                into.append(handled[seen] - start)
+            elif session.is_running:
+                into.append(float("inf"))  # not answered within 2 s
+
+        while session.is_running and (len(down) < samples or len(pause) < samples):
+            done_before = len(session.results)
+            if turn % 2 == 0:
+                await timed_press("down", down)
+            else:
+                await timed_press("p", pause)  # pause (drain) ...
+                await asyncio.sleep(0.05)
+                await timed_press("p", pause)  # ... and resume
+            turn += 1
+            events_during.append(len(session.results) - done_before)
+            await asyncio.sleep(0.05)  # keys come at most ~20 a second from a person
+        if session.is_running and session.state.value != "running":
+            session.resume()
+        await app.wait_for_run()
+        await asyncio.gather(*presses)
+        await pilot.pause()
+    everything = down + pause
+
+    def ms(values: list[float]) -> dict[str, float]:
+        if not values:
+            return {}
+        ordered = sorted(values)
+        p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+        return {
+            "n": len(values),
+            "median_ms": round(statistics.median(values) * 1000, 2),
+            "p95_ms": round(p95 * 1000, 2),
+            "max_ms": round(max(values) * 1000, 2),
+        }
+
+    return {
+        "tasks": len(workflow.steps),
+        "samples_ms": [round(x * 1000, 1) for x in everything],
+        "down": ms(down),
+        "p (pause/resume)": ms(pause),
+        "all": ms(everything),
+        "flush_ms_max": round(max(app.flush_times, default=0.0) * 1000, 2),
+        "tasks_ended_per_sample_median": statistics.median(events_during or [0]),
+    }
+
+
+async def summary(mode: str = "full") -> dict[str, Any]:
+    """Figures for `python -m benchmarks` (benchmarks/cases/dashboard_summary.py)."""
+    tasks = {"full": 5000, "quick": 5000, "tiny": 1000}.get(mode, 5000)
+    rounds = {"full": 5, "quick": 3, "tiny": 1}.get(mode, 5)
+    samples = {"full": 30, "quick": 15, "tiny": 5}.get(mode, 30)
+    spec_tasks = {"full": 3000, "quick": 2000, "tiny": 500}.get(mode, 3000)
+    spec_rounds = {"full": 3, "quick": 1, "tiny": 1}.get(mode, 3)
+    # The issue's scenario: a few thousand tasks finishing at hundreds per second.
+    spec = await compare(large_graph(spec_tasks, 0.1), spec_rounds)
+    burst = await compare(large_graph(tasks, 0.0), rounds)
+    burst_launch = await compare(large_graph(tasks, 0.0), rounds, settle=False)
+    paced = await compare(large_graph(tasks, 0.002), rounds)
+    latency = await key_latency(large_graph(tasks, 0.01), samples)
+    return {
+        "runner_slowdown": max(spec["slowdown"], burst["slowdown"], paced["slowdown"]),
+        "key_latency_max_ms": latency["all"].get("max_ms", float("nan")),
+        "key_latency_median_ms": latency["all"].get("median_ms", float("nan")),
+        "slowdown_target": SLOWDOWN_TARGET,
+        "latency_target_ms": LATENCY_TARGET_MS,
+        "hundreds_per_s": spec,
+        "burst": burst,
+        "burst_from_launch": burst_launch,
+        "paced": paced,
+        "latency": latency,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and samples")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures")
+    args = parser.parse_args(argv)
+    figures = asyncio.run(summary("quick" if args.quick else "full"))
+    latency = figures["latency"]
+    print("dashboard benchmark: large_graph-like workflows (width 100, 2 deps), concurrency 64")
+    for name, f in (
+        ("100 ms tasks", figures["hundreds_per_s"]),
+        ("no-op burst", figures["burst"]),
+        ("burst, launch", figures["burst_from_launch"]),
+        ("2 ms tasks", figures["paced"]),
+    ):
+        print(
+            f"  {name:14} {f['tasks']} tasks ({f['tasks_per_s_headless']}/s)  headless "
+            f"{f['headless_s'] * 1000:7.1f} ms  under the app "
+            f"{f['dashboard_s'] * 1000:7.1f} ms   slowdown {f['slowdown']:.2f}x "
+            f"(rounds {', '.join(f'{x:.2f}' for x in f['slowdown_rounds'])}); "
+            f"{f['flushes_per_run_max']} flushes, longest {f['flush_ms_max']} ms"
+        )
+    for key in ("down", "p (pause/resume)", "all"):
+        s = latency[key]
+        if s:
+            print(
+                f"  key {key:17} n={s['n']:3}  median {s['median_ms']:6.2f} ms  "
+                f"p95 {s['p95_ms']:6.2f} ms  max {s['max_ms']:6.2f} ms"
+            )
+    ok_slow = figures["runner_slowdown"] <= SLOWDOWN_TARGET
+    ok_key = figures["key_latency_max_ms"] <= LATENCY_TARGET_MS
+    print(
+        f"  runner slowdown {figures['runner_slowdown']:.2f}x (target <= {SLOWDOWN_TARGET}x: "
+        f"{'ok' if ok_slow else 'MISSED'}); worst key {figures['key_latency_max_ms']:.1f} ms "
+        f"(target <= {LATENCY_TARGET_MS:g} ms: {'ok' if ok_key else 'MISSED'})"
+    )
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"  figures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
