@@ -89,19 +89,14 @@ def build_graph(steps: Sequence[TaskStep]) -> TaskGraph:
         index[step.name] = i
     deps: list[list[int]] = []
     dependents: list[list[int]] = [[] for _ in step_list]
+    get = index.get
     for i, step in enumerate(step_list):
-        mine: list[int] = []
-        for dep in step.dependencies:
-            j = index.get(dep)
-            if j is None:
-                raise WorkflowValidationError(
-                    f"task {step.name!r} depends on {dep!r}, which is not a task of this workflow"
-                )
-            if j == i:
-                raise WorkflowValidationError(f"task {step.name!r} depends on itself")
-            if j in mine:
-                continue
-            mine.append(j)
+        mine = [get(dep, -1) for dep in step.dependencies]
+        if -1 in mine or i in mine:
+            _bad_dependency(step, mine, i)
+        if len(mine) > 1 and len(set(mine)) != len(mine):
+            mine = list(dict.fromkeys(mine))  # a dependency named twice counts once
+        for j in mine:
             dependents[j].append(i)
         deps.append(mine)
     graph = TaskGraph(step_list, index, deps, dependents)
@@ -110,6 +105,16 @@ def build_graph(steps: Sequence[TaskStep]) -> TaskGraph:
         names = " -> ".join(repr(step_list[i].name) for i in cycle)
         raise WorkflowValidationError(f"dependency cycle: {names}")
     return graph
+
+
+def _bad_dependency(step: TaskStep, resolved: list[int], i: int) -> None:
+    for dep, j in zip(step.dependencies, resolved, strict=True):
+        if j == -1:
+            raise WorkflowValidationError(
+                f"task {step.name!r} depends on {dep!r}, which is not a task of this workflow"
+            )
+        if j == i:
+            raise WorkflowValidationError(f"task {step.name!r} depends on itself")
 
 
 def _find_cycle(graph: TaskGraph) -> list[int]:
