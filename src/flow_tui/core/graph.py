@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ class TaskGraph:
 
     def fingerprint(self) -> str:
         """A stable hash of the names and dependencies, independent of declaration order."""
+        import hashlib  # not needed on a run that never saves: keeps start-up short
+
         h = hashlib.sha256()
         for name in sorted(self.index):
             step = self.steps[self.index[name]]

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-import tomli_w
 
 from flow_tui.core.errors import SnapshotError
 from flow_tui.core.snapshot import Snapshot, register_codec
@@ -76,6 +73,8 @@ def _toml_value(table: dict[str, Any], key: str) -> None:
 
 
 def to_toml(snapshot: Snapshot) -> str:
+    import tomli_w  # imported when first needed: start-up of runs that never save TOML
+
     doc = schema.to_dict(snapshot)
     _toml_value(doc, "context")
     for result in doc["results"].values():
@@ -99,6 +98,8 @@ def _untoml_value(table: dict[str, Any], key: str, source: str, where: str) -> N
 
 
 def from_toml(raw: str | bytes, source: str = "snapshot") -> Snapshot:
+    import tomllib
+
     text = _text(raw, source)
     try:
         doc = tomllib.loads(text)
