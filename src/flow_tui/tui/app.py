@@ -19,6 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Tree
 from textual.worker import Worker
@@ -50,6 +51,8 @@ from flow_tui.tui.view import RunView, Transition
 EXIT_OK = 0  # the run finished and every task succeeded
 EXIT_FAILED = 1  # the run ended failed or cancelled, or never ran to its end
 EXIT_QUIT_UNFINISHED = 130  # the operator quit (and confirmed) while work was unfinished
+
+FILTER_AT_ONCE = 1000  # up to this many tasks the filter applies on every keystroke
 
 _RETRIABLE = {
     RowStatus.FAILURE,
@@ -157,6 +160,7 @@ class DashboardApp(App[int]):
         self.view = RunView(session, self.changes, self.clock)
         self.groups = group_tasks(session.steps, session.graph.depths())
         self.filter_query = ""
+        self._filter_timer: Timer | None = None
         self.run_task_worker: Worker[None] | None = None
         self.flushes = 0
         self.repainted_rows = 0
@@ -590,10 +594,21 @@ class DashboardApp(App[int]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self._set_filter(event.value)
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+        if len(self.session.steps) <= FILTER_AT_ONCE:
+            self._set_filter(event.value)
+        else:
+            # Rebuilding thousands of rows per keystroke would lag the typing.
+            self._filter_timer = self.set_timer(0.15, partial(self._set_filter, event.value))
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
+        if self._filter_timer is not None:
+            self._filter_timer.stop()
+            self._filter_timer = None
+            self._set_filter(event.value)
         if not event.value.strip():
             self.filter_bar.hide()
         self.task_tree.focus()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text, TextType
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -122,6 +123,8 @@ class TaskTree(Tree[TreeItem]):
     TaskTree > .task-tree--warning { color: $text-warning; }
     """
 
+    _populating = False  # a class default: refresh() runs inside Tree.__init__ already
+
     class DetailRequested(Message):
         """The operator asked for the detail pane of a task (enter)."""
 
@@ -162,20 +165,39 @@ class TaskTree(Tree[TreeItem]):
         self._group_nodes = {}
         self._rows = {}
         root = self.root
-        for group in groups:
-            names = [n for n in group.names if visible is None or n in visible]
-            if not names:
-                continue
-            group_node = root.add(self._group_label(group), data=GroupRef(group.title), expand=True)
-            self._group_nodes[group.title] = group_node
-            for name in names:
-                # The stored label is the bare name; render_label draws the row.
-                self._task_nodes[name] = group_node.add_leaf(Text(name), data=TaskRef(name))
+        # Every added node asks for a refresh; thousands of them cost more than the
+        # nodes themselves, so they are folded into one.
+        self._populating = True
+        try:
+            for group in groups:
+                names = [n for n in group.names if visible is None or n in visible]
+                if not names:
+                    continue
+                label = self._group_label(group)
+                group_node = root.add(label, data=GroupRef(group.title), expand=True)
+                self._group_nodes[group.title] = group_node
+                for name in names:
+                    # The stored label is the bare name; render_label draws the row.
+                    self._task_nodes[name] = group_node.add_leaf(Text(name), data=TaskRef(name))
+        finally:
+            self._populating = False
+        self.refresh(layout=True)
         target = self._task_nodes.get(keep) if keep else None
         if target is None and self._task_nodes:
             target = next(iter(self._task_nodes.values()))
         _ = self.last_line  # lay the lines out now, so the node's line is known
         self.move_cursor(target)
+
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        if self._populating:
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     # -- updating ----------------------------------------------------------------------
 
