@@ -31,7 +31,7 @@ from flow_tui.core.errors import SnapshotError
 from flow_tui.core.events import TaskEnd, TaskStart
 from flow_tui.core.runner import TaskRunner
 from flow_tui.core.snapshot import Snapshot
-from flow_tui.snapshot.codec import codec_suffix, encode
+from flow_tui.snapshot.codec import codec_suffix
 from flow_tui.snapshot.files import (
     atomic_write,
     describe_os_error,
@@ -45,6 +45,7 @@ from flow_tui.snapshot.journal import (
     encode_start,
     journal_path,
 )
+from flow_tui.snapshot.render import CheckpointRenderer
 
 T = TypeVar("T")
 
@@ -85,40 +86,48 @@ class CheckpointLock:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             except OSError as exc:
-                raise SnapshotError(
-                    f"cannot lock checkpoint {self.checkpoint}: {self.path}: "
-                    f"{describe_os_error(exc)}"
-                ) from None
+                raise self._cannot(exc) from None
             try:
-                taken = self._try_lock(fd)
-                if taken and not self._still_linked(fd):
-                    continue  # its holder removed it as we locked it: try the new one
+                flocked = self._try_lock(fd)
+                if flocked is not False and not self._still_linked(fd):
+                    os.close(fd)  # its holder removed it as we locked it: try the new one
+                    continue
                 holder = _read_holder(fd)
-                if not taken or self._foreign(holder):
+                if flocked is False or self._foreign(holder):
                     raise self._busy(holder)
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, payload, 0)
+                try:
+                    os.ftruncate(fd, 0)
+                    os.pwrite(fd, payload, 0)
+                except OSError as exc:
+                    # Under flock the holder's name is only for messages (a full disk
+                    # cannot hold it); without flock it is the lock itself.
+                    if flocked is None:
+                        raise self._cannot(exc) from None
             except BaseException:
-                os.close(fd)
+                with contextlib.suppress(OSError):
+                    os.close(fd)
                 raise
             self._fd = fd
             return
         raise CheckpointLockError(f"could not take the lock {self.path}; try again")
 
-    def _try_lock(self, fd: int) -> bool:
+    def _cannot(self, exc: OSError) -> SnapshotError:
+        return SnapshotError(
+            f"cannot lock checkpoint {self.checkpoint}: {self.path}: {describe_os_error(exc)}"
+        )
+
+    def _try_lock(self, fd: int) -> bool | None:
+        """True: flocked; False: held by another; None: free, by the pid check alone."""
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
         except OSError as exc:
             if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
-                raise SnapshotError(
-                    f"cannot lock checkpoint {self.checkpoint}: {self.path}: "
-                    f"{describe_os_error(exc)}"
-                ) from None
+                raise self._cannot(exc) from None
             # No flock on this filesystem: the pid in the file decides.
             holder = _read_holder(fd)
-            return holder is None or not _holder_alive(holder)
+            return None if holder is None or not _holder_alive(holder) else False
         return True
 
     def _still_linked(self, fd: int) -> bool:
@@ -189,6 +198,7 @@ class Checkpointer:
     ) -> None:
         self.path = path
         self.suffix = codec_suffix(path)
+        self._render = CheckpointRenderer(self.suffix)
         self._snapshot_source = snapshot_source
         self._on_error = on_error
         self._buffer: list[bytes] = []
@@ -220,7 +230,8 @@ class Checkpointer:
 
     def _on_end(self, event: TaskEnd) -> None:
         name = event.step.name
-        self._buffer.append(encode_end(name, self._name(name), event.result))
+        result_json = self._render.result_json(name, event.result)
+        self._buffer.append(encode_end(self._name(name), result_json))
 
     # -- writing -----------------------------------------------------------------------
 
@@ -310,7 +321,7 @@ class Checkpointer:
     def _replace(self, snapshot: Snapshot) -> None:
         with self._io:
             snapshot.checkpoint_id = secrets.token_hex(8)
-            payload = encode(snapshot, self.suffix)
+            payload = self._render.render(snapshot)
             atomic_write(self.path, payload, what="checkpoint")
             # From here on the old journal extends a file that is gone: it is void.
             if self._journal is not None:
@@ -326,7 +337,7 @@ class Checkpointer:
     def _finish(self, snapshot: Snapshot) -> None:
         with self._io:
             snapshot.checkpoint_id = None
-            atomic_write(self.path, encode(snapshot, self.suffix), what="checkpoint")
+            atomic_write(self.path, self._render.render(snapshot), what="checkpoint")
             self.writes += 1
             if self._journal is not None:
                 self._journal.close()

@@ -24,7 +24,12 @@ from flow_tui.core.invoke import current_task_name
 from flow_tui.core.model import TaskResult, TaskStatus, TaskStep
 from flow_tui.core.runner import TaskRunner, TaskRunnerBuilder
 from flow_tui.core.snapshot import Snapshot
-from flow_tui.core.state import InterruptedTaskError, ResumePlan, TaskStateManager
+from flow_tui.core.state import (
+    InterruptedTaskError,
+    ResumePlan,
+    TaskStateManager,
+    marked_done_result,
+)
 from flow_tui.core.workflow import Workflow
 
 log = logging.getLogger("flow_tui.session")
@@ -169,20 +174,29 @@ class Session:
         """
         session = cls(workflow, options, source)
         opts = session.options
-        if opts.resume is not None:
-            loaded = session.preview(opts.resume, force=opts.force)
-            session._basis = loaded.snapshot
-            session.plan = loaded.plan
-            session.resumed_from = loaded.path
-        elif opts.mark_done:
-            raise SessionError("--mark-done only applies with --resume SNAPSHOT")
-        if require_consent and session.needs_consent:
-            raise InterruptedTaskError(session.needs_consent)
-        if opts.checkpoint is not None:
-            session._open_checkpoint(opts.checkpoint)
+        # The lock comes first: the snapshot to resume from may be this very checkpoint,
+        # and it must not change between reading it and taking it over.
+        lock = session._lock_checkpoint(opts.checkpoint) if opts.checkpoint else None
+        try:
+            if opts.resume is not None:
+                loaded = session.preview(opts.resume, force=opts.force)
+                session._basis = loaded.snapshot
+                session.plan = loaded.plan
+                session.resumed_from = loaded.path
+            elif opts.mark_done:
+                raise SessionError("--mark-done only applies with --resume SNAPSHOT")
+            if require_consent and session.needs_consent:
+                raise InterruptedTaskError(session.needs_consent)
+            if opts.checkpoint is not None and lock is not None:
+                session._open_checkpoint(opts.checkpoint, lock)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
         return session
 
-    def _open_checkpoint(self, path: Path) -> None:
+    @staticmethod
+    def _lock_checkpoint(path: Path) -> CheckpointLock:
         from flow_tui.snapshot.codec import codec_suffix
 
         codec_suffix(path)
@@ -191,18 +205,18 @@ class Session:
             raise SessionError(f"cannot write checkpoint {path}: {path.parent} {problem}")
         lock = CheckpointLock(path)
         lock.acquire()
-        try:
-            resuming_same = self.resumed_from is not None and _same_file(self.resumed_from, path)
-            if path.exists() and not resuming_same:
-                raise SessionError(
-                    f"checkpoint {path} already exists; pass --resume {path} to continue "
-                    "from it, or choose another path"
-                )
-            checkpointer = Checkpointer(path, self.snapshot, self._checkpoint_failed)
-            checkpointer.open()
-        except BaseException:
-            lock.release()
-            raise
+        return lock
+
+    def _open_checkpoint(self, path: Path, lock: CheckpointLock) -> None:
+        resuming_same = self.resumed_from is not None and _same_file(self.resumed_from, path)
+        if path.exists() and not resuming_same:
+            raise SessionError(
+                f"checkpoint {path} already exists; pass --resume {path} to continue "
+                "from it, or choose another path"
+            )
+        # Written now, before any task runs: from here on a crash resumes from it.
+        checkpointer = Checkpointer(path, self.snapshot, self._checkpoint_failed)
+        checkpointer.open()
         self._lock = lock
         self.checkpointer = checkpointer
 
@@ -319,6 +333,14 @@ class Session:
             snap = self.runner.snapshot(saved_context)
         elif self._basis is not None:
             basis = self._basis
+            results = dict(basis.results)
+            interrupted = list(basis.interrupted)
+            if self._mark_done:
+                # The operator's word is a result like any other: saved before any task
+                # that depends on it runs.
+                for name in self._mark_done:
+                    results[name] = marked_done_result()
+                interrupted = [n for n in interrupted if n not in self._mark_done]
             # Not run yet: the saved results stand with the versions they were made by,
             # so a crash before the run re-runs still sees which ones changed.
             versions: dict[str, str | None] = {}
@@ -328,11 +350,11 @@ class Session:
                     for s in self.steps
                 }
             snap = Snapshot(
-                results=dict(basis.results),
+                results=results,
                 workflow=self.workflow.name,
                 fingerprint=basis.fingerprint or self.graph.fingerprint(),
                 versions=versions,
-                interrupted=list(basis.interrupted),
+                interrupted=interrupted,
                 tasks=[s.name for s in self.steps],
                 status="paused" if self._paused else "pending",
                 context=saved_context if saved_context is not None else basis.context,

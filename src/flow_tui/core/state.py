@@ -66,6 +66,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def marked_done_result() -> TaskResult:
+    """The result of a task the operator says completed (`--mark-done`)."""
+    now = _now()
+    return TaskResult(
+        TaskStatus.SUCCESS,
+        message="marked done by hand (--mark-done)",
+        metrics=TaskMetrics(now, now, 0.0, 0),
+    )
+
+
 class TaskStateManager:
     def __init__(self) -> None:
         self.saved: dict[str, TaskResult] = {}
@@ -198,11 +208,7 @@ class TaskStateManager:
         for name in plan.kept:
             i = graph.index[name]
             if name in self.mark_done:
-                frozen[i] = TaskResult(
-                    TaskStatus.SUCCESS,
-                    message="marked done by hand (--mark-done)",
-                    metrics=TaskMetrics(_now(), _now(), 0.0, 0),
-                )
+                frozen[i] = marked_done_result()
             else:
                 frozen[i] = self.saved[name]
         if only is not None:

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import zlib
 from pathlib import Path
 from typing import Any
 
 from flow_tui.core.errors import SnapshotError
-from flow_tui.core.model import TaskResult, TaskStatus
+from flow_tui.core.model import TaskStatus
 from flow_tui.core.snapshot import Snapshot
 from flow_tui.snapshot.files import atomic_write, describe_os_error, fsync_dir
-from flow_tui.snapshot.schema import result_from_dict, result_to_dict
+from flow_tui.snapshot.schema import result_from_dict
 
 JOURNAL_SUFFIX = ".journal"
 
@@ -30,7 +29,8 @@ def journal_path(checkpoint: Path) -> Path:
 
 
 def _line(payload: str) -> bytes:
-    data = payload.encode("utf-8")
+    # A lone surrogate (from an undecodable file name) becomes its JSON escape.
+    data = payload.encode("utf-8", "backslashreplace")
     return b"%08x %s\n" % (zlib.crc32(data), data)
 
 
@@ -43,36 +43,9 @@ def encode_start(name_json: str) -> bytes:
     return _line('{"k":"s","t":%s}' % name_json)
 
 
-def encode_end(name: str, name_json: str, result: TaskResult) -> bytes:
-    m = result.metrics
-    if (
-        result.status is TaskStatus.SUCCESS
-        and result.message is None
-        and result.error is None
-        and result.data is None
-        and result.traceback is None
-        and not result.data_is_repr
-        and m is not None
-        and math.isfinite(m.duration_ms)
-        and (started := m.started_at) is not None
-        and (finished := m.finished_at) is not None
-        and started.utcoffset() is not None
-        and finished.utcoffset() is not None
-    ):
-        # The common case, formatted by hand: it is most of a checkpoint's write cost.
-        return _line(
-            '{"k":"e","t":%s,"r":{"status":"success","metrics":{"duration_ms":%r,'
-            '"attempts":%d,"started_at":"%s","finished_at":"%s"}}}'
-            % (
-                name_json,
-                float(m.duration_ms),
-                m.attempts,
-                started.isoformat(),
-                finished.isoformat(),
-            )
-        )
-    record = {"k": "e", "t": name, "r": result_to_dict(name, result)}
-    return _line(json.dumps(record, ensure_ascii=False))
+def encode_end(name_json: str, result_json: str) -> bytes:
+    """`result_json` is the result as the snapshot document holds it, already encoded."""
+    return _line('{"k":"e","t":%s,"r":%s}' % (name_json, result_json))
 
 
 def read_records(path: Path, checkpoint_id: str | None) -> list[dict[str, Any]]:

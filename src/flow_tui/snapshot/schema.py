@@ -211,7 +211,10 @@ def _time(value: Any, source: str, where: str) -> datetime | None:
         raise _fail(source, f"{where} must be a time, not {type(value).__name__}")
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise _fail(source, f"{where} is out of range: {value!r}") from None
 
 
 def _str_list(value: Any, source: str, where: str) -> list[str]:

@@ -1,0 +1,195 @@
+"""Checkpoint files rendered from result fragments encoded once, when each task ends.
+
+A checkpoint is rewritten whole at each compaction and at close, and nearly all of it is
+results that have not changed since they were encoded for the journal. The renderer keeps
+each result's encoded form, keyed by the TaskResult object (a result does not change once
+its task has ended), so a rewrite joins strings instead of encoding every result again.
+The document means exactly what `codec.encode` writes: both decode to the same snapshot.
+In TOML, a plain success is one inline table under `[results]`; any other result keeps
+the `[results."name"]` tables the codec writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import replace
+from typing import Any
+
+import tomli_w
+
+from flow_tui.core.model import TaskResult, TaskStatus
+from flow_tui.core.snapshot import Snapshot
+from flow_tui.snapshot import schema
+from flow_tui.snapshot.codec import encode
+
+_PLAIN_JSON = (
+    '{"status": "success", "metrics": {"duration_ms": %r, "attempts": %d, '
+    '"started_at": "%s", "finished_at": "%s"}}'
+)
+_PLAIN_TOML = (
+    '{status = "success", metrics = {duration_ms = %r, attempts = %d, '
+    'started_at = "%s", finished_at = "%s"}}'
+)
+_FIRST_KEYS = ("format", "version", "created_at", "status", "workflow", "fingerprint")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+Fields = tuple[float, int, str, str]
+
+
+def _plain_fields(result: TaskResult) -> Fields | None:
+    """The four values of a success with nothing but timings, else None."""
+    if (
+        result.status is not TaskStatus.SUCCESS
+        or result.message is not None
+        or result.error is not None
+        or result.data is not None
+        or result.traceback is not None
+        or result.data_is_repr
+    ):
+        return None
+    m = result.metrics
+    if m is None:
+        return None
+    duration = m.duration_ms
+    started = m.started_at
+    finished = m.finished_at
+    if (
+        type(duration) is not float
+        or not math.isfinite(duration)
+        or type(m.attempts) is not int
+        or started is None
+        or finished is None
+        or started.utcoffset() is None
+        or finished.utcoffset() is None
+    ):
+        return None
+    # schema writes aware times converted to UTC: the executor's already are.
+    if started.utcoffset() or finished.utcoffset():
+        return None
+    return (duration, m.attempts, started.isoformat(), finished.isoformat())
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _toml_string(text: str) -> str:
+    # A JSON string is a TOML basic string, but for DEL, which TOML wants escaped.
+    return _json(text).replace("\x7f", "\\u007f")
+
+
+def toml_key(name: str) -> str:
+    return name if _BARE_KEY.fullmatch(name) else _toml_string(name)
+
+
+def _toml_safe_value(table: dict[str, Any], key: str) -> None:
+    # As the codec does: a value TOML cannot hold travels as JSON text under `<key>_json`.
+    if key in table and not schema.toml_safe(table[key]):
+        table[f"{key}_json"] = _json(table.pop(key))
+
+
+class CheckpointRenderer:
+    """Encodes results once (`result_json`), and whole checkpoint documents from them."""
+
+    def __init__(self, suffix: str) -> None:
+        self.suffix = suffix
+        # name -> (the result it encodes, its JSON, its plain fields or None)
+        self._cache: dict[str, tuple[TaskResult, str, Fields | None]] = {}
+        self._toml_tables: dict[str, tuple[TaskResult, str]] = {}
+        self._tasks: tuple[list[str], str] | None = None
+
+    def _entry(self, name: str, result: TaskResult) -> tuple[TaskResult, str, Fields | None]:
+        entry = self._cache.get(name)
+        if entry is None or entry[0] is not result:
+            fields = _plain_fields(result)
+            if fields is not None:
+                text = _PLAIN_JSON % fields
+            else:
+                text = _json(schema.result_to_dict(name, result))
+            entry = self._cache[name] = (result, text, fields)
+        return entry
+
+    def result_json(self, name: str, result: TaskResult) -> str:
+        """The JSON of `result` as the snapshot document holds it (computed once)."""
+        return self._entry(name, result)[1]
+
+    def render(self, snapshot: Snapshot) -> bytes:
+        try:
+            if self.suffix == ".json":
+                return self._render_json(snapshot).encode("utf-8")
+            return self._render_toml(snapshot).encode("utf-8")
+        except UnicodeEncodeError:
+            # Text that UTF-8 cannot hold: the codec says so precisely (or escapes it).
+            return encode(snapshot, self.suffix)
+
+    def _header(self, snapshot: Snapshot) -> dict[str, Any]:
+        doc = schema.to_dict(replace(snapshot, results={}, tasks=[]))
+        del doc["results"]
+        doc["tasks"] = None  # placeholder: keeps the key order of the codec
+        return doc
+
+    def _task_list(self, snapshot: Snapshot, render: Any) -> str:
+        tasks = list(snapshot.tasks) or list(snapshot.results)
+        cached = self._tasks
+        if cached is None or cached[0] != tasks:
+            cached = self._tasks = (tasks, render(tasks))
+        return cached[1]
+
+    def _render_json(self, snapshot: Snapshot) -> str:
+        lines = ["{"]
+        for key, value in self._header(snapshot).items():
+            text = self._task_list(snapshot, _json) if key == "tasks" else _json(value)
+            lines.append(f" {_json(key)}: {text},")
+        results = snapshot.results
+        if results:
+            entry = self._entry
+            lines.append(' "results": {')
+            lines.append(",\n".join(f"  {_json(n)}: {entry(n, r)[1]}" for n, r in results.items()))
+            lines.append(" }")
+        else:
+            lines.append(' "results": {}')
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+    def _render_toml(self, snapshot: Snapshot) -> str:
+        header = self._header(snapshot)
+        del header["tasks"]
+        _toml_safe_value(header, "context")
+        # Top-level keys come before any table: the plain keys, the task list, the rest
+        # of the header (keys, then its tables), then the results.
+        first = {k: header.pop(k) for k in _FIRST_KEYS if k in header}
+        parts = [tomli_w.dumps(first), self._task_list(snapshot, _toml_array)]
+        parts.append(tomli_w.dumps(header))
+        results = snapshot.results
+        plain: list[str] = []
+        tables: list[str] = []
+        entry = self._entry
+        for name, result in results.items():
+            fields = entry(name, result)[2]
+            if fields is not None:
+                plain.append(f"{toml_key(name)} = {_PLAIN_TOML % fields}\n")
+            else:
+                tables.append(self._toml_table(name, result))
+        parts.append("\n[results]\n")
+        parts.extend(plain)
+        if tables:
+            parts.append("\n")
+            parts.extend(tables)
+        return "".join(parts)
+
+    def _toml_table(self, name: str, result: TaskResult) -> str:
+        cached = self._toml_tables.get(name)
+        if cached is None or cached[0] is not result:
+            table = schema.result_to_dict(name, result)
+            _toml_safe_value(table, "data")
+            cached = self._toml_tables[name] = (result, tomli_w.dumps({"results": {name: table}}))
+        return cached[1] + "\n"
+
+
+def _toml_array(names: list[str]) -> str:
+    if not names:
+        return "tasks = []\n"
+    items = ",\n".join(f"    {_toml_string(n)}" for n in names)
+    return f"tasks = [\n{items},\n]\n"
