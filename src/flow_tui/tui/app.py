@@ -209,7 +209,7 @@ class DashboardApp(App[int]):
         self.session.subscribe(self.changes)
         self.view.refresh()
         self.task_tree.populate(self.groups)
-        self.task_tree.focus()
+        self.set_focus(self.task_tree)
         self._show_run(full=True)
         self.detail_pane.show_task(self.task_tree.highlighted_task)
         self._note_resume()
@@ -569,19 +569,22 @@ class DashboardApp(App[int]):
     @on(TaskTree.DetailRequested)
     def _detail_requested(self, event: TaskTree.DetailRequested) -> None:
         self.detail_pane.show_task(event.name)
-        self.detail_pane.focus()
+        self.set_focus(self.detail_pane)
 
     def action_focus_detail(self) -> None:
         self.detail_pane.show_task(self.task_tree.highlighted_task)
-        self.detail_pane.focus()
+        self.set_focus(self.detail_pane)
+
+    # set_focus (not widget.focus(), which is deferred) so keys typed right after
+    # reach the newly focused widget, not the one losing focus.
 
     def action_focus_tree(self) -> None:
-        self.task_tree.focus()
+        self.set_focus(self.task_tree)
 
     def action_filter(self) -> None:
         bar = self.filter_bar
         bar.show()
-        bar.focus()
+        self.set_focus(bar)
         self.refresh_bindings()
 
     def action_clear_filter(self) -> None:
@@ -589,7 +592,7 @@ class DashboardApp(App[int]):
         bar.value = ""
         bar.hide()
         self._set_filter("")
-        self.task_tree.focus()
+        self.set_focus(self.task_tree)
         self.refresh_bindings()
 
     @on(Input.Changed, "#filter")
@@ -611,7 +614,7 @@ class DashboardApp(App[int]):
             self._set_filter(event.value)
         if not event.value.strip():
             self.filter_bar.hide()
-        self.task_tree.focus()
+        self.set_focus(self.task_tree)
 
     def _set_filter(self, query: str) -> None:
         if query.strip() == self.filter_query:
@@ -620,23 +623,20 @@ class DashboardApp(App[int]):
         self._populate()
 
     def describe_keys(self) -> list[KeyHelp]:
-        """Every binding of the app, the tree and the detail pane, keymap applied."""
+        """Every remappable key of the app, the tree and the detail pane, in declared
+        order, showing the keys in force (a keymap applied)."""
         out: list[KeyHelp] = []
-        seen: set[str] = set()
         nodes: list[Widget | App[int]] = [self, self.task_tree, self.detail_pane]
         for node in nodes:
-            by_id: dict[str, list[str]] = {}
-            bindings: dict[str, Binding] = {}
+            keys: dict[str, list[str]] = {}
             for _key, binding in node._bindings:
-                ident = binding.id or binding.action
-                by_id.setdefault(ident, []).append(self.get_key_display(binding))
-                bindings.setdefault(ident, binding)
-            for ident, binding in bindings.items():
-                if ident in seen or binding.system:
+                if binding.id is not None:
+                    keys.setdefault(binding.id, []).append(self.get_key_display(binding))
+            for declared in type(node).BINDINGS:
+                if not isinstance(declared, Binding) or declared.id not in keys:
                     continue
-                seen.add(ident)
-                keys = " / ".join(dict.fromkeys(by_id[ident]))
-                out.append(KeyHelp(keys, binding.description, binding.tooltip, binding.id))
+                shown = " / ".join(dict.fromkeys(keys[declared.id]))
+                out.append(KeyHelp(shown, declared.description, declared.tooltip, declared.id))
         return out
 
     def action_help(self) -> None:

@@ -187,6 +187,9 @@ class TaskTree(Tree[TreeItem]):
             target = next(iter(self._task_nodes.values()))
         _ = self.last_line  # lay the lines out now, so the node's line is known
         self.move_cursor(target)
+        if keep is None or target is None or keep != self.highlighted_task:
+            # Show the first group's heading too, once the cursor has scrolled to its row.
+            self.call_after_refresh(self.scroll_home, animate=False)
 
     def refresh(
         self,

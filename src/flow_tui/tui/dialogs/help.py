@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.content import Content
 from textual.widgets import Button, Static
 
 from flow_tui.tui.dialogs.base import Dialog
@@ -22,7 +23,8 @@ class KeyHelp:
 
 class HelpScreen(Dialog[None]):
     DEFAULT_CSS = """
-    HelpScreen #help-keys { height: auto; max-height: 18; }
+    HelpScreen > .dialog { width: 100; }
+    HelpScreen #help-keys { height: auto; max-height: 20; }
     """
 
     def __init__(self, keys: list[KeyHelp]) -> None:
@@ -30,20 +32,17 @@ class HelpScreen(Dialog[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        width = max((len(k.keys) for k in self.keys), default=4) + 2
-        lines = []
+        table = Table.grid(padding=(0, 2))
+        table.add_column(no_wrap=True, style="bold")
+        table.add_column(no_wrap=True)
+        table.add_column(style="dim")
         for key in self.keys:
-            lines.append(
-                Content.assemble(
-                    (key.keys.ljust(width), "bold $text-accent"),
-                    (key.description, "bold"),
-                    (f"  {key.tooltip}" if key.tooltip else "", "$text-muted"),
-                )
-            )
+            table.add_row(Text(key.keys), Text(key.description), Text(key.tooltip))
+        table.add_row(Text("↑ ↓ space"), Text("Move, fold"), Text("Move in the tree; fold a group"))
         with Vertical(classes="dialog") as box:
             box.border_title = "Keys"
             with VerticalScroll(id="help-keys"):
-                yield Static(Content("\n").join(lines), id="help-table")
+                yield Static(table, id="help-table")
             yield Static(
                 "Letter keys do nothing while you type in an input. "
                 "Select text with the mouse to copy it.",
