@@ -44,6 +44,20 @@ print({MARK!r} + json.dumps({{"entry": entry.__name__, "figures": out}}, default
 """
 
 
+ISSUE_SLOWDOWN_KEYS = ("burst_slowdown", "runner_slowdown")
+LATENCY_KEYS = ("key_latency_max_ms",)
+
+
+def _exact(figures: Any, keys: tuple[str, ...]) -> tuple[str, float] | None:
+    if not isinstance(figures, dict):
+        return None
+    for key in keys:
+        value = figures.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return key, float(value)
+    return None
+
+
 def _find(figures: Any, word: str) -> tuple[str, float] | None:
     """The first numeric value whose key contains `word`, searching nested dicts."""
     if not isinstance(figures, dict):
@@ -83,19 +97,28 @@ def run(mode: Mode, log: Log) -> dict[str, Any]:
         log(f"  dashboard: {payload['error']}")
         return {"status": "error", "reason": payload["error"]}
     figures = payload["figures"]
-    slowdown = _find(figures, "slowdown")
-    latency = _find(figures, "latency")
+    # Issue 7's scenario is 5k tasks finishing as fast as they can: the no-op burst.
+    slowdown = _exact(figures, ISSUE_SLOWDOWN_KEYS) or _find(figures, "slowdown")
+    latency = _exact(figures, LATENCY_KEYS) or _find(figures, "latency")
     latency_ms = None
     if latency is not None:
         key, value = latency
         latency_ms = value * 1000 if key.endswith("_s") else value
+    others = {
+        k: v
+        for k, v in figures.items()
+        if isinstance(v, (int, float)) and ("slowdown" in k or "latency" in k) and "target" not in k
+    }
     log(f"  dashboard: {payload['entry']}() -> slowdown {slowdown}, latency {latency}")
     return {
         "status": "measured",
         "entry": payload["entry"],
         "figures": figures,
         "slowdown": slowdown[1] if slowdown else None,
+        "slowdown_key": slowdown[0] if slowdown else None,
         "key_latency_ms": latency_ms,
+        "latency_key": latency[0] if latency else None,
+        "reported": others,
     }
 
 
@@ -119,21 +142,36 @@ def summarize(f: dict[str, Any]) -> list[Row]:
     elif not slowdown > 0:  # a run that did not happen (0 s), not a 0x slowdown
         figure, verdict = f"invalid: dashboard.py reported {slowdown}", None
     else:
-        figure, verdict = f"{slowdown:.2f}x", slowdown <= SLOWDOWN_TARGET
+        figure, verdict = f"{slowdown:.2f}x ({f.get('slowdown_key')})", slowdown <= SLOWDOWN_TARGET
+    reported = f.get("reported") or {}
+    extra = [
+        f"{k} {v:.2f}x"
+        for k, v in reported.items()
+        if "slowdown" in k and k != f.get("slowdown_key")
+    ]
+    if extra:
+        figure += "; " + ", ".join(extra)
     rows.append(
         Row(
             "dashboard",
-            "runner slowdown, app under Pilot vs headless",
+            "runner slowdown, 5k tasks as fast as they can, app under Pilot vs headless",
             figure,
             f"<= {SLOWDOWN_TARGET}x",
             verdict,
         )
     )
+    spread = ", ".join(
+        f"{k.replace('key_latency_', '').replace('_ms', '')} {v:.0f} ms"
+        for k, v in reported.items()
+        if "latency" in k and k != f.get("latency_key") and not k.endswith("target_ms")
+    )
     rows.append(
         Row(
             "dashboard",
-            "a key press answered while events stream",
-            "not reported" if latency is None else f"{latency:.0f} ms",
+            "a key press answered while events stream (worst press)",
+            "not reported"
+            if latency is None
+            else f"{latency:.0f} ms" + (f" ({spread})" if spread else ""),
             f"<= {LATENCY_TARGET_MS:g} ms",
             None if latency is None else latency <= LATENCY_TARGET_MS,
         )
