@@ -35,14 +35,13 @@ from flow_tui.snapshot.codec import codec_suffix
 from flow_tui.snapshot.files import (
     atomic_write,
     describe_os_error,
-    fsync_dir,
     pid_alive,
     remove_stale_temps,
 )
 from flow_tui.snapshot.journal import (
     JournalWriter,
     encode_end,
-    encode_start,
+    encode_starts,
     journal_path,
 )
 from flow_tui.snapshot.render import CheckpointRenderer
@@ -201,7 +200,8 @@ class Checkpointer:
         self._render = CheckpointRenderer(self.suffix)
         self._snapshot_source = snapshot_source
         self._on_error = on_error
-        self._buffer: list[bytes] = []
+        self._buffer: list[bytes] = []  # end records not yet written
+        self._started: list[str] = []  # JSON names of the tasks started since then
         self._names: dict[str, str] = {}
         self._journal: JournalWriter | None = None
         self._journal_bytes = 0
@@ -226,7 +226,7 @@ class Checkpointer:
         return encoded
 
     def _on_start(self, event: TaskStart) -> None:
-        self._buffer.append(encode_start(self._name(event.step.name)))
+        self._started.append(self._name(event.step.name))
 
     def _on_end(self, event: TaskEnd) -> None:
         name = event.step.name
@@ -253,10 +253,9 @@ class Checkpointer:
             if self.error is not None:
                 await self._recover()
                 return
-            if not self._buffer:
+            if not self._buffer and not self._started:
                 return
-            batch, self._buffer = self._buffer, []
-            await self._in_thread(self._append, b"".join(batch))
+            await self._in_thread(self._append, self._take())
             if self._journal_bytes > max(MIN_COMPACT_BYTES, COMPACT_RATIO * self._file_bytes):
                 await self._rewrite()
 
@@ -273,7 +272,7 @@ class Checkpointer:
             if not self._open:
                 return
             self._open = False
-            self._buffer = []  # superseded by the snapshot written now
+            self._forget()  # superseded by the snapshot written now
             snapshot = self._snapshot_source()
             with contextlib.suppress(SnapshotError):  # reported through on_error
                 await self._in_thread(self._finish, snapshot)
@@ -283,11 +282,24 @@ class Checkpointer:
         if not self._open:
             return
         self._open = False
-        self._buffer = []
+        self._forget()
         try:
             self._finish(self._snapshot_source())
         except SnapshotError as exc:
             self._fail(exc)
+
+    def _take(self) -> bytes:
+        # One record names every task started since the last batch; it comes first, so
+        # a task that started and ended within the batch reads as ended.
+        head = encode_starts(self._started) if self._started else b""
+        payload = head + b"".join(self._buffer)
+        self._started = []
+        self._buffer = []
+        return payload
+
+    def _forget(self) -> None:
+        self._started = []
+        self._buffer = []
 
     # -- the steps, each reporting its own failure -------------------------------------
 
@@ -301,7 +313,7 @@ class Checkpointer:
     async def _rewrite(self) -> None:
         # With the lock held: no record can slip between the snapshot and the fresh
         # journal that extends it. The records still buffered are part of the snapshot.
-        self._buffer = []
+        self._forget()
         await self._in_thread(self._replace, self._snapshot_source())
 
     async def _recover(self) -> None:
@@ -322,13 +334,22 @@ class Checkpointer:
         with self._io:
             snapshot.checkpoint_id = secrets.token_hex(8)
             payload = self._render.render(snapshot)
-            atomic_write(self.path, payload, what="checkpoint")
+            journal = JournalWriter(self.path, snapshot.checkpoint_id)
+            journal.open()  # named in the folder before the folder fsync of the rename
+            try:
+                atomic_write(self.path, payload, what="checkpoint")
+            except BaseException:
+                journal.abandon()  # the old checkpoint and its journal stay as they were
+                raise
             # From here on the old journal extends a file that is gone: it is void.
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None
-            journal = JournalWriter(self.path, snapshot.checkpoint_id)
-            journal.start()
+            try:
+                journal.start(folder_synced=True)
+            except BaseException:
+                journal.close()
+                raise
             self._journal = journal
             self._journal_bytes = 0
             self._file_bytes = len(payload)
@@ -342,11 +363,10 @@ class Checkpointer:
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None
-            # The file no longer names a journal, so one left behind would be ignored;
-            # removing it keeps the folder clean.
+            # The file no longer names a journal, so one left behind would be ignored:
+            # removing it keeps the folder clean, and needs no folder fsync.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(journal_path(self.path))
-            fsync_dir(self.path.parent)
 
     def _fail(self, exc: SnapshotError) -> None:
         if self.error is None:

@@ -115,3 +115,25 @@ def test_text_utf8_cannot_hold_is_left_to_the_codec() -> None:
                 CheckpointRenderer(suffix).render(snap)
         else:
             assert CheckpointRenderer(suffix).render(snap) == expected
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    ts=st.floats(min_value=0, max_value=10**11)
+    | st.integers(0, 4 * 10**9).map(lambda s: s + 0.9999995)
+    | st.integers(0, 4 * 10**9).map(lambda s: s + 0.0000005)
+    | st.integers(0, 4 * 10**9).flatmap(
+        lambda s: st.integers(0, 999_999).map(lambda us: s + (us + 0.5) / 1e6)
+    ),
+    duration_ms=st.floats(min_value=0, max_value=1e7),
+)
+def test_clock_times_are_formatted_as_datetime_formats_them(ts: float, duration_ms: float) -> None:
+    from flow_tui.snapshot.render import iso_utc
+
+    assert iso_utc(ts) == datetime.fromtimestamp(ts, UTC).isoformat()
+    metrics = ClockMetrics.from_clock(ts, duration_ms / 1000.0, 1)
+    fields = CheckpointRenderer(".json")._entry(
+        "t", TaskResult(TaskStatus.SUCCESS, metrics=metrics)
+    )[2]
+    assert fields is not None
+    assert fields[2:] == (metrics.started_at.isoformat(), metrics.finished_at.isoformat())

@@ -18,7 +18,7 @@ from typing import Any
 from flow_tui.core.errors import SnapshotError
 from flow_tui.core.model import TaskStatus
 from flow_tui.core.snapshot import Snapshot
-from flow_tui.snapshot.files import atomic_write, describe_os_error, fsync_dir
+from flow_tui.snapshot.files import describe_os_error, fsync_dir
 from flow_tui.snapshot.schema import result_from_dict
 
 JOURNAL_SUFFIX = ".journal"
@@ -41,6 +41,11 @@ def encode_header(checkpoint_id: str) -> bytes:
 def encode_start(name_json: str) -> bytes:
     """`name_json` is the task name already JSON-encoded (cached by the writer)."""
     return _line('{"k":"s","t":%s}' % name_json)
+
+
+def encode_starts(name_jsons: list[str]) -> bytes:
+    """One record for several starts (in the order they happened)."""
+    return _line('{"k":"s","t":[%s]}' % ",".join(name_jsons))
 
 
 def encode_end(name_json: str, result_json: str) -> bytes:
@@ -80,9 +85,13 @@ def read_records(path: Path, checkpoint_id: str | None) -> list[dict[str, Any]]:
                 return []  # the journal of another (older) checkpoint file
             header_seen = True
             continue
-        if not header_seen or kind not in ("s", "e") or not isinstance(record.get("t"), str):
+        if not header_seen or kind not in ("s", "e"):
             continue
-        records.append(record)
+        task = record.get("t")
+        if isinstance(task, str):
+            records.append(record)
+        elif kind == "s" and isinstance(task, list):
+            records.extend({"k": "s", "t": t} for t in task if isinstance(t, str))
     return records
 
 
@@ -141,20 +150,56 @@ class JournalWriter:
     def __init__(self, checkpoint: Path, checkpoint_id: str) -> None:
         self.path = journal_path(checkpoint)
         self.checkpoint_id = checkpoint_id
+        self.created = False
         self._fd: int | None = None
         self._size = 0
 
-    def start(self) -> None:
-        """Replace any journal with an empty one that extends `checkpoint_id`, durably."""
-        header = encode_header(self.checkpoint_id)
-        atomic_write(self.path, header, what="journal")
+    def _error(self, exc: OSError) -> SnapshotError:
+        return SnapshotError(f"cannot write journal {self.path}: {describe_os_error(exc)}")
+
+    def open(self) -> None:
+        """Open the journal file, creating it if need be; nothing in it changes yet.
+
+        The checkpoint writer opens it before it replaces the checkpoint file, whose
+        folder fsync then makes the journal's name durable too.
+        """
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
         try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            try:
+                self._fd = os.open(self.path, flags | os.O_CREAT | os.O_EXCL, 0o644)
+                self.created = True
+            except FileExistsError:
+                self._fd = os.open(self.path, flags)
         except OSError as exc:
-            raise SnapshotError(
-                f"cannot write journal {self.path}: {describe_os_error(exc)}"
-            ) from None
+            raise self._error(exc) from None
+
+    def start(self, *, folder_synced: bool = False) -> None:
+        """Empty the journal and start it with a header naming `checkpoint_id`, durably.
+
+        Only once the checkpoint file with that id is in place: until then the old
+        records may still be needed. A crash midway leaves a journal without a valid
+        header, which is ignored like any journal of another checkpoint file.
+        """
+        if self._fd is None:
+            self.open()
+        assert self._fd is not None
+        header = encode_header(self.checkpoint_id)
+        try:
+            os.ftruncate(self._fd, 0)
+            os.write(self._fd, header)
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            raise self._error(exc) from None
+        if self.created and not folder_synced:
+            fsync_dir(self.path.parent)
         self._size = len(header)
+
+    def abandon(self) -> None:
+        """Close without starting; a journal file this writer created is removed."""
+        self.close()
+        if self.created:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
 
     def write(self, payload: bytes) -> None:
         """Append `payload` (whole records) and make it durable (one fdatasync)."""
@@ -171,9 +216,7 @@ class JournalWriter:
             # recovery) is glued to it; if that fails too, the reader skips the torn line.
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, self._size)
-            raise SnapshotError(
-                f"cannot write journal {self.path}: {describe_os_error(exc)}"
-            ) from None
+            raise self._error(exc) from None
         self._size += len(payload)
 
     def close(self) -> None:
@@ -181,9 +224,3 @@ class JournalWriter:
             fd, self._fd = self._fd, None
             with contextlib.suppress(OSError):
                 os.close(fd)
-
-    def remove(self) -> None:
-        self.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-        fsync_dir(self.path.parent)
