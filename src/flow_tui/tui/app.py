@@ -210,7 +210,7 @@ class DashboardApp(App[int]):
         self.view.refresh()
         self.task_tree.populate(self.groups)
         self.set_focus(self.task_tree)
-        self._show_run(full=True)
+        self._show_run()
         self.detail_pane.show_task(self.task_tree.highlighted_task)
         self._note_resume()
         self.set_interval(self.FLUSH_INTERVAL, self.flush_changes)
@@ -289,7 +289,7 @@ class DashboardApp(App[int]):
         elif names or changed:
             self.repainted_rows += tree.update_rows(names, changed)
         if batch.tasks or batch.all_rows or batch.rebuild or batch.run_changed:
-            self._show_run(full=True)
+            self._show_run()
         else:
             self.run_header.show_elapsed(self.view)
         for severity, text in batch.messages:
@@ -312,7 +312,7 @@ class DashboardApp(App[int]):
             self._retriable = self._retry_target() is not None
             self._refresh_footer()
 
-    def _show_run(self, full: bool) -> None:
+    def _show_run(self) -> None:
         counts = self.view.counts()
         self.run_header.show(self.view, counts)
         state = self.session.state
