@@ -452,3 +452,24 @@ async def test_the_detail_pane_shows_what_a_task_logged() -> None:
         assert "etl: loaded 42 rows into [staging]" in shown
         data = detail.query_one("#detail-data", Static).content
         assert getattr(data, "_object", None) == {"rows": 42}  # pretty-printed data
+
+
+async def test_the_key_bar_shows_the_keys_that_apply_and_clicks_run_them() -> None:
+    from flow_tui.tui.key_bar import KeyBar
+
+    bodies = Bodies()
+    app = make_app(pipeline(bodies))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.running == ["merge"], "merge running")
+        await settle(pilot)
+        bar = app.query_one(KeyBar)
+        shown = {description: enabled for _key, description, enabled in bar.shown}
+        assert shown["Pause"] and "Resume" not in shown
+        assert shown["Load"] is False  # shown, but not while tasks run
+        text = str(bar.render())
+        await pilot.click(KeyBar, offset=(text.index("Pause"), 0))
+        assert app.session.state is RunState.PAUSING
+        await settle(pilot)
+        assert "Resume" in str(bar.render())
+        bodies.release("merge")
+        await until(pilot, lambda: app.session.state is RunState.PAUSED, "paused")

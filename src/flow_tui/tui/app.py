@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Tree
+from textual.widgets import Input, Tree
 from textual.worker import Worker
 
 from flow_tui.core.errors import FlowError
@@ -42,6 +42,7 @@ from flow_tui.tui.dialogs import (
 from flow_tui.tui.dialogs.paths import display_path, find_snapshots
 from flow_tui.tui.filter_bar import FilterBar
 from flow_tui.tui.header import RunHeader
+from flow_tui.tui.key_bar import KeyBar
 from flow_tui.tui.messages import RunMessages
 from flow_tui.tui.status import RowStatus, format_clock
 from flow_tui.tui.task_tree import TaskRef, TaskTree, filter_tasks, group_tasks
@@ -183,7 +184,7 @@ class DashboardApp(App[int]):
                 yield FilterBar(id="filter")
                 yield TaskTree(self.view, id="tasks")
             yield TaskDetail(self.view, id="detail")
-        yield Footer()
+        yield KeyBar(id="keys")
 
     @property
     def task_tree(self) -> TaskTree:
@@ -284,9 +285,9 @@ class DashboardApp(App[int]):
         if batch.rebuild:
             self.groups = group_tasks(self.session.steps, self.session.graph.depths())
             self._populate()
-        elif batch.all_rows:
-            self.repainted_rows += tree.update_all(changed)
         elif names or changed:
+            # After a look at every row (a run started or ended), only the groups whose
+            # tasks changed status are relabelled.
             self.repainted_rows += tree.update_rows(names, changed)
         if batch.tasks or batch.all_rows or batch.rebuild or batch.run_changed:
             self._show_run()
@@ -385,8 +386,8 @@ class DashboardApp(App[int]):
         return tuple(self.check_action(a, ()) for a in self._FOOTER_ACTIONS)
 
     def _refresh_footer(self) -> None:
-        """Refresh the footer's keys only when one of them changed: a footer rebuild
-        costs a layout, too much to pay on every state change of a busy run."""
+        """Refresh the keys only when one of them changed (every binding check runs
+        again on a refresh)."""
         signature = self._footer_state()
         if signature != self._footer_signature:
             self._footer_signature = signature

@@ -60,10 +60,12 @@ class PendingChanges:
         elif kind == "workflow_start":
             self._all_rows = True
             self._run_changed = True
-        elif kind in ("workflow_end", "workflow_paused", "workflow_resumed"):
-            # A cancel ends unfinished tasks without an event each: redraw every row.
+        elif kind == "workflow_end":
+            # A cancel ends unfinished tasks without an event each: look at every row.
             self._all_rows = True
             self._run_changed = True
+        elif kind == "workflow_paused" or kind == "workflow_resumed":
+            self._run_changed = True  # interrupted tasks come with their own task_end
         elif kind == "run_prepared":
             self._rebuild = True
             self._run_changed = True
