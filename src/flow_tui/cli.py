@@ -44,24 +44,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> float:
+def _seconds(text: str, *, allow_zero: bool = False) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    if value != value or value == float("inf") or value < 0 or (value == 0 and not allow_zero):
+        least = ">= 0" if allow_zero else "a positive number of"
+        raise argparse.ArgumentTypeError(f"must be {least} seconds, got {text}")
     return value
 
 
 def _grace(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value < 0 or value != value:
-        raise argparse.ArgumentTypeError(f"must be >= 0 seconds, got {text}")
-    return value
+    return _seconds(text, allow_zero=True)
 
 
 class _Parser(argparse.ArgumentParser):
