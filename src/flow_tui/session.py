@@ -437,7 +437,7 @@ class Session:
         self.finished_at = None
         try:
             results = await runner.execute(
-                self.steps,
+                self.graph,
                 concurrency=self.concurrency,
                 timeout=self.timeout,
                 dry_run=self.options.dry_run,

@@ -123,13 +123,14 @@ class EventBus:
         return bool(self.listeners[name] or self.any)
 
     def emit(self, event: Event) -> None:
-        for listener in (*self.listeners[event.name], *self.any):
+        named = self.listeners[event.name]
+        for listener in (*named, *self.any) if self.any else named:
             try:
                 outcome = listener(event)
             except Exception as exc:
                 self._report(event.name, listener, exc)
                 continue
-            if inspect.isawaitable(outcome):
+            if outcome is not None and inspect.isawaitable(outcome):
                 task = asyncio.ensure_future(self._await(event.name, listener, outcome))
                 self._pending.add(task)
                 task.add_done_callback(self._pending.discard)

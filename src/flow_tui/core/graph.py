@@ -18,9 +18,15 @@ class TaskGraph:
     index: dict[str, int]
     deps: list[list[int]]
     dependents: list[list[int]]
+    _fingerprint: str | None = None
 
     def fingerprint(self) -> str:
         """A stable hash of the names and dependencies, independent of declaration order."""
+        if self._fingerprint is None:
+            self._fingerprint = self._hash()
+        return self._fingerprint
+
+    def _hash(self) -> str:
         import hashlib  # not needed on a run that never saves: keeps start-up short
 
         h = hashlib.sha256()

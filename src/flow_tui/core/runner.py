@@ -14,7 +14,7 @@ from flow_tui.core.events import (
     WorkflowStart,
 )
 from flow_tui.core.executor import CommitBarrier, WorkflowExecutor
-from flow_tui.core.graph import build_graph, mermaid
+from flow_tui.core.graph import TaskGraph, build_graph, mermaid
 from flow_tui.core.invoke import LocalInvoker, TaskInvoker
 from flow_tui.core.model import TaskResult, TaskStatus, TaskStep
 from flow_tui.core.snapshot import Snapshot
@@ -52,7 +52,7 @@ class TaskRunner(Generic[C]):
 
     async def execute(
         self,
-        steps: Sequence[TaskStep[C]],
+        steps: Sequence[TaskStep[C]] | TaskGraph,
         concurrency: int | None = None,
         timeout: float | None = None,
         dry_run: bool = False,
@@ -68,7 +68,8 @@ class TaskRunner(Generic[C]):
             raise RuntimeError("this TaskRunner is already executing")
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
-        graph = build_graph(steps)
+        # A TaskGraph (already validated, e.g. by a Session) is not validated again.
+        graph = steps if isinstance(steps, TaskGraph) else build_graph(steps)
         ready, kept, plan = self.state.prepare(graph, only)
         self.plan = plan
         strategy = DryRunStrategy() if dry_run else self.strategy

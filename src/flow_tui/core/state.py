@@ -94,7 +94,6 @@ class TaskStateManager:
         self.status = "pending"
         self._remaining: list[int] = []
         self._done = bytearray()
-        self._fingerprint: str | None = None
 
     # -- hydrate -----------------------------------------------------------------------
 
@@ -196,7 +195,6 @@ class TaskStateManager:
             raise InterruptedTaskError(plan.needs_consent)
         n = len(graph.steps)
         self.graph = graph
-        self._fingerprint = None
         self.results = {}
         self.running = set()
         self.interrupted = set()
@@ -337,9 +335,7 @@ class TaskStateManager:
     def fingerprint(self) -> str | None:
         if self.graph is None:
             return self.saved_fingerprint
-        if self._fingerprint is None:
-            self._fingerprint = self.graph.fingerprint()
-        return self._fingerprint
+        return self.graph.fingerprint()
 
     def snapshot(self, context: Any = None) -> Snapshot:
         """A consistent copy of the state, safe to take at any moment."""
