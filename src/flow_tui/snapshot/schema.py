@@ -197,24 +197,32 @@ def _str(doc: Mapping[str, Any], key: str, source: str, where: str, required: bo
     return value
 
 
-def _time(value: Any, source: str, where: str) -> datetime | None:
+def _time(value: Any, source: str, where: str, suffix: str = "") -> datetime | None:
+    """`value` as an aware UTC datetime; `where + suffix` names it in an error."""
     if value is None:
         return None
+    if type(value) is str and value.endswith("+00:00"):
+        # What flow-tui writes: already UTC, no conversion needed (the common case of a
+        # 100k-task load).
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise _fail(source, f"{where}{suffix} is not an ISO 8601 time: {value!r}") from None
     if isinstance(value, datetime):
         when = value
     elif isinstance(value, str):
         try:
             when = datetime.fromisoformat(value)
         except ValueError:
-            raise _fail(source, f"{where} is not an ISO 8601 time: {value!r}") from None
+            raise _fail(source, f"{where}{suffix} is not an ISO 8601 time: {value!r}") from None
     else:
-        raise _fail(source, f"{where} must be a time, not {type(value).__name__}")
+        raise _fail(source, f"{where}{suffix} must be a time, not {type(value).__name__}")
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     try:
         return when.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-        raise _fail(source, f"{where} is out of range: {value!r}") from None
+        raise _fail(source, f"{where}{suffix} is out of range: {value!r}") from None
 
 
 def _str_list(value: Any, source: str, where: str) -> list[str]:
@@ -250,8 +258,8 @@ def result_from_dict(name: str, raw: Any, source: str) -> TaskResult:
         if not math.isfinite(duration):
             raise _fail(source, f"{where}.metrics.duration_ms must be finite")
         metrics = TaskMetrics(
-            _time(raw_metrics.get("started_at"), source, f"{where}.metrics.started_at"),
-            _time(raw_metrics.get("finished_at"), source, f"{where}.metrics.finished_at"),
+            _time(raw_metrics.get("started_at"), source, where, ".metrics.started_at"),
+            _time(raw_metrics.get("finished_at"), source, where, ".metrics.finished_at"),
             float(duration),
             attempts,
         )
@@ -259,7 +267,7 @@ def result_from_dict(name: str, raw: Any, source: str) -> TaskResult:
     if not isinstance(data_is_repr, bool):
         raise _fail(source, f"{where}.data_is_repr must be true or false")
     data = raw.get("data")
-    bad = find_unserializable(data)
+    bad = None if data is None else find_unserializable(data)
     if bad is not None:
         raise _fail(source, f"{where}.data{bad} is not JSON-compatible")
     return TaskResult(
