@@ -12,18 +12,8 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
-from flow_tui.tui.status import GLYPH, RowStatus, format_duration
+from flow_tui.tui.status import GLYPH, STATUS_STYLE, RowStatus, format_duration
 from flow_tui.tui.view import RunView
-
-_STATUS_VAR = {
-    RowStatus.PENDING: "$text-muted",
-    RowStatus.RUNNING: "$text-accent",
-    RowStatus.SUCCESS: "$text-success",
-    RowStatus.FAILURE: "$text-error",
-    RowStatus.SKIPPED: "$text-muted",
-    RowStatus.CANCELLED: "$text-warning",
-    RowStatus.INTERRUPTED: "$text-warning",
-}
 
 
 def _names(names: list[str]) -> Content:
@@ -102,7 +92,7 @@ class TaskDetail(VerticalScroll):
         status = view.status(name)
         title.update(Text(name))
         rows: list[tuple[str, Content]] = []
-        status_text = Content.styled(f"{GLYPH[status]} {status.value}", _STATUS_VAR[status])
+        status_text = Content.styled(f"{GLYPH[status]} {status.value}", STATUS_STYLE[status])
         rows.append(("Status", status_text))
         if result is not None and result.message:
             rows.append(("Message", Content(result.message)))

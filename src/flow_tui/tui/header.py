@@ -10,7 +10,7 @@ from textual.content import Content
 from textual.widget import Widget
 
 from flow_tui.session import RunState
-from flow_tui.tui.status import GLYPH, ORDER, RowStatus, format_clock
+from flow_tui.tui.status import GLYPH, ORDER, STATUS_STYLE, RowStatus, format_clock
 from flow_tui.tui.view import RunView
 
 BAR_WIDTH = 20
@@ -35,16 +35,6 @@ _STATE_STYLE = {
     RunState.CANCELLED: "bold $text-warning",
 }
 
-COUNT_STYLE = {
-    RowStatus.PENDING: "$text-muted",
-    RowStatus.RUNNING: "$text-accent",
-    RowStatus.SUCCESS: "$text-success",
-    RowStatus.FAILURE: "$text-error",
-    RowStatus.SKIPPED: "$text-muted",
-    RowStatus.CANCELLED: "$text-warning",
-    RowStatus.INTERRUPTED: "$text-warning",
-}
-
 
 def state_label(state: RunState, running: int) -> str:
     if state is RunState.PAUSING:
@@ -58,7 +48,8 @@ def counts_content(counts: dict[RowStatus, int]) -> Content:
     for status in ORDER:
         n = counts.get(status, 0)
         if n or status in (RowStatus.SUCCESS, RowStatus.PENDING):
-            parts.append(Content.styled(f"{GLYPH[status]} {n} {status.value}", COUNT_STYLE[status]))
+            label = f"{GLYPH[status]} {n} {status.value}"
+            parts.append(Content.styled(label, STATUS_STYLE[status]))
     return Content("  ").join(parts)
 
 

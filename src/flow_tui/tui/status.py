@@ -37,6 +37,17 @@ GLYPH: dict[RowStatus, str] = {
     RowStatus.INTERRUPTED: "↺",
 }
 
+# The theme variable each status is drawn with (header counts, detail pane).
+STATUS_STYLE: dict[RowStatus, str] = {
+    RowStatus.PENDING: "$text-muted",
+    RowStatus.RUNNING: "$text-accent",
+    RowStatus.SUCCESS: "$text-success",
+    RowStatus.FAILURE: "$text-error",
+    RowStatus.SKIPPED: "$text-muted",
+    RowStatus.CANCELLED: "$text-warning",
+    RowStatus.INTERRUPTED: "$text-warning",
+}
+
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 # Header and summary order.
