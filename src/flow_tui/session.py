@@ -220,14 +220,24 @@ class Session:
         self._lock = lock
         self.checkpointer = checkpointer
 
-    def preview(self, path: Path | str, *, force: bool = False) -> LoadedSnapshot:
-        """Read a snapshot and plan a resume from it, without applying anything."""
+    def preview(
+        self,
+        path: Path | str,
+        *,
+        force: bool = False,
+        force_hint: str = "pass --force to resume it anyway",
+    ) -> LoadedSnapshot:
+        """Read a snapshot and plan a resume from it, without applying anything.
+
+        A snapshot of another workflow is refused unless `force`; `force_hint` tells the
+        operator how to insist, in the words of the front end asking.
+        """
         target = Path(path)
         snapshot = Snapshot.load(target)
         if snapshot.workflow is not None and snapshot.workflow != self.workflow.name and not force:
             raise SessionError(
                 f"snapshot {target} is of workflow {snapshot.workflow!r}, not "
-                f"{self.workflow.name!r}; pass --force to resume it anyway"
+                f"{self.workflow.name!r}; {force_hint}"
             )
         return LoadedSnapshot(target, snapshot, self.plan_for(snapshot))
 

@@ -458,8 +458,15 @@ class DashboardApp(App[int]):
         start = display_path(candidates[0]) if candidates else ""
         if not start and self.session.source is not None:
             start = display_path(self.session.source.parent) + "/"
-        dialog = LoadDialog(start, candidates, self.session.preview)
+        dialog = LoadDialog(start, candidates, self._preview)
         self.push_screen(dialog, self._loaded)
+
+    def _preview(self, path: Path | str) -> LoadedSnapshot:
+        return self.session.preview(
+            path,
+            force_hint="the dashboard resumes only this workflow's snapshots "
+            "(flow-tui launch --resume FILE --force overrides)",
+        )
 
     def _loaded(self, loaded: LoadedSnapshot | None) -> None:
         if loaded is None:
