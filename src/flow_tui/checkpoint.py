@@ -202,7 +202,6 @@ class Checkpointer:
         self._on_error = on_error
         self._buffer: list[bytes] = []  # end records not yet written
         self._started: list[str] = []  # JSON names of the tasks started since then
-        self._names: dict[str, str] = {}
         self._journal: JournalWriter | None = None
         self._journal_bytes = 0
         self._file_bytes = 0
@@ -212,6 +211,8 @@ class Checkpointer:
         self.error: SnapshotError | None = None
         self.writes = 0  # checkpoint files written (open, compactions, close)
         self.commits = 0  # journal batches made durable
+        self.commit_seconds = 0.0  # spent appending and syncing those batches
+        self.write_seconds = 0.0  # spent rendering and replacing checkpoint files
 
     # -- wiring ------------------------------------------------------------------------
 
@@ -219,19 +220,15 @@ class Checkpointer:
         runner.events.on("task_start", self._on_start)
         runner.events.on("task_end", self._on_end)
 
-    def _name(self, name: str) -> str:
-        encoded = self._names.get(name)
-        if encoded is None:
-            encoded = self._names[name] = json.dumps(name, ensure_ascii=False)
-        return encoded
-
     def _on_start(self, event: TaskStart) -> None:
-        self._started.append(self._name(event.step.name))
+        self._started.append(self._render.name_json(event.step.name))
 
     def _on_end(self, event: TaskEnd) -> None:
         name = event.step.name
-        result_json = self._render.result_json(name, event.result)
-        self._buffer.append(encode_end(self._name(name), result_json))
+        render = self._render
+        self._buffer.append(
+            encode_end(render.name_json(name), render.result_json(name, event.result))
+        )
 
     # -- writing -----------------------------------------------------------------------
 
@@ -326,12 +323,15 @@ class Checkpointer:
         with self._io:
             if self._journal is None:
                 raise SnapshotError(f"checkpoint {self.path}: the journal is not open")
+            start = time.perf_counter()
             self._journal.write(payload)
+            self.commit_seconds += time.perf_counter() - start
             self._journal_bytes += len(payload)
             self.commits += 1
 
     def _replace(self, snapshot: Snapshot) -> None:
         with self._io:
+            start = time.perf_counter()
             snapshot.checkpoint_id = secrets.token_hex(8)
             payload = self._render.render(snapshot)
             journal = JournalWriter(self.path, snapshot.checkpoint_id)
@@ -354,12 +354,15 @@ class Checkpointer:
             self._journal_bytes = 0
             self._file_bytes = len(payload)
             self.writes += 1
+            self.write_seconds += time.perf_counter() - start
 
     def _finish(self, snapshot: Snapshot) -> None:
         with self._io:
+            start = time.perf_counter()
             snapshot.checkpoint_id = None
             atomic_write(self.path, self._render.render(snapshot), what="checkpoint")
             self.writes += 1
+            self.write_seconds += time.perf_counter() - start
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None

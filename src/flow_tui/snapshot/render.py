@@ -132,6 +132,25 @@ class CheckpointRenderer:
         self._cache: dict[str, tuple[TaskResult, str, Fields | None]] = {}
         self._toml_tables: dict[str, tuple[TaskResult, str]] = {}
         self._tasks: tuple[list[str], str] | None = None
+        self._names: dict[str, str] = {}
+        self._keys: dict[str, str] = {}
+
+    def name_json(self, name: str) -> str:
+        """`json.dumps(name, ensure_ascii=False)`, remembered."""
+        encoded = self._names.get(name)
+        if encoded is None:
+            if name.isascii() and name.isprintable() and '"' not in name and "\\" not in name:
+                encoded = f'"{name}"'  # what json.dumps gives, at a fraction of the cost
+            else:
+                encoded = _json(name)
+            self._names[name] = encoded
+        return encoded
+
+    def _toml_key(self, name: str) -> str:
+        key = self._keys.get(name)
+        if key is None:
+            key = self._keys[name] = toml_key(name)
+        return key
 
     def _entry(self, name: str, result: TaskResult) -> tuple[TaskResult, str, Fields | None]:
         entry = self._cache.get(name)
@@ -179,7 +198,10 @@ class CheckpointRenderer:
         if results:
             entry = self._entry
             lines.append(' "results": {')
-            lines.append(",\n".join(f"  {_json(n)}: {entry(n, r)[1]}" for n, r in results.items()))
+            name_json = self.name_json
+            lines.append(
+                ",\n".join(f"  {name_json(n)}: {entry(n, r)[1]}" for n, r in results.items())
+            )
             lines.append(" }")
         else:
             lines.append(' "results": {}')
@@ -202,7 +224,7 @@ class CheckpointRenderer:
         for name, result in results.items():
             fields = entry(name, result)[2]
             if fields is not None:
-                plain.append(f"{toml_key(name)} = {_PLAIN_TOML % fields}\n")
+                plain.append(f"{self._toml_key(name)} = {_PLAIN_TOML % fields}\n")
             else:
                 tables.append(self._toml_table(name, result))
         parts.append("\n[results]\n")
