@@ -137,3 +137,22 @@ async def test_unserializable_data_names_the_task_and_the_path_and_saves_a_repr(
         result = loaded.results["report"]
         assert result.data_is_repr is True
         assert "<Opaque>" in result.data
+
+
+async def test_data_that_contains_itself_is_named_and_saved_as_a_repr(tmp_path: Path) -> None:
+    ck = tmp_path / "ck.json"
+
+    async def loop(ctx: Any) -> object:
+        rows: list[Any] = [1]
+        rows.append({"back": rows})
+        return {"rows": rows}
+
+    session = Session.open(workflow([step("cyclic", loop)]), SessionOptions(checkpoint=ck))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        await session.run()
+        await session.close()
+    messages = [str(w.message) for w in caught if issubclass(w.category, SnapshotDataWarning)]
+    assert messages and "['rows'][1]['back']" in messages[0] and "contains itself" in messages[0]
+    result = Snapshot.load(ck).results["cyclic"]
+    assert result.data_is_repr is True and "[...]" in result.data

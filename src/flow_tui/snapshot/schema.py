@@ -47,11 +47,18 @@ def _display(text: str | None) -> str | None:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+_LEAVE: Any = object()  # marks the end of a container's items on the stack
+
+
 def find_unserializable(value: Any, path: str = "") -> str | None:
     """The path of the first part of `value` that is not JSON-compatible, else None."""
     stack: list[tuple[Any, str]] = [(value, path)]
+    inside: set[int] = set()  # the lists and dicts on the path to the item: a cycle check
     while stack:
         item, where = stack.pop()
+        if where is _LEAVE:
+            inside.discard(item)
+            continue
         if item is None or isinstance(item, bool):
             continue
         if isinstance(item, str):
@@ -62,6 +69,11 @@ def find_unserializable(value: Any, path: str = "") -> str | None:
             continue
         if isinstance(item, float):
             continue
+        if isinstance(item, (list, dict)):
+            if id(item) in inside:
+                return f"{where or '<value>'} (it contains itself)"
+            inside.add(id(item))
+            stack.append((id(item), _LEAVE))
         if isinstance(item, list):
             for k in range(len(item) - 1, -1, -1):
                 stack.append((item[k], f"{where}[{k}]"))
