@@ -83,31 +83,38 @@ def topological_order(graph: TaskGraph) -> list[int]:
 def build_graph(steps: Sequence[TaskStep]) -> TaskGraph:
     """Index and validate `steps`; raise WorkflowValidationError with one clear sentence."""
     step_list = list(steps)
-    index: dict[str, int] = {}
     for i, step in enumerate(step_list):
         if not isinstance(step, TaskStep):
             raise WorkflowValidationError(
                 f"step #{i + 1} is a {type(step).__name__}, not a TaskStep"
             )
-        if step.name in index:
-            raise WorkflowValidationError(
-                f"duplicate task name {step.name!r}: task names must be unique"
-            )
-        index[step.name] = i
+    index = {step.name: i for i, step in enumerate(step_list)}
+    if len(index) != len(step_list):
+        seen: set[str] = set()
+        for step in step_list:
+            if step.name in seen:
+                raise WorkflowValidationError(
+                    f"duplicate task name {step.name!r}: task names must be unique"
+                )
+            seen.add(step.name)
     deps: list[list[int]] = []
     dependents: list[list[int]] = [[] for _ in step_list]
     get = index.get
+    forward = True  # every dependency declared before its dependent: no cycle possible
     for i, step in enumerate(step_list):
         mine = [get(dep, -1) for dep in step.dependencies]
-        if -1 in mine or i in mine:
-            _bad_dependency(step, mine, i)
-        if len(mine) > 1 and len(set(mine)) != len(mine):
-            mine = list(dict.fromkeys(mine))  # a dependency named twice counts once
-        for j in mine:
-            dependents[j].append(i)
+        if mine:
+            if -1 in mine or i in mine:
+                _bad_dependency(step, mine, i)
+            if len(mine) > 1 and len(set(mine)) != len(mine):
+                mine = list(dict.fromkeys(mine))  # a dependency named twice counts once
+            for j in mine:
+                dependents[j].append(i)
+            if forward and max(mine) > i:
+                forward = False
         deps.append(mine)
     graph = TaskGraph(step_list, index, deps, dependents)
-    if len(topological_order(graph)) != len(step_list):
+    if not forward and len(topological_order(graph)) != len(step_list):
         cycle = _find_cycle(graph)
         names = " -> ".join(repr(step_list[i].name) for i in cycle)
         raise WorkflowValidationError(f"dependency cycle: {names}")
