@@ -26,17 +26,17 @@ from flow_tui.snapshot import schema
 from flow_tui.snapshot.codec import encode
 
 _PLAIN_JSON = (
-    '{"status": "success", "metrics": {"duration_ms": %r, "attempts": %d, '
+    '{"status": "success", "metrics": {"duration_ms": %s, "attempts": %d, '
     '"started_at": "%s", "finished_at": "%s"}}'
 )
 _PLAIN_TOML = (
-    '{status = "success", metrics = {duration_ms = %r, attempts = %d, '
+    '{status = "success", metrics = {duration_ms = %s, attempts = %d, '
     'started_at = "%s", finished_at = "%s"}}'
 )
 _FIRST_KEYS = ("format", "version", "created_at", "status", "workflow", "fingerprint")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
-Fields = tuple[float, int, str, str]
+Fields = tuple[str, int, str, str]  # repr(duration_ms), attempts, started, finished
 
 
 def _plain_fields(result: TaskResult) -> Fields | None:
@@ -65,7 +65,7 @@ def _plain_fields(result: TaskResult) -> Fields | None:
         finished = iso_utc(started_ts + duration / 1000.0)  # as ClockMetrics computes it
         if started is None or finished is None:
             return None
-        return (duration, m.attempts, started, finished)
+        return (repr(duration), m.attempts, started, finished)
     started_at = m.started_at
     finished_at = m.finished_at
     if (
@@ -78,7 +78,7 @@ def _plain_fields(result: TaskResult) -> Fields | None:
         or finished_at.utcoffset()
     ):
         return None
-    return (duration, m.attempts, started_at.isoformat(), finished_at.isoformat())
+    return (repr(duration), m.attempts, started_at.isoformat(), finished_at.isoformat())
 
 
 _MAX_TS = 253402300799.0  # 9999-12-31T23:59:59 UTC
@@ -215,7 +215,7 @@ class CheckpointRenderer:
         # Top-level keys come before any table: the plain keys, the task list, the rest
         # of the header (keys, then its tables), then the results.
         first = {k: header.pop(k) for k in _FIRST_KEYS if k in header}
-        parts = [tomli_w.dumps(first), self._task_list(snapshot, _toml_array)]
+        parts = [tomli_w.dumps(first), self._task_list(snapshot, self._toml_array)]
         parts.append(tomli_w.dumps(header))
         results = snapshot.results
         plain: list[str] = []
@@ -234,6 +234,14 @@ class CheckpointRenderer:
             parts.extend(tables)
         return "".join(parts)
 
+    def _toml_array(self, names: list[str]) -> str:
+        if not names:
+            return "tasks = []\n"
+        name_json = self.name_json
+        # A JSON string is a TOML basic string, but for DEL, which TOML wants escaped.
+        items = ",\n".join(f"    {name_json(n)}" for n in names).replace("\x7f", "\\u007f")
+        return f"tasks = [\n{items},\n]\n"
+
     def _toml_table(self, name: str, result: TaskResult) -> str:
         cached = self._toml_tables.get(name)
         if cached is None or cached[0] is not result:
@@ -241,10 +249,3 @@ class CheckpointRenderer:
             _toml_safe_value(table, "data")
             cached = self._toml_tables[name] = (result, tomli_w.dumps({"results": {name: table}}))
         return cached[1] + "\n"
-
-
-def _toml_array(names: list[str]) -> str:
-    if not names:
-        return "tasks = []\n"
-    items = ",\n".join(f"    {_toml_string(n)}" for n in names)
-    return f"tasks = [\n{items},\n]\n"
