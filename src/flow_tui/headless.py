@@ -147,6 +147,8 @@ class JsonLinesReporter(Reporter):
             obj["running"] = list(event.running)
         elif isinstance(event, CheckpointFailed):
             obj["error"] = str(event.error)
+            # Also for the person reading the job log, not only for the machine.
+            Reporter.notice(self, f"checkpoint failed: {event.error}")
         self._write(obj)
 
     def notice(self, text: str) -> None:
