@@ -60,6 +60,12 @@ class TaskEnd(Event):
     step: TaskStep
     result: TaskResult
 
+    @property
+    def attempt(self) -> int:
+        """How many attempts the task made (0 if its body never ran)."""
+        metrics = self.result.metrics
+        return metrics.attempts if metrics is not None else 0
+
 
 @dataclass(slots=True)
 class TaskSkipped(Event):
