@@ -302,14 +302,7 @@ class WorkflowExecutor:
             self._interrupted.discard(i)
             if self._end_listeners or self._any:
                 self.events.emit(TaskEnd(step, result))
-            if ready:
-                key = self._key
-                for j in ready:
-                    heapq.heappush(self._ready, key[j])
-            if self._ready:
-                self._dispatch()
-            if not self.tasks:
-                self._maybe_finish()
+            self._release(ready)
             return
         interrupted = i in self._interrupted
         self._interrupted.discard(i)
@@ -340,19 +333,23 @@ class WorkflowExecutor:
             for j in skipped:
                 self.events.emit(TaskSkipped(steps[j], results[steps[j].name]))
         if self.barrier is None:
-            if ready:
-                key = self._key
-                for j in ready:
-                    heapq.heappush(self._ready, key[j])
-            self._dispatch()
-            if not self.tasks:  # the run can only be over when nothing is running
-                self._maybe_finish()
+            self._release(ready)
             return
         self._pending_release += 1
         self._pending_ready.extend(ready)
         if not self._committing:
             self._committing = True
             asyncio.get_running_loop().create_task(self._commit_loop())
+
+    def _release(self, ready: list[int]) -> None:
+        """Queue the tasks that became ready and fill the free slots."""
+        if ready:
+            key = self._key
+            for j in ready:
+                heapq.heappush(self._ready, key[j])
+        self._dispatch()
+        if not self.tasks:  # the run can only be over when nothing is running
+            self._maybe_finish()
 
     async def _commit_loop(self) -> None:
         assert self.barrier is not None
