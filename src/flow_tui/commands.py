@@ -66,9 +66,9 @@ def launch(args: argparse.Namespace) -> int:
 def _print_plan(session: Session, args: argparse.Namespace) -> int:
     if args.resume is not None:
         loaded = session.preview(args.resume, force=args.force)
-        plan, snapshot = loaded.plan, loaded.snapshot
+        plan = loaded.plan
     else:
-        plan, snapshot = session.plan_for(Snapshot()), None
+        plan = session.plan_for(Snapshot())
         plan.new = [s.name for s in session.steps]
     if args.output in ("json", "jsonl"):
         doc = {
@@ -79,7 +79,7 @@ def _print_plan(session: Session, args: argparse.Namespace) -> int:
         }
         print(json.dumps(doc, ensure_ascii=False, indent=2))
         return 0
-    print(render_plan(session, plan, str(args.resume) if args.resume else None, snapshot))
+    print(render_plan(session, plan, str(args.resume) if args.resume else None))
     return 0
 
 
@@ -105,9 +105,7 @@ def _plan_rows(session: Session, plan: ResumePlan) -> list[dict[str, Any]]:
     return rows
 
 
-def render_plan(
-    session: Session, plan: ResumePlan, source: str | None, snapshot: Snapshot | None
-) -> str:
+def render_plan(session: Session, plan: ResumePlan, source: str | None) -> str:
     rows = _plan_rows(session, plan)
     width = max([len(r["task"]) for r in rows] + [4])
     title = f"resume plan for {session.workflow.name}"
@@ -121,11 +119,7 @@ def render_plan(
         lines.append(f"removed (in the snapshot, not in the workflow): {', '.join(plan.removed)}")
     if plan.graph_changed:
         lines.append("the task graph changed since the snapshot was saved")
-    counts = (
-        f"{len(plan.kept)} kept, {len(plan.rerun)} re-run, {len(plan.new)} new, "
-        f"{len(plan.removed)} removed"
-    )
-    lines.append(counts)
+    lines.append(plan.summary())
     if plan.needs_consent:
         names = " ".join(f"--mark-done {n}" for n in plan.needs_consent)
         lines.append(
@@ -230,5 +224,5 @@ def inspect(args: argparse.Namespace) -> int:
         )
     console.print(table)
     if plan is not None and session is not None:
-        console.print(Text(render_plan(session, plan, str(path), snapshot)))
+        console.print(Text(render_plan(session, plan, str(path))))
     return 0

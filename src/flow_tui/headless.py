@@ -272,17 +272,6 @@ class RichReporter(PlainReporter):
         self.console.print(stamp + Text(text, style=style or ""), soft_wrap=True)
 
 
-def plan_summary(plan: ResumePlan) -> str:
-    parts = [f"{len(plan.kept)} kept", f"{len(plan.rerun)} to re-run"]
-    if plan.new:
-        parts.append(f"{len(plan.new)} new")
-    if plan.removed:
-        parts.append(f"{len(plan.removed)} removed")
-    if plan.interrupted:
-        parts.append(f"{len(plan.interrupted)} interrupted")
-    return ", ".join(parts)
-
-
 def _names(names: list[str], limit: int) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
@@ -290,7 +279,7 @@ def _names(names: list[str], limit: int) -> str:
 
 def plan_lines(plan: ResumePlan, limit: int = 20) -> list[str]:
     """The resume plan for people: a count line, then the tasks of each kind by name."""
-    lines = [plan_summary(plan)]
+    lines = [plan.summary()]
     rerun = [f"{name} ({why})" for name, why in plan.rerun.items()]
     for label, names in (
         ("kept", plan.kept),

@@ -36,6 +36,16 @@ class ResumePlan:
     marked_done: list[str] = field(default_factory=list)
     graph_changed: bool = False
 
+    def summary(self) -> str:
+        """One line of counts, e.g. "2 kept, 3 re-run, 0 new, 0 removed, 1 interrupted"."""
+        line = (
+            f"{len(self.kept)} kept, {len(self.rerun)} re-run, {len(self.new)} new, "
+            f"{len(self.removed)} removed"
+        )
+        if self.interrupted:
+            line += f", {len(self.interrupted)} interrupted"
+        return line
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "kept": list(self.kept),
