@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from snapshot_equality import assert_same
 
 from flow_tui import Snapshot, SnapshotError, TaskMetrics, TaskResult, TaskStatus
 from flow_tui.snapshot import FORMAT_NAME, FORMAT_VERSION, SnapshotDataWarning
@@ -76,19 +77,6 @@ def sample(data: Any = None, **kw: Any) -> Snapshot:
     }
     defaults.update(kw)
     return Snapshot(**defaults)
-
-
-def assert_same(a: Snapshot, b: Snapshot) -> None:
-    assert b.results == a.results
-    assert b.versions == a.versions
-    assert b.interrupted == a.interrupted
-    assert b.tasks == a.tasks
-    assert b.workflow == a.workflow
-    assert b.fingerprint == a.fingerprint
-    assert b.status == a.status
-    assert b.created_at == a.created_at
-    assert b.context == a.context
-    assert b.format == FORMAT_NAME and b.format_version == FORMAT_VERSION
 
 
 ROUND_TRIPS = {

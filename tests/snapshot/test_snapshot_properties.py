@@ -8,6 +8,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from snapshot_equality import assert_same, strict
 
 from flow_tui import Snapshot, TaskMetrics, TaskResult, TaskStatus
 
@@ -66,32 +67,6 @@ def snapshots(draw: st.DrawFn) -> Snapshot:
         ),
         context=draw(st.none() | json_values),
     )
-
-
-def strict(value: Any) -> Any:
-    """`value` with every scalar tagged by its type, so 1 and 1.0 and True differ; dict
-    key order is not compared (JSON objects are unordered; TOML writes tables last)."""
-    if isinstance(value, dict):
-        return {k: strict(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [strict(v) for v in value]
-    return (type(value).__name__, value)
-
-
-def assert_same(a: Snapshot, b: Snapshot) -> None:
-    assert b.results == a.results
-    assert b.versions == a.versions
-    assert b.interrupted == a.interrupted
-    assert b.tasks == a.tasks
-    assert b.workflow == a.workflow
-    assert b.fingerprint == a.fingerprint
-    assert b.status == a.status
-    assert b.created_at == a.created_at
-    assert b.context == a.context
-    # Integers stay integers (a float that compares equal would not do).
-    for name, result in a.results.items():
-        assert strict(b.results[name].data) == strict(result.data)
-    assert strict(b.context) == strict(a.context)
 
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
