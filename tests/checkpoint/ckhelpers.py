@@ -104,6 +104,23 @@ def flow_tui(
     )
 
 
+def resume_headless(
+    workflow: str | Path, checkpoint: Path, *, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The normal way to continue a run: `launch WF --headless --resume CK --checkpoint CK`."""
+    return flow_tui(
+        "launch",
+        workflow,
+        "--headless",
+        "--resume",
+        checkpoint,
+        "--checkpoint",
+        checkpoint,
+        cwd=cwd,
+        env=env,
+    )
+
+
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("FLOW_TUI_DEBUG", None)

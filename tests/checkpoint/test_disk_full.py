@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ckhelpers import WORKFLOWS, child_env, dir_listing, flow_tui, step, workflow
+from ckhelpers import WORKFLOWS, child_env, dir_listing, flow_tui, resume_headless, step, workflow
 
 from flow_tui import Snapshot, SnapshotError
 from flow_tui.session import Session
@@ -207,17 +207,7 @@ def test_a_full_disk_at_resume_leaves_the_checkpoint_byte_for_byte(tmp_path: Pat
         with open(filler, "wb", buffering=0) as fh, contextlib.suppress(OSError):
             while True:
                 fh.write(b"\0" * 1024)
-        again = flow_tui(
-            "launch",
-            GATED,
-            "--headless",
-            "--resume",
-            ck,
-            "--checkpoint",
-            ck,
-            cwd=disk,
-            env=env,
-        )
+        again = resume_headless(GATED, ck, cwd=disk, env=env)
         assert again.returncode == 2
         assert again.stderr.splitlines() == [
             f"flow-tui: error: cannot write checkpoint {ck}: No space left on device"

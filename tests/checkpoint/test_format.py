@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ckhelpers import WORKFLOWS, flow_tui, statuses, step, workflow
+from ckhelpers import WORKFLOWS, resume_headless, statuses, step, workflow
 
 from flow_tui import Snapshot, SnapshotError
 from flow_tui.core.snapshot import FORMAT_VERSION
@@ -63,16 +63,8 @@ def test_a_version_1_checkpoint_is_upgraded_on_load_and_resumed(
     assert loaded.status == "failed"  # "state" in version 1
     assert loaded.tasks == ["t000", "t001"] and loaded.interrupted == []
     assert statuses(loaded) == {"t000": "success", "t001": "failure"}
-    done = flow_tui(
-        "launch",
-        GATED,
-        "--headless",
-        "--resume",
-        ck,
-        "--checkpoint",
-        ck,
-        cwd=tmp_path,
-        env={"CK_TASKS": "3", "CK_CALLS": str(tmp_path / "calls")},
+    done = resume_headless(
+        GATED, ck, cwd=tmp_path, env={"CK_TASKS": "3", "CK_CALLS": str(tmp_path / "calls")}
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "calls").read_text().split() == ["t001", "t002"]  # t000 kept
@@ -90,17 +82,7 @@ def test_a_newer_format_is_refused_with_a_clear_line(suffix: str, tmp_path: Path
     ck.write_text(text)
     with pytest.raises(SnapshotError, match="newer flow-tui"):
         Snapshot.load(ck)
-    done = flow_tui(
-        "launch",
-        GATED,
-        "--headless",
-        "--resume",
-        ck,
-        "--checkpoint",
-        ck,
-        cwd=tmp_path,
-        env={"CK_CALLS": str(tmp_path / "calls")},
-    )
+    done = resume_headless(GATED, ck, cwd=tmp_path, env={"CK_CALLS": str(tmp_path / "calls")})
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert "version 99" in done.stderr and "upgrade flow-tui" in done.stderr

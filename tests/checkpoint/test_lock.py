@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ckhelpers import FLOW_TUI, WORKFLOWS, child_env, flow_tui, step, workflow
+from ckhelpers import FLOW_TUI, WORKFLOWS, child_env, resume_headless, step, workflow
 
 from flow_tui import checkpoint as checkpoint_module
 from flow_tui.checkpoint import CheckpointLock, CheckpointLockError
@@ -61,17 +61,7 @@ def test_a_second_process_is_refused_naming_the_pid_and_host(tmp_path: Path) -> 
     first = _start_gated(ck, tmp_path)
     try:
         _wait_until(lambda: "wait" in _calls(tmp_path), "the first run to start")
-        second = flow_tui(
-            "launch",
-            GATED,
-            "--headless",
-            "--resume",
-            ck,
-            "--checkpoint",
-            ck,
-            cwd=tmp_path,
-            env={"CK_GATE": str(tmp_path / "gate")},
-        )
+        second = resume_headless(GATED, ck, cwd=tmp_path, env={"CK_GATE": str(tmp_path / "gate")})
         assert second.returncode == 2
         assert second.stderr.count("\n") == 1, second.stderr
         assert f"pid {first.pid}" in second.stderr
@@ -93,17 +83,7 @@ def test_the_lock_of_a_killed_run_is_taken_over(tmp_path: Path) -> None:
     holder = json.loads(_lock_file(ck).read_text())
     assert holder["pid"] == first.pid  # the killed run left its lock behind
     (tmp_path / "gate").touch()
-    again = flow_tui(
-        "launch",
-        GATED,
-        "--headless",
-        "--resume",
-        ck,
-        "--checkpoint",
-        ck,
-        cwd=tmp_path,
-        env={"CK_GATE": str(tmp_path / "gate")},
-    )
+    again = resume_headless(GATED, ck, cwd=tmp_path, env={"CK_GATE": str(tmp_path / "gate")})
     assert again.returncode == 0, again.stderr
     assert not _lock_file(ck).exists()
 
