@@ -81,9 +81,6 @@ class Reporter:
         self.stream = stream
         self.broken = False  # the reader of `stream` went away: output is dropped
 
-    def event(self, event: Event) -> None:
-        self.show(event)
-
     def show(self, event: Event) -> None:
         raise NotImplementedError
 
@@ -451,7 +448,7 @@ def _summary(session: Session, guard: SignalGuard, code: int) -> dict[str, Any]:
 
 
 async def run_session(session: Session, reporter: Reporter, grace: float) -> int:
-    session.subscribe(reporter.event)
+    session.subscribe(reporter.show)
     loop = asyncio.get_running_loop()
 
     def force_exit() -> None:
