@@ -12,8 +12,10 @@ import asyncio
 import functools
 import heapq
 import inspect
+import operator
 import time
 from datetime import UTC, datetime
+from time import perf_counter
 from typing import Any, Protocol
 
 from flow_tui.core.events import (
@@ -26,7 +28,15 @@ from flow_tui.core.events import (
 )
 from flow_tui.core.graph import TaskGraph
 from flow_tui.core.invoke import TaskInvoker, current_task_name
-from flow_tui.core.model import ClockMetrics, TaskMetrics, TaskResult, TaskStatus, TaskStep
+from flow_tui.core.model import (
+    CANCELLED,
+    SUCCESS,
+    ClockMetrics,
+    TaskMetrics,
+    TaskResult,
+    TaskStatus,
+    TaskStep,
+)
 from flow_tui.core.state import TaskStateManager
 from flow_tui.core.strategies import (
     ExecutionStrategy,
@@ -51,6 +61,8 @@ class CommitBarrier(Protocol):
 
 
 _NO_SKIPS: list[int] = []  # a success skips nothing; never appended to
+_clock_metrics = ClockMetrics.from_clock
+_priority_of = operator.attrgetter("priority")
 
 
 def _utc(ts: float) -> datetime:
@@ -88,7 +100,7 @@ class WorkflowExecutor:
         self._n = len(graph.steps)
         # Ready tasks are a heap of ints: rank * n + index, so a higher priority pops
         # first and ties pop in declaration order.
-        priorities = sorted({s.priority for s in graph.steps}, reverse=True)
+        priorities = sorted(set(map(_priority_of, graph.steps)), reverse=True)
         if len(priorities) > 1:
             rank = {p: r for r, p in enumerate(priorities)}
             self._key = [rank[s.priority] * self._n + i for i, s in enumerate(graph.steps)]
@@ -101,6 +113,7 @@ class WorkflowExecutor:
         self._pending_ready: list[int] = []
         self._committing = False
         self._done: asyncio.Future[None] | None = None
+        self._create: Any = None  # the loop's create_task, bound when the run starts
         # With the default stack (retrying, looping, standard), a step with no policies
         # is run inline by `_run_task`: the common case costs no strategy call at all.
         inner = strategy
@@ -169,6 +182,7 @@ class WorkflowExecutor:
         key = self._key
         self._ready = [key[i] for i in ready]
         heapq.heapify(self._ready)
+        self._create = loop.create_task
         self._dispatch()
         self._maybe_finish()
         try:
@@ -189,26 +203,29 @@ class WorkflowExecutor:
             raise
 
     def _dispatch(self) -> None:
-        if self.paused or self._stop_reason is not None:
-            return
         ready = self._ready
+        if not ready or self.paused or self._stop_reason is not None:
+            return
         limit = self.limit
         tasks = self.tasks
+        if limit is not None and len(tasks) + self._pending_release >= limit:
+            return
         steps = self.graph.steps
         n = self._n
         interrupted = self.state.interrupted
-        results = self.state.results
-        create = asyncio.get_running_loop().create_task
+        create = self._create
+        run_task = self._run_task
+        pop = heapq.heappop
         while ready and (limit is None or len(tasks) + self._pending_release < limit):
-            i = heapq.heappop(ready) % n
+            i = pop(ready) % n
             if interrupted and i in interrupted:
                 # Running again after an interrupting pause: no longer a finished task.
-                results.pop(steps[i].name, None)
-            tasks[i] = create(self._run_task(i, steps[i]))
+                self.state.results.pop(steps[i].name, None)
+            tasks[i] = create(run_task(i, steps[i]))
 
     async def _run_task(self, i: int, step: TaskStep[Any]) -> None:
         started = time.time()
-        clock = time.perf_counter()
+        clock = perf_counter()
         current_task_name.set(step.name)  # each asyncio task has its own context copy
         run: TaskRun | None = None
         started_body = False
@@ -220,7 +237,7 @@ class WorkflowExecutor:
                         wanted = await wanted
                 except Exception as exc:
                     result = failure_from(exc, message="condition raised")
-                    self._finish(i, step, result, started, clock, 0, False)
+                    self._end(i, step, result, started, clock, 0, False)
                     return
                 if not wanted:
                     self._skip_condition(i, step, started)
@@ -244,11 +261,15 @@ class WorkflowExecutor:
                 except Exception as exc:  # a body may raise anything
                     result = failure_from(exc)
                 else:
-                    result = (
-                        value
-                        if isinstance(value, TaskResult)
-                        else TaskResult(TaskStatus.SUCCESS, data=value)
-                    )
+                    if not isinstance(value, TaskResult):
+                        # The common end of all, kept short: a body that returned a value.
+                        metrics = _clock_metrics(started, perf_counter() - clock, 1)
+                        result = TaskResult(SUCCESS, None, None, value, metrics)
+                        if self.barrier is None:
+                            self._end_success(i, step, result)
+                            return
+                    else:
+                        result = value
             else:
                 run = TaskRun(step, self.context, self.invoker, self.events)
                 result = await specialize(self.strategy, step).execute(run)
@@ -256,13 +277,23 @@ class WorkflowExecutor:
             reason = self._stop_reason or (
                 "interrupted by pause" if i in self._interrupted else "cancelled"
             )
-            result = TaskResult(TaskStatus.CANCELLED, message=reason)
-            self._finish(i, step, result, started, clock, run.attempts if run else 1, started_body)
+            result = TaskResult(CANCELLED, message=reason)
+            self._end(i, step, result, started, clock, run.attempts if run else 1, started_body)
             return
         except Exception as exc:
             # A strategy or barrier that raises fails the task; it must not hang the run.
             result = failure_from(exc)
-        self._finish(i, step, result, started, clock, run.attempts if run else 1, started_body)
+        self._end(i, step, result, started, clock, run.attempts if run else 1, started_body)
+
+    def _end_success(self, i: int, step: TaskStep[Any], result: TaskResult) -> None:
+        """A success with no commit barrier: record, release dependents, fill the slot."""
+        del self.tasks[i]
+        ready = self.state.complete(i, result, _NO_SKIPS)
+        if self._interrupted:
+            self._interrupted.discard(i)
+        if self._end_listeners or self._any:
+            self.events.emit(TaskEnd(step, result))
+        self._release(ready)
 
     def _skip_condition(self, i: int, step: TaskStep[Any], started: float) -> None:
         when = _utc(started)
@@ -280,7 +311,7 @@ class WorkflowExecutor:
         self.state.skip(i, result, skipped)
         self._after_end(skipped, [])
 
-    def _finish(
+    def _end(
         self,
         i: int,
         step: TaskStep[Any],
@@ -290,29 +321,22 @@ class WorkflowExecutor:
         attempts: int,
         started_body: bool,
     ) -> None:
-        elapsed = time.perf_counter() - clock
         if result.metrics is None:
-            result.metrics = ClockMetrics.from_clock(started, elapsed, attempts)
+            result.metrics = _clock_metrics(started, perf_counter() - clock, attempts)
+        if result.status is SUCCESS and self.barrier is None:
+            self._end_success(i, step, result)
+            return
         del self.tasks[i]
         state = self.state
-        status = result.status
-        if status is TaskStatus.SUCCESS and self.barrier is None:
-            # The common case, kept short: record, release dependents, fill the slot.
-            ready = state.complete(i, result, _NO_SKIPS)
-            self._interrupted.discard(i)
-            if self._end_listeners or self._any:
-                self.events.emit(TaskEnd(step, result))
-            self._release(ready)
-            return
         interrupted = i in self._interrupted
         self._interrupted.discard(i)
-        if result.status is TaskStatus.CANCELLED and self._stop_reason is not None:
+        if result.status is CANCELLED and self._stop_reason is not None:
             state.record_cancelled(i, result, started=started_body)
             if self._end_listeners or self._any:
                 self.events.emit(TaskEnd(step, result))
             self._maybe_finish()
             return
-        if result.status is TaskStatus.CANCELLED and interrupted:
+        if result.status is CANCELLED and interrupted:
             # Cut off by `pause(interrupt=True)`: shown cancelled, queued to run again.
             state.record_interrupted(i, result)
             heapq.heappush(self._ready, self._key[i])

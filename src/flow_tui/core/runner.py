@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any, Generic, Self, TypeVar
 
 from flow_tui.core.events import (
@@ -99,7 +100,8 @@ class TaskRunner(Generic[C]):
         finally:
             self._executor = None
             self.state.status = _final_status(self.state.results, executor)
-        results = {s.name: self.state.results[s.name] for s in graph.steps}
+        names = graph.index  # task name -> position, in declaration order
+        results = dict(zip(names, map(self.state.results.__getitem__, names), strict=True))
         if self.events.wants("workflow_end"):
             self.events.emit(WorkflowEnd(results, self.state.status))
         await self.events.drain()
@@ -159,12 +161,16 @@ class TaskRunner(Generic[C]):
         return mermaid(steps, statuses)
 
 
+_FAILED = frozenset((TaskStatus.FAILURE, TaskStatus.CANCELLED))
+_status_of = attrgetter("status")
+
+
 def _final_status(results: Mapping[str, TaskResult], executor: WorkflowExecutor) -> str:
     if executor._stop_reason is not None:
         return "cancelled"
     # A task skipped because its condition was false is a normal outcome; one skipped
     # because a dependency failed implies that failure, which is counted here.
-    if any(r.status in (TaskStatus.FAILURE, TaskStatus.CANCELLED) for r in results.values()):
+    if not _FAILED.isdisjoint(map(_status_of, results.values())):
         return "failed"
     return "finished"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from flow_tui.core.errors import SnapshotError
 from flow_tui.core.graph import TaskGraph
-from flow_tui.core.model import TaskMetrics, TaskResult, TaskStatus
+from flow_tui.core.model import SUCCESS, TaskMetrics, TaskResult, TaskStatus
 from flow_tui.core.snapshot import Snapshot
 
 _RERUN_REASON = {
@@ -70,6 +70,9 @@ class InterruptedTaskError(SnapshotError):
             "re-run them only with consent (--rerun-interrupted) or record them as "
             "completed (--mark-done TASK)"
         )
+
+
+_NONE_READY: list[int] = []  # returned when nothing became ready; never appended to
 
 
 def _now() -> datetime:
@@ -259,7 +262,7 @@ class TaskStateManager:
 
     def _satisfies(self, i: int, result: TaskResult) -> bool:
         status = result.status
-        if status is TaskStatus.SUCCESS:
+        if status is SUCCESS:
             return True
         assert self.graph is not None
         return status is TaskStatus.FAILURE and self.graph.steps[i].continue_on_error
@@ -273,17 +276,21 @@ class TaskStateManager:
         assert graph is not None
         self.results[graph.steps[i].name] = result
         self.running.discard(i)
-        self.interrupted.discard(i)
-        if not self._done[i]:
-            self._done[i] = 1
+        if self.interrupted:
+            self.interrupted.discard(i)
+        done = self._done
+        if not done[i]:
+            done[i] = 1
             self.done_count += 1
-        if result.status is not TaskStatus.SUCCESS and not self._satisfies(i, result):
+        if result.status is not SUCCESS and not self._satisfies(i, result):
             self._cascade(i, result, skipped)
-            return []
+            return _NONE_READY
+        dependents = graph.dependents[i]
+        if not dependents:
+            return _NONE_READY
         ready = []
         remaining = self._remaining
-        done = self._done
-        for j in graph.dependents[i]:
+        for j in dependents:
             remaining[j] -= 1
             if remaining[j] == 0 and not done[j]:
                 ready.append(j)
