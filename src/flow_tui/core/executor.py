@@ -1,9 +1,15 @@
 """WorkflowExecutor: the scheduling loop of one run.
 
-One asyncio task per running step; a step's end is handled synchronously in that task
-(no central polling loop), so scheduling costs a few dictionary and heap operations per
-step. Concurrency, priorities, the pause gate, cancellation, the workflow timeout and the
-durability barrier all live here.
+Steps run on workers: one asyncio task per concurrency slot in use. A step's end is
+handled synchronously in its worker (no central polling loop), and when it succeeded the
+worker goes on with the next ready step, so a plain step costs a few dictionary and heap
+operations and no asyncio task of its own. A failed, cancelled or skipped step, or any
+step under a commit barrier, ends its worker; the next step gets a new one.
+
+One consequence: a context variable that a body sets and does not reset is seen by later
+bodies on the same worker (`current_task_name` is set for every step). Concurrency,
+priorities, the pause gate, cancellation, the workflow timeout and the durability
+barrier all live here.
 """
 
 from __future__ import annotations
@@ -115,7 +121,7 @@ class WorkflowExecutor:
         self._done: asyncio.Future[None] | None = None
         self._create: Any = None  # the loop's create_task, bound when the run starts
         # With the default stack (retrying, looping, standard), a step with no policies
-        # is run inline by `_run_task`: the common case costs no strategy call at all.
+        # is run inline by `_work`: the common case costs no strategy call at all.
         inner = strategy
         while type(inner) in (RetryingStrategy, LoopingStrategy):
             inner = inner.inner  # type: ignore[attr-defined]
@@ -203,97 +209,141 @@ class WorkflowExecutor:
             raise
 
     def _dispatch(self) -> None:
+        """Start a worker for each ready task while slots are free."""
         ready = self._ready
         if not ready or self.paused or self._stop_reason is not None:
             return
         limit = self.limit
         tasks = self.tasks
-        if limit is not None and len(tasks) + self._pending_release >= limit:
-            return
         steps = self.graph.steps
-        n = self._n
-        interrupted = self.state.interrupted
         create = self._create
-        run_task = self._run_task
-        pop = heapq.heappop
+        work = self._work
+        take = self._take
         while ready and (limit is None or len(tasks) + self._pending_release < limit):
-            i = pop(ready) % n
-            if interrupted and i in interrupted:
-                # Running again after an interrupting pause: no longer a finished task.
-                self.state.results.pop(steps[i].name, None)
-            tasks[i] = create(run_task(i, steps[i]))
+            i = take()
+            tasks[i] = create(work(i, steps[i]))
 
-    async def _run_task(self, i: int, step: TaskStep[Any]) -> None:
-        started = time.time()
-        clock = perf_counter()
-        current_task_name.set(step.name)  # each asyncio task has its own context copy
-        run: TaskRun | None = None
-        started_body = False
-        try:
-            if step.condition is not None and not self.dry_run:
-                try:
-                    wanted = step.condition(self.context)
-                    if inspect.isawaitable(wanted):
-                        wanted = await wanted
-                except Exception as exc:
-                    result = failure_from(exc, message="condition raised")
-                    self._end(i, step, result, started, clock, 0, False)
-                    return
-                if not wanted:
-                    self._skip_condition(i, step, started)
-                    return
-            # From here the body may run: the task counts as interrupted if it is cut off.
-            self.state.running.add(i)
-            if self._start_listeners or self._any:
-                self.events.emit(TaskStart(step, 1))
-            if self.barrier is not None and not step.idempotent:
-                await self.barrier.commit()
-            started_body = True
-            if (
-                self._inline_plain
-                and step.retry is None
-                and step.loop is None
-                and step.timeout is None
-            ):
-                # The plain case, inlined: one coroutine frame less per task.
-                try:
-                    value = await self.invoker.invoke(step, self.context)
-                except Exception as exc:  # a body may raise anything
-                    result = failure_from(exc)
-                else:
-                    if not isinstance(value, TaskResult):
-                        # The common end of all, kept short: a body that returned a value.
-                        metrics = _clock_metrics(started, perf_counter() - clock, 1)
-                        result = TaskResult(SUCCESS, None, None, value, metrics)
-                        if self.barrier is None:
-                            self._end_success(i, step, result)
-                            return
+    def _take(self) -> int:
+        """Pop the ready task to run next (highest priority, then declaration order)."""
+        i = heapq.heappop(self._ready) % self._n
+        interrupted = self.state.interrupted
+        if interrupted and i in interrupted:
+            # Running again after an interrupting pause: no longer a finished task.
+            self.state.results.pop(self.graph.steps[i].name, None)
+        return i
+
+    async def _work(self, i: int, step: TaskStep[Any]) -> None:
+        """A worker: runs task `i` and, while each task it runs succeeds and another is
+        ready for its slot, the next one, so a run of plain tasks costs no asyncio task,
+        handle or context copy per task. `self.tasks` maps each running task to its worker.
+        """
+        count = 0
+        while True:
+            started = time.time()
+            clock = perf_counter()
+            current_task_name.set(step.name)
+            run: TaskRun | None = None
+            started_body = False
+            try:
+                count += 1
+                if not count & 15:
+                    # Tasks that never suspend would keep the loop (a dashboard, signal
+                    # handlers) waiting for the whole run: let it in now and then.
+                    await asyncio.sleep(0)
+                if step.condition is not None and not self.dry_run:
+                    try:
+                        wanted = step.condition(self.context)
+                        if inspect.isawaitable(wanted):
+                            wanted = await wanted
+                    except Exception as exc:
+                        result = failure_from(exc, message="condition raised")
+                        self._end(i, step, result, started, clock, 0, False)
+                        return
+                    if not wanted:
+                        self._skip_condition(i, step, started)
+                        return
+                # From here the body may run: the task counts as interrupted if cut off.
+                self.state.running.add(i)
+                if self._start_listeners or self._any:
+                    self.events.emit(TaskStart(step, 1))
+                if self.barrier is not None and not step.idempotent:
+                    await self.barrier.commit()
+                started_body = True
+                if (
+                    self._inline_plain
+                    and step.retry is None
+                    and step.loop is None
+                    and step.timeout is None
+                ):
+                    # The plain case, inlined: no strategy call, no extra frame.
+                    try:
+                        value = await self.invoker.invoke(step, self.context)
+                    except Exception as exc:  # a body may raise anything
+                        result = failure_from(exc)
                     else:
-                        result = value
+                        if isinstance(value, TaskResult):
+                            result = value
+                        else:
+                            metrics = _clock_metrics(started, perf_counter() - clock, 1)
+                            result = TaskResult(SUCCESS, None, None, value, metrics)
+                else:
+                    run = TaskRun(step, self.context, self.invoker, self.events)
+                    result = await specialize(self.strategy, step).execute(run)
+            except asyncio.CancelledError:
+                reason = self._stop_reason or (
+                    "interrupted by pause" if i in self._interrupted else "cancelled"
+                )
+                result = TaskResult(CANCELLED, message=reason)
+            except Exception as exc:
+                # A strategy or barrier that raises fails the task; it must not hang the run.
+                result = failure_from(exc)
+            attempts = run.attempts if run else 1
+            if result.status is SUCCESS and self.barrier is None:
+                if result.metrics is None:
+                    result.metrics = _clock_metrics(started, perf_counter() - clock, attempts)
+                i = self._end_and_take(i, step, result)
+                if i < 0:
+                    return
+                step = self.graph.steps[i]
             else:
-                run = TaskRun(step, self.context, self.invoker, self.events)
-                result = await specialize(self.strategy, step).execute(run)
-        except asyncio.CancelledError:
-            reason = self._stop_reason or (
-                "interrupted by pause" if i in self._interrupted else "cancelled"
-            )
-            result = TaskResult(CANCELLED, message=reason)
-            self._end(i, step, result, started, clock, run.attempts if run else 1, started_body)
-            return
-        except Exception as exc:
-            # A strategy or barrier that raises fails the task; it must not hang the run.
-            result = failure_from(exc)
-        self._end(i, step, result, started, clock, run.attempts if run else 1, started_body)
+                self._end(i, step, result, started, clock, attempts, started_body)
+                return
 
-    def _end_success(self, i: int, step: TaskStep[Any], result: TaskResult) -> None:
-        """A success with no commit barrier: record, release dependents, fill the slot."""
-        del self.tasks[i]
+    def _end_and_take(self, i: int, step: TaskStep[Any], result: TaskResult) -> int:
+        """A success with no commit barrier: record it, queue what became ready, and hand
+        its worker the next task (-1 when the worker should end)."""
+        tasks = self.tasks
+        worker = tasks.pop(i)
         ready = self.state.complete(i, result, _NO_SKIPS)
-        if self._interrupted:
-            self._interrupted.discard(i)
         if self._end_listeners or self._any:
             self.events.emit(TaskEnd(step, result))
-        self._release(ready)
+        interrupted = self._interrupted
+        if interrupted and i in interrupted:
+            # Its worker was cancelled but the body ended anyway: that cancellation is
+            # still counted on the worker, so the worker ends here.
+            interrupted.discard(i)
+            self._release(ready)
+            return -1
+        heap = self._ready
+        if ready:
+            key = self._key
+            for j in ready:
+                heapq.heappush(heap, key[j])
+        limit = self.limit
+        if (
+            heap
+            and not self.paused
+            and self._stop_reason is None
+            and (limit is None or len(tasks) + self._pending_release < limit)
+        ):
+            nxt = self._take()
+            tasks[nxt] = worker
+            if heap:
+                self._dispatch()  # more became ready than this worker can take
+            return nxt
+        if not tasks:
+            self._maybe_finish()
+        return -1
 
     def _skip_condition(self, i: int, step: TaskStep[Any], started: float) -> None:
         when = _utc(started)
@@ -323,9 +373,6 @@ class WorkflowExecutor:
     ) -> None:
         if result.metrics is None:
             result.metrics = _clock_metrics(started, perf_counter() - clock, attempts)
-        if result.status is SUCCESS and self.barrier is None:
-            self._end_success(i, step, result)
-            return
         del self.tasks[i]
         state = self.state
         interrupted = i in self._interrupted

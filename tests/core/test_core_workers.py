@@ -1,0 +1,183 @@
+"""Tasks run on reused workers: what that must not change.
+
+A worker runs task after task while each one succeeds and another is ready, so these
+check what a task per asyncio task gave for free: the loop is never starved, the task
+name is right for every task, an interrupted worker leaves nothing stale behind, and
+priorities and concurrency still hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from flow_tui import TaskRunnerBuilder, TaskStatus, TaskStep
+from flow_tui.core import TaskEnd, TaskStart, current_task_name
+
+
+async def noop(ctx: object) -> None:
+    return None
+
+
+async def test_tasks_that_never_suspend_still_let_the_loop_run_other_work() -> None:
+    # A chain of 2,000 no-op tasks at concurrency 1 is run by one worker back to back;
+    # another coroutine on the same loop must get turns during the run, not only after.
+    steps = [TaskStep(f"t{i}", noop, dependencies=(f"t{i - 1}",) if i else ()) for i in range(2000)]
+    ends = 0
+    ends_seen_by_ticker: list[int] = []
+
+    def on_end(event: TaskEnd) -> None:
+        nonlocal ends
+        ends += 1
+
+    async def ticker() -> None:
+        while True:
+            ends_seen_by_ticker.append(ends)
+            await asyncio.sleep(0)
+
+    tick = asyncio.get_running_loop().create_task(ticker())
+    await asyncio.sleep(0)
+    results = await TaskRunnerBuilder(None).on("task_end", on_end).build().execute(steps, 1)
+    tick.cancel()
+    assert all(r.status is TaskStatus.SUCCESS for r in results.values())
+    during = [e for e in ends_seen_by_ticker if 0 < e < 2000]
+    assert len(during) >= 2000 // 32, f"the loop ran other work only {len(during)} times"
+
+
+async def test_each_task_sees_its_own_name_when_a_worker_runs_several() -> None:
+    seen: dict[str, str | None] = {}
+
+    def body(name: str) -> Any:
+        async def run(ctx: object) -> None:
+            seen[name] = current_task_name.get()
+
+        return run
+
+    steps = [
+        TaskStep(f"t{i}", body(f"t{i}"), dependencies=(f"t{i - 1}",) if i else ())
+        for i in range(50)
+    ]
+    await TaskRunnerBuilder(None).build().execute(steps, concurrency=1)
+    assert seen == {f"t{i}": f"t{i}" for i in range(50)}
+    assert current_task_name.get() is None  # nothing leaks into the caller
+
+
+async def test_priorities_and_the_concurrency_cap_hold_across_reused_workers() -> None:
+    running = 0
+    most = 0
+    order: list[str] = []
+
+    def body(name: str) -> Any:
+        async def run(ctx: object) -> None:
+            nonlocal running, most
+            running += 1
+            most = max(most, running)
+            order.append(name)
+            await asyncio.sleep(0)
+            running -= 1
+
+        return run
+
+    steps = [TaskStep("root", body("root"))]
+    steps += [
+        TaskStep(f"p{p}_{k}", body(f"p{p}_{k}"), dependencies=("root",), priority=p)
+        for k in range(3)
+        for p in (1, 5, 3)
+    ]
+    results = await TaskRunnerBuilder(None).build().execute(steps, concurrency=2)
+    assert all(r.ok for r in results.values())
+    assert most == 2
+    # After root, the ready tasks start highest priority first, then in declaration order.
+    assert order[1:] == [f"p{p}_{k}" for p in (5, 3, 1) for k in range(3)]
+
+
+async def test_interrupting_pause_then_resume_runs_every_task_exactly_once_more() -> None:
+    # Workers that have already run several tasks are interrupted mid-body; after resume
+    # the cut-off tasks run again and nothing that finished runs twice.
+    calls: dict[str, int] = {}
+    gate = asyncio.Event()
+    slow = {"t20", "t21"}
+
+    def body(name: str) -> Any:
+        async def run(ctx: object) -> None:
+            calls[name] = calls.get(name, 0) + 1
+            if name in slow and calls[name] == 1:
+                await gate.wait()
+            await asyncio.sleep(0)
+
+        return run
+
+    steps = [TaskStep(f"t{i}", body(f"t{i}")) for i in range(40)]
+    runner = TaskRunnerBuilder(None).build()
+    both_blocked = asyncio.Event()
+
+    def on_start(event: TaskStart) -> None:
+        if event.step.name == "t21":
+            both_blocked.set()
+
+    runner.events.on("task_start", on_start)
+    run = asyncio.get_running_loop().create_task(runner.execute(steps, concurrency=2))
+    await both_blocked.wait()
+    await asyncio.sleep(0)
+    runner.pause(interrupt=True)
+    await asyncio.sleep(0)
+    assert runner.results["t20"].status is TaskStatus.CANCELLED
+    runner.resume()
+    results = await run
+    assert all(r.ok for r in results.values())
+    assert calls == {f"t{i}": 2 if f"t{i}" in slow else 1 for i in range(40)}
+
+
+async def test_a_body_that_swallows_an_interrupt_leaves_no_cancellation_behind() -> None:
+    # The body ignores the cancellation of an interrupting pause and returns. Tasks run
+    # after it must not find a pending cancellation on the asyncio task they run in
+    # (asyncio.Task.cancelling() is what structured-concurrency code consults).
+    entered = asyncio.Event()
+
+    async def stubborn(ctx: object) -> str:
+        entered.set()
+        with contextlib.suppress(asyncio.CancelledError):  # swallowed on purpose
+            await asyncio.Event().wait()
+        return "done anyway"
+
+    async def after(ctx: object) -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        return task.cancelling()
+
+    steps = [
+        TaskStep("stubborn", stubborn),
+        *(TaskStep(f"after{k}", after, dependencies=("stubborn",)) for k in range(3)),
+    ]
+    runner = TaskRunnerBuilder(None).build()
+    run = asyncio.get_running_loop().create_task(runner.execute(steps, concurrency=1))
+    await entered.wait()
+    runner.pause(interrupt=True)
+    runner.resume()
+    results = await run
+    assert results["stubborn"].data == "done anyway"
+    assert [results[f"after{k}"].data for k in range(3)] == [0, 0, 0]
+
+
+async def test_cancel_stops_workers_between_tasks_and_marks_the_rest_cancelled() -> None:
+    ran: list[str] = []
+    runner = TaskRunnerBuilder(None).build()
+
+    def body(name: str) -> Any:
+        async def run(ctx: object) -> None:
+            ran.append(name)
+            if name == "t5":
+                runner.cancel()
+
+        return run
+
+    steps = [
+        TaskStep(f"t{i}", body(f"t{i}"), dependencies=(f"t{i - 1}",) if i else ())
+        for i in range(20)
+    ]
+    results = await runner.execute(steps, concurrency=1)
+    assert ran == [f"t{i}" for i in range(6)]
+    assert [results[f"t{i}"].status for i in range(6)] == [TaskStatus.SUCCESS] * 6
+    assert {results[f"t{i}"].status for i in range(6, 20)} == {TaskStatus.CANCELLED}
+    assert runner.state.status == "cancelled"
