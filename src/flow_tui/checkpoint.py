@@ -40,7 +40,6 @@ from flow_tui.snapshot.files import (
 )
 from flow_tui.snapshot.journal import (
     JournalWriter,
-    encode_end,
     encode_starts,
     journal_path,
 )
@@ -224,11 +223,7 @@ class Checkpointer:
         self._started.append(self._render.name_json(event.step.name))
 
     def _on_end(self, event: TaskEnd) -> None:
-        name = event.step.name
-        render = self._render
-        self._buffer.append(
-            encode_end(render.name_json(name), render.result_json(name, event.result))
-        )
+        self._buffer.append(self._render.end_record(event.step.name, event.result))
 
     # -- writing -----------------------------------------------------------------------
 

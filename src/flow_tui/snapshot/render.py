@@ -24,6 +24,7 @@ from flow_tui.core.model import ClockMetrics, TaskResult, TaskStatus
 from flow_tui.core.snapshot import Snapshot
 from flow_tui.snapshot import schema
 from flow_tui.snapshot.codec import encode
+from flow_tui.snapshot.journal import encode_end
 
 _PLAIN_JSON = (
     '{"status": "success", "metrics": {"duration_ms": %s, "attempts": %d, '
@@ -60,12 +61,7 @@ def _plain_fields(result: TaskResult) -> Fields | None:
         # The executor's metrics, made from clock readings just before the task_end event:
         # its datetimes are functions of the readings, made when first read. Formatting
         # the readings directly costs a fraction of making the datetimes.
-        started_ts = m._started_ts
-        started = iso_utc(started_ts)
-        finished = iso_utc(started_ts + duration / 1000.0)  # as ClockMetrics computes it
-        if started is None or finished is None:
-            return None
-        return (repr(duration), m.attempts, started, finished)
+        return _clock_fields(m._started_ts, duration, m.attempts)
     started_at = m.started_at
     finished_at = m.finished_at
     if (
@@ -102,6 +98,35 @@ def iso_utc(ts: float) -> str | None:
         cached[1] = "%04d-%02d-%02dT%02d:%02d:%02d" % time.gmtime(sec)[:6]
         cached[0] = sec
     return f"{cached[1]}.{us:06d}+00:00" if us else f"{cached[1]}+00:00"
+
+
+def _clock_fields(started_ts: float, duration: float, attempts: int) -> Fields | None:
+    """The fields of ClockMetrics readings: two `iso_utc` calls in one (once per task)."""
+    finished_ts = started_ts + duration / 1000.0  # as ClockMetrics computes it
+    if not (0.0 <= started_ts < _MAX_TS and 0.0 <= finished_ts < _MAX_TS):
+        return None
+    sec = int(started_ts)
+    us = round((started_ts - sec) * 1e6)
+    if us >= 1_000_000:
+        sec += 1
+        us -= 1_000_000
+    end_sec = int(finished_ts)
+    end_us = round((finished_ts - end_sec) * 1e6)
+    if end_us >= 1_000_000:
+        end_sec += 1
+        end_us -= 1_000_000
+    cached = _second
+    if cached[0] != sec:
+        cached[1] = "%04d-%02d-%02dT%02d:%02d:%02d" % time.gmtime(sec)[:6]
+        cached[0] = sec
+    prefix = cached[1]
+    end_prefix = prefix if end_sec == sec else iso_utc(float(end_sec))[:19]  # type: ignore[index]
+    return (
+        repr(duration),
+        attempts,
+        "%s.%06d+00:00" % (prefix, us) if us else prefix + "+00:00",
+        "%s.%06d+00:00" % (end_prefix, end_us) if end_us else end_prefix + "+00:00",
+    )
 
 
 def _json(value: Any) -> str:
@@ -162,6 +187,11 @@ class CheckpointRenderer:
                 text = _json(schema.result_to_dict(name, result))
             entry = self._cache[name] = (result, text, fields)
         return entry
+
+    def end_record(self, name: str, result: TaskResult) -> bytes:
+        """The journal record of a task's end (its result encoded once, kept for files)."""
+        name_json = self._names.get(name) or self.name_json(name)
+        return encode_end(name_json, self._entry(name, result)[1])
 
     def result_json(self, name: str, result: TaskResult) -> str:
         """The JSON of `result` as the snapshot document holds it (computed once)."""
