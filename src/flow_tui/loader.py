@@ -14,7 +14,6 @@ from pathlib import Path
 from types import ModuleType
 
 from flow_tui.core.errors import FlowError, WorkflowValidationError
-from flow_tui.core.graph import build_graph
 from flow_tui.core.workflow import Workflow
 
 
@@ -31,7 +30,7 @@ def load_workflow(spec: str) -> tuple[Workflow, Path | None]:
         module = _import_module(target)
     workflow = _find_workflow(module, attribute, target)
     try:
-        build_graph(workflow.steps)
+        workflow.graph()  # validated once; the run reuses it
     except WorkflowValidationError as exc:
         raise WorkflowValidationError(f"workflow {workflow.name!r} in {target}: {exc}") from exc
     source = getattr(module, "__file__", None)

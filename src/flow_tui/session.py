@@ -19,7 +19,7 @@ from typing import Any
 from flow_tui.checkpoint import Checkpointer, CheckpointLock
 from flow_tui.core.errors import FlowError, SnapshotError
 from flow_tui.core.events import Event
-from flow_tui.core.graph import TaskGraph, build_graph
+from flow_tui.core.graph import TaskGraph
 from flow_tui.core.invoke import current_task_name
 from flow_tui.core.model import TaskResult, TaskStatus, TaskStep
 from flow_tui.core.runner import TaskRunner, TaskRunnerBuilder
@@ -130,7 +130,7 @@ class Session:
         self.workflow = workflow
         self.options = options or SessionOptions()
         self.source = source  # the workflow module's file, when known
-        self.graph: TaskGraph = build_graph(workflow.steps)
+        self.graph: TaskGraph = workflow.graph()
         self.steps: list[TaskStep[Any]] = self.graph.steps
         self.concurrency = self.options.concurrency or workflow.concurrency
         self.timeout = self.options.timeout if self.options.timeout else workflow.timeout

@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from flow_tui import RetryPolicy, TaskRunnerBuilder, TaskStatus, TaskStep, Workflow
+from flow_tui import (
+    RetryPolicy,
+    TaskRunnerBuilder,
+    TaskStatus,
+    TaskStep,
+    Workflow,
+    WorkflowValidationError,
+)
 
 
 async def run(wf: Workflow) -> dict[str, Any]:
@@ -93,3 +100,17 @@ async def test_decorator_form_bare_and_with_options() -> None:
 def test_workflow_needs_a_name() -> None:
     with pytest.raises(ValueError):
         Workflow(name="  ")
+
+
+def test_workflow_graph_is_built_once_and_again_when_the_steps_change() -> None:
+    async def body(ctx: object) -> None:
+        return None
+
+    wf = Workflow(name="w", steps=[TaskStep("a", body), TaskStep("b", body, ["a"])])
+    first = wf.graph()
+    assert wf.graph() is first  # loading validated it; the run reuses that work
+    wf.steps.append(TaskStep("c", body, ["b"]))
+    assert list(wf.graph().index) == ["a", "b", "c"]
+    wf.steps[0] = TaskStep("a", body, ["c"])  # replaced in place: a cycle now
+    with pytest.raises(WorkflowValidationError, match="cycle"):
+        wf.graph()

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flow_tui.core.graph import TaskGraph, build_graph
 from flow_tui.core.model import LoopPolicy, RetryPolicy, TaskStep
 
 
@@ -31,6 +32,19 @@ class Workflow:
         if not isinstance(self.name, str) or not self.name.strip():
             raise ValueError(f"Workflow.name must be a non-empty string, got {self.name!r}")
         self.steps = list(self.steps)
+        self._graph: tuple[tuple[TaskStep[Any], ...], TaskGraph] | None = None
+
+    def graph(self) -> TaskGraph:
+        """The steps, validated and indexed (WorkflowValidationError if they are not a DAG).
+
+        Built once while `steps` holds the same step objects: loading a workflow
+        validates it, and the run that follows reuses that work.
+        """
+        steps = tuple(self.steps)
+        cached = self._graph
+        if cached is None or cached[0] != steps:  # steps compare by identity
+            cached = self._graph = (steps, build_graph(steps))
+        return cached[1]
 
     def make_context(self) -> Any:
         return self.context() if self.context is not None else None
