@@ -395,3 +395,14 @@ def test_module_runs_as_python_dash_m(ws: Workspace) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "ok: workflow 'simple'" in result.stdout
+
+
+def test_python_dash_m_flow_tui_is_the_same_command(ws: Workspace) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "flow_tui", "validate", str(SIMPLE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "simple" in done.stdout
