@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 from typing import Any
 
+import pytest
+
 from flow_tui import TaskRunnerBuilder, TaskStatus, TaskStep
 from flow_tui.core import TaskEnd, TaskStart, current_task_name
 
@@ -181,3 +183,59 @@ async def test_cancel_stops_workers_between_tasks_and_marks_the_rest_cancelled()
     assert [results[f"t{i}"].status for i in range(6)] == [TaskStatus.SUCCESS] * 6
     assert {results[f"t{i}"].status for i in range(6, 20)} == {TaskStatus.CANCELLED}
     assert runner.state.status == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("width", "concurrency", "commit_yields"), [(10, 3, 0), (10, 3, 2), (7, 64, 1), (25, 1, 1)]
+)
+async def test_under_a_barrier_reused_workers_keep_slots_until_ends_are_committed(
+    width: int, concurrency: int, commit_yields: int
+) -> None:
+    # Workers that wait for the group commit and then go on must still start nothing on
+    # top of an end no completed commit covers, and hold every such end's slot.
+    commits_started = 0
+    commits_done = 0
+    covered_after: dict[str, int] = {}  # task -> the commit count that makes it durable
+    unsettled: set[str] = set()  # started, and its end not yet durable
+    most = 0
+
+    class Barrier:
+        async def commit(self) -> None:
+            nonlocal commits_started, commits_done
+            commits_started += 1
+            for _ in range(commit_yields):
+                await asyncio.sleep(0)
+            commits_done += 1
+            for name in [n for n in unsettled if covered_after.get(n, 10**9) <= commits_done]:
+                unsettled.discard(name)
+
+    def on_start(event: TaskStart) -> None:
+        nonlocal most
+        for dep in event.step.dependencies:
+            assert covered_after[dep] <= commits_done, f"{event.step.name} before {dep}"
+        unsettled.add(event.step.name)
+        most = max(most, len(unsettled))
+
+    def on_end(event: TaskEnd) -> None:
+        covered_after[event.step.name] = commits_started + 1
+
+    steps = [
+        TaskStep(
+            f"t{i}",
+            noop,
+            dependencies=(f"t{i - width}", f"t{i - width + 1}") if i >= width else (),
+        )
+        for i in range(width * 6)
+    ]
+    runner = (
+        TaskRunnerBuilder(None)
+        .with_barrier(Barrier())
+        .on("task_start", on_start)
+        .on("task_end", on_end)
+        .build()
+    )
+    results = await runner.execute(steps, concurrency=concurrency)
+    assert all(r.ok for r in results.values())
+    assert most <= concurrency
+    assert covered_after  # every end was recorded
+    assert max(covered_after.values()) <= commits_done  # the last ends were committed too

@@ -115,7 +115,10 @@ class WorkflowExecutor:
         self._ready: list[int] = []
         self._interrupted: set[int] = set()  # cut off by pause(interrupt=True), not yet ended
         self._stop_reason: str | None = None
-        self._pending_release = 0
+        self._pending_release = 0  # slots held by ended tasks until a commit covers them
+        self._uncommitted = 0  # ended tasks no commit covers yet
+        self._waiting = 0  # of those, the ones whose worker waits for the commit
+        self._next_commit: asyncio.Future[None] | None = None  # what those workers await
         self._pending_ready: list[int] = []
         self._committing = False
         self._done: asyncio.Future[None] | None = None
@@ -298,10 +301,13 @@ class WorkflowExecutor:
                 # A strategy or barrier that raises fails the task; it must not hang the run.
                 result = failure_from(exc)
             attempts = run.attempts if run else 1
-            if result.status is SUCCESS and self.barrier is None:
+            if result.status is SUCCESS:
                 if result.metrics is None:
                     result.metrics = _clock_metrics(started, perf_counter() - clock, attempts)
-                i = self._end_and_take(i, step, result)
+                if self.barrier is None:
+                    i = self._end_and_take(i, step, result)
+                else:
+                    i = await self._end_and_wait(i, step, result)
                 if i < 0:
                     return
                 step = self.graph.steps[i]
@@ -309,11 +315,12 @@ class WorkflowExecutor:
                 self._end(i, step, result, started, clock, attempts, started_body)
                 return
 
-    def _end_and_take(self, i: int, step: TaskStep[Any], result: TaskResult) -> int:
-        """A success with no commit barrier: record it, queue what became ready, and hand
-        its worker the next task (-1 when the worker should end)."""
-        tasks = self.tasks
-        worker = tasks.pop(i)
+    def _record_success(
+        self, i: int, step: TaskStep[Any], result: TaskResult
+    ) -> tuple[asyncio.Task[Any], list[int]] | None:
+        """Record a success; return its worker and the tasks that became ready, or None
+        when the worker must end (the end then went through the general path)."""
+        worker = self.tasks.pop(i)
         ready = self.state.complete(i, result, _NO_SKIPS)
         if self._end_listeners or self._any:
             self.events.emit(TaskEnd(step, result))
@@ -322,13 +329,52 @@ class WorkflowExecutor:
             # Its worker was cancelled but the body ended anyway: that cancellation is
             # still counted on the worker, so the worker ends here.
             interrupted.discard(i)
-            self._release(ready)
+            self._after_end(_NO_SKIPS, ready)
+            return None
+        return worker, ready
+
+    def _end_and_take(self, i: int, step: TaskStep[Any], result: TaskResult) -> int:
+        """A success with no commit barrier: record it, queue what became ready, and hand
+        its worker the next task (-1 when the worker should end)."""
+        recorded = self._record_success(i, step, result)
+        if recorded is None:
             return -1
-        heap = self._ready
+        worker, ready = recorded
         if ready:
             key = self._key
+            heap = self._ready
             for j in ready:
                 heapq.heappush(heap, key[j])
+        return self._next_for(worker)
+
+    async def _end_and_wait(self, i: int, step: TaskStep[Any], result: TaskResult) -> int:
+        """A success under a commit barrier: record it, then keep its slot until a commit
+        covers it (its dependents are released by that commit); then the worker takes the
+        next task (-1 when it should end)."""
+        recorded = self._record_success(i, step, result)
+        if recorded is None:
+            return -1
+        worker, ready = recorded
+        self._pending_release += 1
+        self._uncommitted += 1
+        self._waiting += 1
+        self._pending_ready.extend(ready)
+        committed = self._next_commit
+        if committed is None:
+            committed = self._next_commit = asyncio.get_running_loop().create_future()
+        if not self._committing:
+            self._committing = True
+            asyncio.get_running_loop().create_task(self._commit_loop())
+        try:
+            await committed
+        finally:
+            self._pending_release -= 1  # the slot held for this end, now this worker's
+        return self._next_for(worker)
+
+    def _next_for(self, worker: asyncio.Task[Any]) -> int:
+        """The next task for a worker whose task ended, if one is ready and may start."""
+        heap = self._ready
+        tasks = self.tasks
         limit = self.limit
         if (
             heap
@@ -407,6 +453,7 @@ class WorkflowExecutor:
             self._release(ready)
             return
         self._pending_release += 1
+        self._uncommitted += 1
         self._pending_ready.extend(ready)
         if not self._committing:
             self._committing = True
@@ -423,12 +470,22 @@ class WorkflowExecutor:
             self._maybe_finish()
 
     async def _commit_loop(self) -> None:
+        """Group commit: one barrier commit covers every end recorded before it began.
+
+        Ended tasks keep their slots (`_pending_release`) until a commit covers them;
+        then their dependents are queued. A worker waiting on `_next_commit` gives its
+        slot back itself when it wakes, and takes the next task with it.
+        """
         assert self.barrier is not None
         try:
-            while self._pending_release:
-                released = self._pending_release
+            while self._uncommitted:
+                covered = self._uncommitted
+                waiting = self._waiting
+                committed = self._next_commit
                 ready = self._pending_ready
                 self._pending_ready = []
+                self._waiting = 0
+                self._next_commit = None
                 try:
                     await self.barrier.commit()
                 except Exception:
@@ -437,11 +494,15 @@ class WorkflowExecutor:
                     if not self.paused:
                         self.pause()
                 finally:
-                    self._pending_release -= released
+                    self._uncommitted -= covered
+                    self._pending_release -= covered - waiting
                     key = self._key
                     for j in ready:
                         heapq.heappush(self._ready, key[j])
-                self._dispatch()
+                    if committed is not None and not committed.done():
+                        committed.set_result(None)
+                if not waiting:
+                    self._dispatch()  # else the woken workers take the ready tasks first
         finally:
             self._committing = False
             self._maybe_finish()
