@@ -10,6 +10,8 @@ import asyncio
 import errno
 import os
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -379,3 +381,43 @@ async def test_a_non_idempotent_body_does_not_run_when_its_start_cannot_be_made_
     assert statuses(final)["a"] == "success"
     assert final.results["pay"].status is not TaskStatus.SUCCESS
     assert "pay" not in final.interrupted  # its body never ran: no consent needed
+
+
+async def test_journal_syncs_move_to_the_loop_thread_while_fast_and_back_when_slow(
+    ck: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each task runs alone (concurrency 1), so each end is one commit; the thread that
+    # syncs the journal is recorded per commit.
+    loop_thread = threading.get_ident()
+    synced_on: list[bool] = []  # True: synced on the event loop's thread
+    slow = False
+    recording = False  # from the first task on (opening the checkpoint syncs too)
+    real_fdatasync = os.fdatasync
+
+    def recording_fdatasync(fd: int) -> None:
+        real_fdatasync(fd)
+        if slow:
+            time.sleep(checkpoint_module.INLINE_SYNC_SECONDS * 2)  # a slow disk
+        if recording:
+            synced_on.append(threading.get_ident() == loop_thread)
+
+    monkeypatch.setattr(journal.os, "fdatasync", recording_fdatasync)
+    slow_from = 12
+
+    async def body(ctx: Any) -> None:
+        nonlocal slow, recording
+        recording = True
+        slow = len(synced_on) >= slow_from
+
+    steps = [step(f"t{i}", body, deps=(f"t{i - 1}",) if i else ()) for i in range(30)]
+    session = Session.open(workflow(steps, concurrency=1), SessionOptions(checkpoint=ck))
+    await session.run()
+    await session.close()
+    assert all(r.ok for r in session.results.values())
+    fast = checkpoint_module.FAST_SYNCS_BEFORE_INLINE
+    # Fast syncs: the first ones in a thread, then on the loop's thread.
+    assert synced_on[:fast] == [False] * fast
+    assert all(synced_on[fast + 1 : slow_from])
+    # Slow syncs: at most one more on the loop's thread, then threads again.
+    after = synced_on[slow_from:-1]  # the last sync is the close, always in a thread
+    assert after.count(True) <= 1 and not any(after[1:])
