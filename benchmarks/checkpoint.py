@@ -64,14 +64,14 @@ def make_steps(shape: str, n: int) -> list[TaskStep[object]]:
     return steps
 
 
-def fdatasync_latency(folder: Path, samples: int = 200) -> float:
-    """Median seconds of one small append + fdatasync in `folder`."""
+def fdatasync_latency(folder: Path, samples: int = 200, size: int = 200) -> float:
+    """Median seconds of one fdatasync after appending `size` bytes, in `folder`."""
     path = folder / ".fdatasync-probe"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         times = []
         for _ in range(samples):
-            os.write(fd, b"x" * 200)
+            os.write(fd, b"x" * size)
             start = time.perf_counter()
             os.fdatasync(fd)
             times.append(time.perf_counter() - start)

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.checkpoint import fdatasync_latency
 from benchmarks.harness import (
     ROOT,
     Log,
@@ -88,23 +88,6 @@ def _cli(n: int, fmt: str, tmp: Path) -> float:
     return elapsed
 
 
-def _batch_sync_seconds(folder: Path, batch_bytes: int, samples: int = 60) -> float:
-    """Median seconds of appending one journal batch of `batch_bytes` and fdatasync."""
-    path = folder / ".fdatasync-probe"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    try:
-        times = []
-        for _ in range(samples):
-            os.write(fd, b"x" * batch_bytes)
-            start = time.perf_counter()
-            os.fdatasync(fd)
-            times.append(time.perf_counter() - start)
-    finally:
-        os.close(fd)
-        path.unlink()
-    return median(times)
-
-
 def run(mode: Mode, log: Log) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="flow-tui-bench-") as name:
         tmp = Path(name)
@@ -115,7 +98,7 @@ def run(mode: Mode, log: Log) -> dict[str, Any]:
             mode.checkpoint_rounds,
         )
         # One batch: CONCURRENCY end records of about 200 bytes each.
-        sync = _batch_sync_seconds(tmp, CONCURRENCY * 200)
+        sync = fdatasync_latency(tmp, samples=60, size=CONCURRENCY * 200)
     med = {k: median(v) for k, v in measured["times"].items()}
     cli = {k: median(v) for k, v in cli_times.items()}
     ratio = {fmt: med[fmt] / med["none"] for fmt in ("json", "toml")}
