@@ -521,7 +521,7 @@ def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     if os.environ.get("FLOW_TUI_NO_UVLOOP"):
         return None
     try:
-        import uvloop  # type: ignore[import-not-found]
+        import uvloop  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
         return None
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop

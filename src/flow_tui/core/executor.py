@@ -241,6 +241,13 @@ class WorkflowExecutor:
         handle or context copy per task. `self.tasks` maps each running task to its worker.
         """
         count = 0
+        # Fixed for the run: looked up once per worker, not once per task.
+        context = self.context
+        invoke = self.invoker.invoke
+        running = self.state.running
+        steps = self.graph.steps
+        barrier = self.barrier
+        inline_plain = self._inline_plain
         while True:
             started = time.time()
             clock = perf_counter()
@@ -266,21 +273,21 @@ class WorkflowExecutor:
                         self._skip_condition(i, step, started)
                         return
                 # From here the body may run: the task counts as interrupted if cut off.
-                self.state.running.add(i)
+                running.add(i)
                 if self._start_listeners or self._any:
                     self.events.emit(TaskStart(step, 1))
-                if self.barrier is not None and not step.idempotent:
-                    await self.barrier.commit()
+                if barrier is not None and not step.idempotent:
+                    await barrier.commit()
                 started_body = True
                 if (
-                    self._inline_plain
+                    inline_plain
                     and step.retry is None
                     and step.loop is None
                     and step.timeout is None
                 ):
                     # The plain case, inlined: no strategy call, no extra frame.
                     try:
-                        value = await self.invoker.invoke(step, self.context)
+                        value = await invoke(step, context)
                     except Exception as exc:  # a body may raise anything
                         result = failure_from(exc)
                     else:
@@ -304,42 +311,39 @@ class WorkflowExecutor:
             if result.status is SUCCESS:
                 if result.metrics is None:
                     result.metrics = _clock_metrics(started, perf_counter() - clock, attempts)
-                if self.barrier is None:
+                if barrier is None:
                     i = self._end_and_take(i, step, result)
                 else:
                     i = await self._end_and_wait(i, step, result)
                 if i < 0:
                     return
-                step = self.graph.steps[i]
+                step = steps[i]
             else:
                 self._end(i, step, result, started, clock, attempts, started_body)
                 return
 
-    def _record_success(
-        self, i: int, step: TaskStep[Any], result: TaskResult
-    ) -> tuple[asyncio.Task[Any], list[int]] | None:
-        """Record a success; return its worker and the tasks that became ready, or None
-        when the worker must end (the end then went through the general path)."""
-        worker = self.tasks.pop(i)
+    def _record_success(self, i: int, step: TaskStep[Any], result: TaskResult) -> list[int] | None:
+        """Record a success; return the tasks that became ready, or None when its worker
+        must end (the end then went through the general path)."""
+        del self.tasks[i]
         ready = self.state.complete(i, result, _NO_SKIPS)
         if self._end_listeners or self._any:
             self.events.emit(TaskEnd(step, result))
-        interrupted = self._interrupted
-        if interrupted and i in interrupted:
+        if self._interrupted and i in self._interrupted:
             # Its worker was cancelled but the body ended anyway: that cancellation is
             # still counted on the worker, so the worker ends here.
-            interrupted.discard(i)
+            self._interrupted.discard(i)
             self._after_end(_NO_SKIPS, ready)
             return None
-        return worker, ready
+        return ready
 
     def _end_and_take(self, i: int, step: TaskStep[Any], result: TaskResult) -> int:
         """A success with no commit barrier: record it, queue what became ready, and hand
         its worker the next task (-1 when the worker should end)."""
-        recorded = self._record_success(i, step, result)
-        if recorded is None:
+        worker = self.tasks[i]
+        ready = self._record_success(i, step, result)
+        if ready is None:
             return -1
-        worker, ready = recorded
         if ready:
             key = self._key
             heap = self._ready
@@ -351,10 +355,10 @@ class WorkflowExecutor:
         """A success under a commit barrier: record it, then keep its slot until a commit
         covers it (its dependents are released by that commit); then the worker takes the
         next task (-1 when it should end)."""
-        recorded = self._record_success(i, step, result)
-        if recorded is None:
+        worker = self.tasks[i]
+        ready = self._record_success(i, step, result)
+        if ready is None:
             return -1
-        worker, ready = recorded
         self._pending_release += 1
         self._uncommitted += 1
         self._waiting += 1
@@ -382,7 +386,10 @@ class WorkflowExecutor:
             and self._stop_reason is None
             and (limit is None or len(tasks) + self._pending_release < limit)
         ):
-            nxt = self._take()
+            nxt = heapq.heappop(heap) % self._n
+            interrupted = self.state.interrupted
+            if interrupted and nxt in interrupted:
+                self.state.results.pop(self.graph.steps[nxt].name, None)
             tasks[nxt] = worker
             if heap:
                 self._dispatch()  # more became ready than this worker can take
