@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -473,3 +474,28 @@ async def test_the_key_bar_shows_the_keys_that_apply_and_clicks_run_them() -> No
         assert "Resume" in str(bar.render())
         bodies.release("merge")
         await until(pilot, lambda: app.session.state is RunState.PAUSED, "paused")
+
+
+async def test_a_retry_shows_the_tasks_it_runs_again_as_pending_from_its_start() -> None:
+    # The rows of a failed task and of what it skipped must not keep their old marks
+    # while the retry waits to run them.
+    bodies = Bodies()
+    bodies.fail_next["merge"] = 1
+    app = make_app(pipeline(bodies, gate=("publish",)))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        bodies.release("publish")
+        await app.wait_for_run()
+        await settle(pilot)
+        assert row_text(app, "report").startswith("↷ report")
+        bodies.gates["publish"] = asyncio.Event()  # the retry holds publish
+        app.query_one(TaskTree).select_task("merge")
+        await pilot.pause()
+        await pilot.press("r")
+        await until(pilot, lambda: session.running == ["publish"], "publish running again")
+        await settle(pilot)
+        assert row_text(app, "merge").startswith("✔ merge")
+        assert row_text(app, "report").startswith("○ report")  # pending, not skipped
+        assert row_text(app, "fetch_a").startswith("✔ fetch_a")  # kept
+        bodies.release("publish")
+        await app.wait_for_run()

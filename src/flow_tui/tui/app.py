@@ -274,6 +274,8 @@ class DashboardApp(App[int]):
         self.flushes += 1
         whole = batch.all_rows or batch.rebuild
         names = batch.tasks
+        if batch.run_started and not whole:
+            names = [*names, *self.view.shown_finished()]
         if animate and not whole:
             names = [*names, *self.view.running]  # spinners and live durations
         changed = self.view.refresh(None if whole else names)

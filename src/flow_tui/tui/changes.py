@@ -21,13 +21,19 @@ class ChangeBatch:
     all_rows: bool = False  # every row may have changed (a run started or ended)
     rebuild: bool = False  # a new run was prepared: the tree is rebuilt
     run_changed: bool = False  # run state (paused, resumed, ended...) changed
+    run_started: bool = False  # rows shown as finished may be pending again
     messages: list[tuple[str, str]] = field(default_factory=list)  # (severity, text)
     events: int = 0
 
     @property
     def empty(self) -> bool:
         return not (
-            self.tasks or self.all_rows or self.rebuild or self.run_changed or self.messages
+            self.tasks
+            or self.all_rows
+            or self.rebuild
+            or self.run_changed
+            or self.run_started
+            or self.messages
         )
 
 
@@ -40,6 +46,7 @@ class PendingChanges:
         self._all_rows = False
         self._rebuild = False
         self._run_changed = False
+        self._run_started = False
         self._messages: list[tuple[str, str]] = []
         self._events = 0
         # Live facts events carry and results do not (yet): when the running attempt
@@ -58,7 +65,12 @@ class PendingChanges:
             self.started[name] = self.clock.monotonic()
             self.attempt[name] = event.attempt
         elif kind == "workflow_start":
-            self._all_rows = True
+            # At a run's start only two kinds of rows change: the tasks it keeps (a
+            # resume's saved successes) and rows shown with a result it dropped (a retry
+            # re-runs them). Not a look at every row: with thousands of tasks that cost a
+            # repaint of them all while the first tasks were already running.
+            self._tasks.update(dict.fromkeys(event.kept))
+            self._run_started = True
             self._run_changed = True
         elif kind == "workflow_end":
             # A cancel ends unfinished tasks without an event each: look at every row.
@@ -97,11 +109,12 @@ class PendingChanges:
             all_rows=self._all_rows,
             rebuild=self._rebuild,
             run_changed=self._run_changed,
+            run_started=self._run_started,
             messages=self._messages,
             events=self._events,
         )
         self._tasks = {}
-        self._all_rows = self._rebuild = self._run_changed = False
+        self._all_rows = self._rebuild = self._run_changed = self._run_started = False
         self._messages = []
         self._events = 0
         return batch

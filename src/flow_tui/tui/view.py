@@ -60,6 +60,11 @@ class RunView:
                 changed.append((name, old, new))
         return changed
 
+    def shown_finished(self) -> list[str]:
+        """Tasks whose row shows anything but pending (as of the last refresh)."""
+        pending = RowStatus.PENDING
+        return [name for name, status in self.statuses.items() if status is not pending]
+
     @property
     def state(self) -> RunState:
         return self.session.state
