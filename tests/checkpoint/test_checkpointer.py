@@ -119,20 +119,26 @@ async def test_a_crash_mid_run_leaves_a_checkpoint_with_the_running_tasks_interr
 ) -> None:
     """The files as they are mid-run are what a crash at that instant would leave."""
     gate = asyncio.Event()
+    in_body: list[str] = []
 
-    async def slow(ctx: Any) -> None:
-        await gate.wait()
+    def slow(name: str) -> Any:
+        async def body(ctx: Any) -> None:
+            in_body.append(name)
+            await gate.wait()
+
+        return body
 
     steps = [
         step("a"),
         step("b", deps=("a",)),
-        step("pay", slow, ("a",), idempotent=False),
-        step("wait", slow, ("a",)),
+        step("pay", slow("pay"), ("a",), idempotent=False),
+        step("wait", slow("wait"), ("a",)),
         step("after", deps=("pay",)),
     ]
     session = Session.open(workflow(steps), SessionOptions(checkpoint=ck))
     run = asyncio.create_task(session.run())
-    await wait_for(lambda: sorted(session.running) == ["pay", "wait"] and "b" in session.results)
+    # Both bodies have begun (a task dispatched but not yet begun is not interrupted).
+    await wait_for(lambda: sorted(in_body) == ["pay", "wait"] and "b" in session.results)
     await session.checkpointer.commit()  # type: ignore[union-attr]
     crashed = tmp_path / "crashed"
     crashed.mkdir()
