@@ -344,11 +344,7 @@ class WorkflowExecutor:
         ready = self._record_success(i, step, result)
         if ready is None:
             return -1
-        if ready:
-            key = self._key
-            heap = self._ready
-            for j in ready:
-                heapq.heappush(heap, key[j])
+        self._queue(ready)
         return self._next_for(worker)
 
     async def _end_and_wait(self, i: int, step: TaskStep[Any], result: TaskResult) -> int:
@@ -359,16 +355,11 @@ class WorkflowExecutor:
         ready = self._record_success(i, step, result)
         if ready is None:
             return -1
-        self._pending_release += 1
-        self._uncommitted += 1
+        self._hold_for_commit(ready)
         self._waiting += 1
-        self._pending_ready.extend(ready)
         committed = self._next_commit
         if committed is None:
             committed = self._next_commit = asyncio.get_running_loop().create_future()
-        if not self._committing:
-            self._committing = True
-            asyncio.get_running_loop().create_task(self._commit_loop())
         try:
             await committed
         finally:
@@ -386,10 +377,7 @@ class WorkflowExecutor:
             and self._stop_reason is None
             and (limit is None or len(tasks) + self._pending_release < limit)
         ):
-            nxt = heapq.heappop(heap) % self._n
-            interrupted = self.state.interrupted
-            if interrupted and nxt in interrupted:
-                self.state.results.pop(self.graph.steps[nxt].name, None)
+            nxt = self._take()
             tasks[nxt] = worker
             if heap:
                 self._dispatch()  # more became ready than this worker can take
@@ -458,7 +446,11 @@ class WorkflowExecutor:
                 self.events.emit(TaskSkipped(steps[j], results[steps[j].name]))
         if self.barrier is None:
             self._release(ready)
-            return
+        else:
+            self._hold_for_commit(ready)
+
+    def _hold_for_commit(self, ready: list[int]) -> None:
+        """An end under the barrier keeps its slot, and `ready` waits, until a commit."""
         self._pending_release += 1
         self._uncommitted += 1
         self._pending_ready.extend(ready)
@@ -466,12 +458,17 @@ class WorkflowExecutor:
             self._committing = True
             asyncio.get_running_loop().create_task(self._commit_loop())
 
-    def _release(self, ready: list[int]) -> None:
-        """Queue the tasks that became ready and fill the free slots."""
+    def _queue(self, ready: list[int]) -> None:
+        """Put tasks that became ready on the heap (priority, then declaration order)."""
         if ready:
             key = self._key
+            heap = self._ready
             for j in ready:
-                heapq.heappush(self._ready, key[j])
+                heapq.heappush(heap, key[j])
+
+    def _release(self, ready: list[int]) -> None:
+        """Queue the tasks that became ready and fill the free slots."""
+        self._queue(ready)
         self._dispatch()
         if not self.tasks:  # the run can only be over when nothing is running
             self._maybe_finish()
@@ -503,9 +500,7 @@ class WorkflowExecutor:
                 finally:
                     self._uncommitted -= covered
                     self._pending_release -= covered - waiting
-                    key = self._key
-                    for j in ready:
-                        heapq.heappush(self._ready, key[j])
+                    self._queue(ready)
                     if committed is not None and not committed.done():
                         committed.set_result(None)
                 if not waiting:
