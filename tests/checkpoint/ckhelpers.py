@@ -16,7 +16,6 @@ from flow_tui import Snapshot, TaskResult, TaskStatus, TaskStep, Workflow
 from flow_tui.core.model import ClockMetrics
 from flow_tui.snapshot.journal import (
     JournalWriter,
-    encode_end,
     encode_start,
     journal_path,
 )
@@ -36,7 +35,7 @@ def start_record(name: str) -> bytes:
 
 
 def end_record(name: str, result: TaskResult) -> bytes:
-    return encode_end(name_json(name), CheckpointRenderer(".json").result_json(name, result))
+    return CheckpointRenderer(".json").end_record(name, result)
 
 
 def write_checkpoint(

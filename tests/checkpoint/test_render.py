@@ -85,7 +85,7 @@ def test_a_rendered_checkpoint_decodes_like_the_codecs_output(
 ) -> None:
     renderer = CheckpointRenderer(suffix)
     for name, result in snapshot.results.items():
-        renderer.result_json(name, result)  # as the journal does when each task ends
+        renderer.end_record(name, result)  # as the journal does when each task ends
     expected = decoded(codec.encode(snapshot, suffix), suffix)
     assert decoded(renderer.render(snapshot), suffix) == expected
     assert decoded(renderer.render(snapshot), suffix) == expected  # from the cache

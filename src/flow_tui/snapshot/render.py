@@ -144,7 +144,7 @@ def _toml_safe_value(table: dict[str, Any], key: str) -> None:
 
 
 class CheckpointRenderer:
-    """Encodes results once (`result_json`), and whole checkpoint documents from them."""
+    """Encodes results once (`end_record`), and whole checkpoint documents from them."""
 
     def __init__(self, suffix: str) -> None:
         self.suffix = suffix
@@ -185,12 +185,7 @@ class CheckpointRenderer:
 
     def end_record(self, name: str, result: TaskResult) -> bytes:
         """The journal record of a task's end (its result encoded once, kept for files)."""
-        name_json = self._names.get(name) or self.name_json(name)
-        return encode_end(name_json, self._entry(name, result)[1])
-
-    def result_json(self, name: str, result: TaskResult) -> str:
-        """The JSON of `result` as the snapshot document holds it (computed once)."""
-        return self._entry(name, result)[1]
+        return encode_end(self.name_json(name), self._entry(name, result)[1])
 
     def render(self, snapshot: Snapshot) -> bytes:
         try:
