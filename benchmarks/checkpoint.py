@@ -26,7 +26,6 @@ import functools
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a script: the repository root is not on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.harness import child_env, wall_seconds
 from flow_tui import TaskStatus, TaskStep, Workflow
 from flow_tui.session import Session, SessionOptions
 
@@ -149,19 +152,12 @@ def cli_run(shape: str, n: int, concurrency: int | None, variant: str, folder: P
     path = folder / f"cli.{variant}"
     if variant != "none":
         cmd += ["--checkpoint", str(path)]
-    env = dict(os.environ)
-    env.update(
+    env = child_env(
         BENCH_TASKS=str(n),
         BENCH_WIDTH=str(n if shape == "independent" else WIDTH),
         BENCH_CONCURRENCY=str(concurrency or 0),
     )
-    start = time.perf_counter()
-    done = subprocess.run(
-        cmd, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
-    )
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr[-300:]!r}")
+    elapsed = wall_seconds(cmd, env, cwd=folder)
     path.unlink(missing_ok=True)
     return elapsed
 

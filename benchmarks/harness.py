@@ -7,6 +7,7 @@ import gc
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -221,6 +222,18 @@ def child_env(**extra: str) -> dict[str, str]:
     env.setdefault("NO_COLOR", "1")
     env.update(extra)
     return env
+
+
+def wall_seconds(cmd: list[str], env: dict[str, str], cwd: Path = ROOT) -> float:
+    """Seconds a child process takes, start to exit; a failed run raises with its stderr."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+    )
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr[-300:]!r}")
+    return elapsed
 
 
 def fmt_us(seconds: float, n: int) -> str:

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +28,7 @@ from benchmarks.harness import (
     interleaved_async,
     median,
     run_on,
+    wall_seconds,
 )
 from benchmarks.report import Row
 from benchmarks.workloads import make_steps
@@ -78,14 +77,7 @@ def _cli(n: int, fmt: str, tmp: Path) -> float:
         path.unlink(missing_ok=True)  # from the round before: a new run, not a resume
         cmd += ["--checkpoint", str(path)]
     env = child_env(BENCH_TASKS=str(n), BENCH_CONCURRENCY=str(CONCURRENCY))
-    start = time.perf_counter()
-    done = subprocess.run(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
-    )
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr[-300:]!r}")
-    return elapsed
+    return wall_seconds(cmd, env)
 
 
 def run(mode: Mode, log: Log) -> dict[str, Any]:

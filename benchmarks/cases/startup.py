@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from typing import Any
 
-from benchmarks.harness import ROOT, Log, Mode, child_env, flow_tui_command, median, python
+from benchmarks.harness import (
+    ROOT,
+    Log,
+    Mode,
+    child_env,
+    flow_tui_command,
+    median,
+    python,
+    wall_seconds,
+)
 from benchmarks.report import Row
 
 TARGET_MS = 150.0
@@ -44,15 +52,7 @@ def _commands() -> dict[str, list[str]]:
 
 
 def _wall(cmd: list[str]) -> float:
-    env = child_env(BENCH_TASKS="1")
-    start = time.perf_counter()
-    done = subprocess.run(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
-    )
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited {done.returncode}: {done.stderr[-300:]!r}")
-    return elapsed
+    return wall_seconds(cmd, child_env(BENCH_TASKS="1"))
 
 
 def _probe(argv: list[str], importtime: bool = False) -> tuple[dict[str, Any], str]:
