@@ -271,9 +271,12 @@ def _no_space(fd: int) -> None:
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-async def test_a_journal_failure_reports_once_stops_dispatching_and_keeps_the_file(
+async def _journal_fails_when_a_ends(
     ck: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Session, asyncio.Task[Any], list[Event], Snapshot]:
+    """Task a, then 20 tasks after it (concurrency 2); the journal's syncs fail from
+    the moment a ends. Returns once the failure was reported, with the checkpoint as it
+    stood before."""
     events: list[Event] = []
     gate = asyncio.Event()
 
@@ -289,6 +292,13 @@ async def test_a_journal_failure_reports_once_stops_dispatching_and_keeps_the_fi
     monkeypatch.setattr(journal.os, "fdatasync", _no_space)
     gate.set()
     await wait_for(lambda: any(isinstance(e, CheckpointFailed) for e in events))
+    return session, run, events, before
+
+
+async def test_a_journal_failure_reports_once_stops_dispatching_and_keeps_the_file(
+    ck: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session, run, events, before = await _journal_fails_when_a_ends(ck, monkeypatch)
     await wait_for(lambda: not session.running)
     failed = [e for e in events if isinstance(e, CheckpointFailed)]
     assert len(failed) == 1
@@ -309,20 +319,7 @@ async def test_after_a_failure_a_resume_rewrites_the_checkpoint_and_carries_on(
 ) -> None:
     """The dashboard's path: the run pauses on a checkpoint failure; once the disk has
     room again, resuming makes the state durable by a full rewrite and goes on."""
-    events: list[Event] = []
-    gate = asyncio.Event()
-
-    async def held(ctx: Any) -> None:
-        await gate.wait()
-
-    steps = [step("a", held), *(step(f"t{i}", deps=("a",)) for i in range(20))]
-    session = Session.open(workflow(steps, concurrency=2), SessionOptions(checkpoint=ck))
-    session.subscribe(events.append)
-    run = asyncio.create_task(session.run())
-    await wait_for(lambda: session.running == ["a"])
-    monkeypatch.setattr(journal.os, "fdatasync", _no_space)
-    gate.set()
-    await wait_for(lambda: any(isinstance(e, CheckpointFailed) for e in events))
+    session, run, _, _ = await _journal_fails_when_a_ends(ck, monkeypatch)
     monkeypatch.undo()
     session.resume()
     await run
