@@ -252,6 +252,8 @@ class Session:
 
     def subscribe(self, listener: Listener) -> None:
         """Receive every runner event (of this and later runs) and session events."""
+        if not self._listeners and self.runner is not None:
+            self.runner.events.on("*", self._emit)  # the runner was built without it
         self._listeners.append(listener)
 
     def _emit(self, event: Event) -> None:
@@ -416,7 +418,8 @@ class Session:
 
     def _build_runner(self) -> TaskRunner[Any]:
         builder = TaskRunnerBuilder(self.context).with_workflow_name(self.workflow.name)
-        builder.on("*", self._emit)
+        if self._listeners:  # else no event is even made; subscribe() hooks it up later
+            builder.on("*", self._emit)
         if self._basis is not None:
             builder.with_snapshot(
                 self._basis, rerun_interrupted=self._consent, mark_done=self._mark_done
