@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -30,13 +29,9 @@ from flow_tui.core.events import (
 )
 from flow_tui.core.model import TaskResult, TaskStatus
 from flow_tui.core.state import InterruptedTaskError, ResumePlan
+from flow_tui.exit_codes import EXIT_USAGE
 from flow_tui.session import CheckpointFailed, RunState, Session
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
+from flow_tui.shutdown import SignalGuard
 
 OUTPUTS = ("auto", "rich", "plain", "jsonl", "json")
 
@@ -299,129 +294,10 @@ def make_reporter(session: Session, output: str, stream: IO[str]) -> Reporter:
     return PlainReporter(session, stream)
 
 
-#: After a second signal, how long cancelled tasks get to end before the process saves
-#: what it knows and exits anyway (a body may swallow its cancellation).
-HARD_STOP_SECONDS = 0.5
-#: After the grace period, how long cancelled tasks get to end before the same.
-AFTER_GRACE_SECONDS = 1.0
-
-
-class SignalGuard:
-    """First SIGINT/SIGTERM: stop dispatch, give running tasks `grace` seconds, cancel the
-    rest. A second signal cancels at once; a task that ignores its cancellation does not
-    keep the process alive: `force_exit` saves what is known and exits."""
-
-    def __init__(
-        self,
-        session: Session,
-        reporter: Reporter,
-        grace: float,
-        force_exit: Callable[[], None] | None = None,
-    ) -> None:
-        self.session = session
-        self.reporter = reporter
-        self.grace = grace
-        self.force_exit = force_exit
-        self.received: int | None = None
-        self.hard_stop = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._force_timer: asyncio.TimerHandle | None = None
-        self._force_at: float | None = None
-
-    def install(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
-        installed = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, self._on_signal, sig)
-                installed.append(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
-
-        def remove() -> None:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-
-        return remove
-
-    def _on_signal(self, sig: signal.Signals) -> None:
-        session = self.session
-        if self.received is None:
-            self.received = sig
-            running = session.running
-            session.pause()
-            if not running:
-                self.reporter.notice(f"received {sig.name}: stopping")
-                session.cancel()
-                self._force_exit_after(AFTER_GRACE_SECONDS)
-                return
-            self.reporter.notice(
-                f"received {sig.name}: no new tasks start; waiting up to {self.grace:g}s for "
-                f"{len(running)} running task(s) ({', '.join(running[:5])}"
-                f"{', ...' if len(running) > 5 else ''}); press Ctrl-C again to stop now"
-            )
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(self.grace, self._grace_over)
-            session.subscribe(self._drained)
-            return
-        self.hard_stop = True
-        self.reporter.notice(f"received {sig.name} again: cancelling running tasks now")
-        if self._timer is not None:
-            self._timer.cancel()
-        session.cancel()
-        self._force_exit_after(HARD_STOP_SECONDS)
-
-    def _drained(self, event: Event) -> None:
-        if isinstance(event, TaskEnd) and not self.session.running:
-            self.session.cancel()  # nothing running: end the run, pending tasks cancelled
-
-    def _grace_over(self) -> None:
-        running = self.session.running
-        if running:
-            self.reporter.notice(f"grace period over: cancelling {len(running)} running task(s)")
-        self.session.cancel()
-        self._force_exit_after(AFTER_GRACE_SECONDS)
-
-    def _force_exit_after(self, delay: float) -> None:
-        if self.force_exit is None or not self.session.is_running:
-            return
-        loop = asyncio.get_running_loop()
-        when = loop.time() + delay
-        if self._force_at is not None and self._force_at <= when:
-            return
-        if self._force_timer is not None:
-            self._force_timer.cancel()
-        self._force_at = when
-        self._force_timer = loop.call_at(when, self._force)
-
-    def _force(self) -> None:
-        if not self.session.is_running or self.force_exit is None:
-            return
-        running = self.session.running
-        self.reporter.notice(
-            f"{len(running)} task(s) did not stop when cancelled ({', '.join(running[:5])}"
-            f"{', ...' if len(running) > 5 else ''}): saving what is known and exiting"
-        )
-        self.force_exit()
-
-    def cancel_timer(self) -> None:
-        for timer in (self._timer, self._force_timer):
-            if timer is not None:
-                timer.cancel()
-
-
-def exit_code_for(session: Session, signalled: int | None) -> int:
-    if signalled == signal.SIGINT:
-        return EXIT_SIGINT
-    if signalled == signal.SIGTERM:
-        return EXIT_SIGTERM
-    # Exit 0 only when every task succeeded: a skip (even by a false condition) or a
-    # cancellation is something a script must be able to see.
-    results = session.results
-    every_success = all(
-        (r := results.get(s.name)) is not None and r.status is TaskStatus.SUCCESS
-        for s in session.steps
-    )
-    return EXIT_OK if every_success else EXIT_FAILED
+def exit_code_for(session: Session, guard: SignalGuard) -> int:
+    """128 + the signal that stopped the run, else the run's own code."""
+    code = guard.exit_code
+    return session.exit_code() if code is None else code
 
 
 def _summary(session: Session, guard: SignalGuard, code: int) -> dict[str, Any]:
@@ -441,7 +317,7 @@ def _summary(session: Session, guard: SignalGuard, code: int) -> dict[str, Any]:
         "checkpoint": str(session.options.checkpoint) if session.options.checkpoint else None,
     }
     if guard.received is not None:
-        extra["signal"] = signal.Signals(guard.received).name
+        extra["signal"] = guard.received.name
     if session.checkpointer is not None and session.checkpointer.error is not None:
         extra["checkpoint_error"] = str(session.checkpointer.error)
     return extra
@@ -454,7 +330,7 @@ async def run_session(session: Session, reporter: Reporter, grace: float) -> int
     def force_exit() -> None:
         # Tasks ignored their cancellation: save synchronously and leave without them.
         session.close_now()
-        code = exit_code_for(session, guard.received)
+        code = exit_code_for(session, guard)
         if session.checkpointer is not None and session.checkpointer.error is not None:
             code = EXIT_USAGE
         extra = _summary(session, guard, code)
@@ -465,7 +341,7 @@ async def run_session(session: Session, reporter: Reporter, grace: float) -> int
             sys.stderr.flush()
         os._exit(code)
 
-    guard = SignalGuard(session, reporter, grace, force_exit)
+    guard = SignalGuard(session, reporter.notice, grace, force_exit)
     remove = guard.install(loop)
     checkpoint_error: list[FlowError] = []
 
@@ -478,10 +354,10 @@ async def run_session(session: Session, reporter: Reporter, grace: float) -> int
     try:
         await session.run()
     finally:
-        guard.cancel_timer()
+        guard.cancel_timers()
         await session.close()
         remove()
-    code = exit_code_for(session, guard.received)
+    code = exit_code_for(session, guard)
     if checkpoint_error or (session.checkpointer and session.checkpointer.error):
         code = EXIT_USAGE
     reporter.summary(session.state, code, _summary(session, guard, code))

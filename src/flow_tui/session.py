@@ -31,6 +31,7 @@ from flow_tui.core.state import (
     marked_done_result,
 )
 from flow_tui.core.workflow import Workflow
+from flow_tui.exit_codes import EXIT_FAILED, EXIT_OK
 
 log = logging.getLogger("flow_tui.session")
 
@@ -337,6 +338,17 @@ class Session:
         out["running"] = len(self.running)
         out["pending"] = len(self.steps) - sum(out[s.value] for s in TaskStatus) - out["running"]
         return out
+
+    def exit_code(self) -> int:
+        """The run's own exit code, the same for both front ends: 0 when every task
+        succeeded (kept ones included), 1 when any failed, was skipped or cancelled, or
+        work was left undone. Signals (128 + N) are the front end's to add."""
+        results = self.results
+        every_success = all(
+            (r := results.get(s.name)) is not None and r.status is TaskStatus.SUCCESS
+            for s in self.steps
+        )
+        return EXIT_OK if every_success and not self.is_running else EXIT_FAILED
 
     def snapshot(self) -> Snapshot:
         """The state to save now: consistent at any moment, also mid-run."""
