@@ -71,8 +71,34 @@ def _import_file(path: Path) -> ModuleType:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:  # KeyboardInterrupt goes through: exit 130
         sys.modules.pop(name, None)
+        if isinstance(exc, ImportError) and "relative import" in str(exc):
+            raise _relative_import_error(exc, path) from exc
         raise _module_error(exc, str(path), path) from exc
     return module
+
+
+def _relative_import_error(exc: ImportError, path: Path) -> WorkflowLoadError:
+    """A module loaded by its path has no package, so `from . import x` cannot work:
+    name the module the way that does (`pkg.mod`, from the folder above `pkg`)."""
+    parts = [path.stem]
+    folder = path.resolve().parent
+    while (folder / "__init__.py").exists():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    at = _location(exc, str(path), path)
+    if len(parts) == 1:
+        return WorkflowLoadError(
+            f"{at}: uses a relative import, but {path.parent} is not a package; add an "
+            f"__init__.py to it and launch it as a module (package.{path.stem}), or use "
+            "absolute imports"
+        )
+    dotted = ".".join(parts)
+    where = _display(folder)
+    return WorkflowLoadError(
+        f"{at}: uses a relative import, which needs its package: launch it as a module, "
+        f"`flow-tui launch {dotted}`"
+        + (" (from this folder)" if where == "." else f" from {where}")
+    )
 
 
 def _import_module(name: str) -> ModuleType:
