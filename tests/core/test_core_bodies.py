@@ -133,7 +133,7 @@ async def test_raising_body_is_a_failure_with_error_text_and_traceback() -> None
     results = await run(TaskStep("a", async_boom), TaskStep("s", _explode_in_user_code))
     a = results["a"]
     assert a.status is TaskStatus.FAILURE
-    assert a.error == "bad row 17"
+    assert a.error == "ValueError: bad row 17"
     assert a.traceback is not None
     assert "ValueError: bad row 17" in a.traceback
     assert "async_boom" in a.traceback

@@ -299,7 +299,8 @@ async def test_interrupt_reaches_tasks_dispatched_but_not_yet_started() -> None:
     runner = TaskRunnerBuilder().on("task_start", on_start).build()
     results = await asyncio.wait_for(runner.execute([g.step("a"), g.step("b")]), 10)
     assert all(r.status is TaskStatus.SUCCESS for r in results.values())
-    assert g.calls == {"a": 2, "b": 1}
+    # "a" was stopped from its task_start listener, before its body was called.
+    assert g.calls == {"a": 1, "b": 1}
 
 
 async def test_a_raising_strategy_fails_the_task_instead_of_hanging() -> None:
@@ -311,7 +312,7 @@ async def test_a_raising_strategy_fails_the_task_instead_of_hanging() -> None:
     steps = [TaskStep("a", lambda c: 1), TaskStep("b", lambda c: 2, dependencies=["a"])]
     results = await asyncio.wait_for(runner.execute(steps), 10)
     assert results["a"].status is TaskStatus.FAILURE
-    assert results["a"].error == "strategy bug"
+    assert results["a"].error == "RuntimeError: strategy bug"
     assert results["b"].status is TaskStatus.SKIPPED
 
 

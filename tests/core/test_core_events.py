@@ -87,7 +87,7 @@ async def test_all_eight_events_fire_with_their_fields() -> None:
     (retry,) = seen["task_retry"]
     assert isinstance(retry, TaskRetry)
     assert retry.step.name == "flaky" and retry.attempt == 2
-    assert retry.result.error == "first try fails"
+    assert retry.result.error == "RuntimeError: first try fails"
     (paused,) = seen["workflow_paused"]
     assert isinstance(paused, WorkflowPaused)
     assert paused.interrupt is False
@@ -237,3 +237,35 @@ async def test_every_task_cancelled_with_the_run_gets_an_end_event() -> None:
     )
     assert results["after"].status is TaskStatus.CANCELLED
     assert sorted(ended) == ["after", "wait"]
+
+
+async def test_an_async_plugin_install_is_awaited_before_any_task_runs() -> None:
+    log: list[str] = []
+
+    class Remote:
+        async def install(self, context: PluginContext) -> None:
+            await asyncio.sleep(0)  # e.g. connects somewhere first
+            log.append("installed")
+            context.on("task_start", lambda e: log.append(f"start {e.step.name}"))
+            context.on("workflow_start", lambda e: log.append("workflow_start"))
+
+    runner = TaskRunnerBuilder().use(Remote()).build()
+    assert log == []  # nothing awaited at build()
+    results = await runner.execute([TaskStep("a", lambda c: log.append("body a"))])
+    assert results["a"].ok
+    assert log == ["installed", "workflow_start", "start a", "body a"]
+    # Installed once: a second run does not install it again.
+    log.clear()
+    await runner.execute([TaskStep("b", lambda c: None)])
+    assert log == ["workflow_start", "start b"]
+
+
+async def test_a_sync_plugin_install_still_happens_at_build() -> None:
+    installed: list[PluginContext] = []
+
+    class Local:
+        def install(self, context: PluginContext) -> None:
+            installed.append(context)
+
+    runner = TaskRunnerBuilder().use(Local()).build()
+    assert len(installed) == 1 and installed[0].runner is runner

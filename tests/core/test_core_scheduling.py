@@ -101,11 +101,12 @@ async def test_dependents_of_a_failure_are_skipped_and_the_skip_cascades() -> No
         ]
     )
     assert results["extract"].status is TaskStatus.FAILURE
-    assert results["extract"].error == "extract broke"
+    assert results["extract"].error == "RuntimeError: extract broke"
     for name in ("transform", "load", "report"):
         assert results[name].status is TaskStatus.SKIPPED, name
-    assert "'extract'" in (results["transform"].message or "")
-    assert "failed" in (results["transform"].message or "")
+    assert results["transform"].message == (
+        "skipped because dependency 'extract' failed: RuntimeError: extract broke"
+    )
     assert "'transform'" in (results["load"].message or "")
     assert "'load'" in (results["report"].message or "")
     assert results["unrelated"].status is TaskStatus.SUCCESS
@@ -290,7 +291,7 @@ async def test_a_body_raising_timeout_error_itself_is_an_ordinary_failure() -> N
 
     results = await run([TaskStep("own", own, timeout=10)])
     assert results["own"].status is TaskStatus.FAILURE
-    assert results["own"].error == "upstream API timed out"
+    assert results["own"].error == "TimeoutError: upstream API timed out"
 
 
 # -- dry run ---------------------------------------------------------------------------
@@ -392,3 +393,31 @@ async def test_execute_is_not_reentrant() -> None:
     gate.set()
     assert (await first)["a"].status is TaskStatus.SUCCESS
     assert not runner.is_running
+
+
+async def test_a_skip_carries_the_failed_dependency_error_and_cascades_keep_their_words() -> None:
+    def divide(ctx: object) -> float:
+        return 1 / 0
+
+    def fails_quietly(ctx: object) -> TaskResult:
+        return TaskResult(TaskStatus.FAILURE, message="no data today")
+
+    results = (
+        await TaskRunnerBuilder()
+        .build()
+        .execute(
+            [
+                TaskStep("A", divide),
+                TaskStep("B", lambda c: 1, dependencies=["A"]),
+                TaskStep("C", lambda c: 1, dependencies=["B"]),
+                TaskStep("Q", fails_quietly),
+                TaskStep("R", lambda c: 1, dependencies=["Q"]),
+            ]
+        )
+    )
+    assert results["A"].error == "ZeroDivisionError: division by zero"
+    assert results["B"].message == (
+        "skipped because dependency 'A' failed: ZeroDivisionError: division by zero"
+    )
+    assert results["C"].message == "skipped because dependency 'B' was skipped"
+    assert results["R"].message == "skipped because dependency 'Q' failed"  # no error text

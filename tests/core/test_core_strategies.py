@@ -40,7 +40,10 @@ async def test_retry_until_success_counts_attempts_and_emits_task_retry() -> Non
     assert result.metrics is not None and result.metrics.attempts == 3
     assert [e.attempt for e in retries] == [2, 3]
     assert all(e.step.name == "api" for e in retries)
-    assert [e.result.error for e in retries] == ["attempt 1 failed", "attempt 2 failed"]
+    assert [e.result.error for e in retries] == [
+        "ConnectionError: attempt 1 failed",
+        "ConnectionError: attempt 2 failed",
+    ]
     assert all(e.result.status is TaskStatus.FAILURE for e in retries)
 
 
@@ -52,7 +55,7 @@ async def test_retries_exhausted_is_a_failure_after_attempts_plus_one_runs() -> 
         .execute([TaskStep("api", flaky(99, calls), retry=RetryPolicy(attempts=2))])
     )
     assert results["api"].status is TaskStatus.FAILURE
-    assert results["api"].error == "attempt 3 failed"
+    assert results["api"].error == "ConnectionError: attempt 3 failed"
     assert len(calls) == 3
     assert results["api"].metrics.attempts == 3  # type: ignore[union-attr]
 
@@ -105,7 +108,7 @@ async def test_should_retry_can_veto_a_retry() -> None:
     assert results["api"].status is TaskStatus.FAILURE
     assert len(calls) == 1
     assert retries == []
-    assert len(seen) == 1 and seen[0].error == "attempt 1 failed"
+    assert len(seen) == 1 and seen[0].error == "ConnectionError: attempt 1 failed"
 
 
 async def test_should_retry_allows_a_retry() -> None:
@@ -229,7 +232,7 @@ async def test_loop_stops_at_a_failed_iteration() -> None:
     )
     assert count["n"] == 2
     assert results["poll"].status is TaskStatus.FAILURE
-    assert results["poll"].error == "poll broke"
+    assert results["poll"].error == "RuntimeError: poll broke"
 
 
 async def test_loop_until_raising_is_a_failure() -> None:
@@ -242,7 +245,7 @@ async def test_loop_until_raising_is_a_failure() -> None:
         .execute([TaskStep("poll", lambda c: 1, loop=LoopPolicy(until=until))])
     )
     assert results["poll"].status is TaskStatus.FAILURE
-    assert results["poll"].error == "bad predicate"
+    assert results["poll"].error == "ValueError: bad predicate"
 
 
 # -- use_strategy ----------------------------------------------------------------------
@@ -355,3 +358,56 @@ async def test_a_task_skipped_by_its_condition_does_not_fail_the_run() -> None:
     )
     assert results["b"].status is TaskStatus.SKIPPED
     assert runner.snapshot().status == "finished"
+
+
+async def test_retry_and_loop_retry_a_failed_iteration_on_its_own() -> None:
+    # Iteration 2 fails once; the retry repeats that iteration only and the loop goes on
+    # from there (it is not restarted from iteration 1).
+    iterations: list[int] = []  # the iteration each body call belongs to
+    done = 0  # iterations that succeeded
+    retries: list[TaskRetry] = []
+
+    async def poll(ctx: object) -> int:
+        nonlocal done
+        n = done + 1
+        iterations.append(n)
+        if n == 2 and iterations.count(2) == 1:
+            raise ConnectionError("blip")
+        done = n
+        return n
+
+    step = TaskStep(
+        "poll",
+        poll,
+        retry=RetryPolicy(attempts=1),
+        loop=LoopPolicy(until=lambda c, r: r.data == 4, max_iterations=10),
+    )
+    runner = TaskRunnerBuilder().on("task_retry", retries.append).build()
+    results = await runner.execute([step])
+    result = results["poll"]
+    assert result.status is TaskStatus.SUCCESS
+    assert iterations == [1, 2, 2, 3, 4]
+    assert result.data == 4
+    assert [(e.attempt, e.result.error) for e in retries] == [(2, "ConnectionError: blip")]
+    assert result.metrics is not None and result.metrics.attempts == 2  # 1 + the retry
+
+
+async def test_retry_and_loop_fail_when_an_iteration_exhausts_its_retries() -> None:
+    calls: list[int] = []
+
+    async def poll(ctx: object) -> int:
+        calls.append(1)
+        if len(calls) >= 2:
+            raise ConnectionError("down for good")
+        return len(calls)
+
+    step = TaskStep(
+        "poll",
+        poll,
+        retry=RetryPolicy(attempts=2),
+        loop=LoopPolicy(until=lambda c, r: False, max_iterations=10),
+    )
+    results = await TaskRunnerBuilder().build().execute([step])
+    assert results["poll"].status is TaskStatus.FAILURE
+    assert results["poll"].error == "ConnectionError: down for good"
+    assert len(calls) == 4  # iteration 1, then iteration 2 and its two retries

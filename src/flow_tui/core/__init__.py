@@ -28,7 +28,13 @@ from flow_tui.core.model import (
 )
 from flow_tui.core.runner import TaskRunner, TaskRunnerBuilder
 from flow_tui.core.snapshot import FORMAT_NAME, FORMAT_VERSION, Snapshot
-from flow_tui.core.state import InterruptedTaskError, ResumePlan, TaskStateManager
+from flow_tui.core.state import (
+    InterruptedTaskError,
+    MarkDoneError,
+    ResumePlan,
+    TaskStateManager,
+    marked_done_result,
+)
 from flow_tui.core.strategies import (
     DryRunStrategy,
     ExecutionStrategy,
@@ -53,6 +59,7 @@ __all__ = [
     "LocalInvoker",
     "LoopPolicy",
     "LoopingStrategy",
+    "MarkDoneError",
     "Plugin",
     "PluginContext",
     "ResumePlan",
@@ -85,5 +92,6 @@ __all__ = [
     "build_graph",
     "current_task_name",
     "default_strategy",
+    "marked_done_result",
     "mermaid",
 ]

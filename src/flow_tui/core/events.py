@@ -59,6 +59,9 @@ class TaskEnd(Event):
     name: ClassVar[str] = "task_end"
     step: TaskStep
     result: TaskResult
+    # True when an interrupting pause cut the task off (result `cancelled`): it is not
+    # finished, it runs again on resume (a non-idempotent one only with consent).
+    interrupted: bool = False
 
     @property
     def attempt(self) -> int:
@@ -159,7 +162,10 @@ class EventBus:
 
 
 class Plugin(Protocol):
-    def install(self, context: PluginContext) -> None: ...
+    """Installs listeners on a runner. An async `install` (one that returns an awaitable)
+    is awaited when the run starts, before any task runs."""
+
+    def install(self, context: PluginContext) -> Awaitable[None] | None: ...
 
 
 @dataclass(slots=True)

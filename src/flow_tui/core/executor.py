@@ -10,6 +10,17 @@ One consequence: a context variable that a body sets and does not reset is seen 
 bodies on the same worker (`current_task_name` is set for every step). Concurrency,
 priorities, the pause gate, cancellation, the workflow timeout and the durability
 barrier all live here.
+
+Stops (a cancel, an interrupting pause) reach a running task as a `.cancel()` of its
+worker. One that arrives while no await is pending (from a condition, a `task_start`
+listener, a barrier commit that swallowed it) is caught by checking the stop reason after
+the condition and right before the body is called; the task then ends without its body
+being called. A worker whose task was stopped always ends (it takes no next task), so a
+cancellation requested on it can never reach a later body.
+
+A task counts as started (interrupted if cut off) from its `task_start` event on: that is
+also what a checkpoint journal records. A non-idempotent task cut off by an interrupting
+pause is held: it runs again only when `resume` is told to re-run it or to record it done.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import heapq
 import inspect
 import operator
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from time import perf_counter
 from typing import Any, Protocol
@@ -43,7 +55,7 @@ from flow_tui.core.model import (
     TaskStatus,
     TaskStep,
 )
-from flow_tui.core.state import TaskStateManager
+from flow_tui.core.state import InterruptedTaskError, TaskStateManager, marked_done_result
 from flow_tui.core.strategies import (
     ExecutionStrategy,
     LoopingStrategy,
@@ -114,6 +126,7 @@ class WorkflowExecutor:
             self._key = list(range(self._n))
         self._ready: list[int] = []
         self._interrupted: set[int] = set()  # cut off by pause(interrupt=True), not yet ended
+        self._held: set[int] = set()  # non-idempotent, interrupted: waits for consent
         self._stop_reason: str | None = None
         self._pending_release = 0  # slots held by ended tasks until a commit covers them
         self._uncommitted = 0  # ended tasks no commit covers yet
@@ -147,14 +160,60 @@ class WorkflowExecutor:
         if self.events.wants("workflow_paused"):
             self.events.emit(WorkflowPaused(interrupt=interrupt, running=running))
 
-    def resume(self) -> None:
+    @property
+    def held(self) -> list[int]:
+        """Non-idempotent tasks an interrupting pause cut off, waiting for consent."""
+        return sorted(self._held)
+
+    def check_resume(self, rerun_interrupted: bool = False, mark_done: Iterable[str] = ()) -> None:
+        """Raise what `resume` would raise with these arguments; change nothing."""
+        index = self.graph.index
+        for name in mark_done:
+            if index.get(name) not in self._held:
+                held = ", ".join(self.graph.steps[i].name for i in self.held) or "none"
+                raise ValueError(
+                    f"{name!r} is not an interrupted task waiting for consent (held: {held})"
+                )
+        if self._held and not rerun_interrupted:
+            marked = set(mark_done)
+            steps = self.graph.steps
+            uncovered = [steps[i].name for i in self.held if steps[i].name not in marked]
+            if uncovered:
+                raise InterruptedTaskError(uncovered)
+
+    def resume(self, rerun_interrupted: bool = False, mark_done: Iterable[str] = ()) -> None:
+        """Dispatch again. Held tasks must all be covered: re-run (`rerun_interrupted`) or
+        recorded done by the operator (named in `mark_done`); else InterruptedTaskError
+        is raised and nothing changes."""
+        marked = list(dict.fromkeys(mark_done))
+        self.check_resume(rerun_interrupted, marked)
         if not self.paused:
             return
         self.paused = False
         self.state.status = "running"
         if self.events.wants("workflow_resumed"):
             self.events.emit(WorkflowResumed())
+        if self._held:
+            index = self.graph.index
+            done = [index[name] for name in marked]
+            for i in self.held:
+                if i not in done:
+                    heapq.heappush(self._ready, self._key[i])
+            self._held.clear()
+            for i in done:
+                self._mark_done(i)
         self._dispatch()
+
+    def _mark_done(self, i: int) -> None:
+        """Record held task `i` as completed, by the operator's word: an end like any other
+        (task_end, dependents released, under the barrier)."""
+        step = self.graph.steps[i]
+        result = marked_done_result("operator")
+        skipped: list[int] = []
+        ready = self.state.complete(i, result, skipped)
+        if self._end_listeners or self._any:
+            self.events.emit(TaskEnd(step, result))
+        self._after_end(skipped, ready)
 
     def cancel(self, reason: str = "cancelled") -> None:
         if self._stop_reason is not None:
@@ -170,9 +229,14 @@ class WorkflowExecutor:
             task.add_done_callback(functools.partial(self._ended_unstarted, i))
 
     def _ended_unstarted(self, i: int, task: asyncio.Task[None]) -> None:
-        # A task cancelled before its coroutine began never reaches `_finish`.
+        # A task cancelled before its coroutine began never reaches `_work`'s end.
         if self.tasks.get(i) is not task:
             return
+        self._stopped_unstarted(i)
+
+    def _stopped_unstarted(self, i: int) -> None:
+        """Task `i` was stopped before it started (no task_start, no body): a cancel
+        leaves it to end cancelled with the run; an interrupting pause queues it again."""
         del self.tasks[i]
         self.state.running.discard(i)
         if self._stop_reason is None and i in self._interrupted:
@@ -235,10 +299,25 @@ class WorkflowExecutor:
             self.state.results.pop(self.graph.steps[i].name, None)
         return i
 
+    def _stopping(self, i: int) -> bool:
+        """Task `i` must not call its body: the run is cancelled, or `i` was cut off by an
+        interrupting pause."""
+        return self._stop_reason is not None or i in self._interrupted
+
+    def _stop_result(self, i: int) -> TaskResult:
+        reason = self._stop_reason or (
+            "interrupted by pause" if i in self._interrupted else "cancelled"
+        )
+        return TaskResult(CANCELLED, message=reason)
+
     async def _work(self, i: int, step: TaskStep[Any]) -> None:
         """A worker: runs task `i` and, while each task it runs succeeds and another is
         ready for its slot, the next one, so a run of plain tasks costs no asyncio task,
         handle or context copy per task. `self.tasks` maps each running task to its worker.
+
+        A stop is checked wherever code may have run since the last await (after the
+        condition, after the task_start listeners, after a barrier commit); a stopped task
+        ends its worker.
         """
         count = 0
         # Fixed for the run: looked up once per worker, not once per task.
@@ -253,7 +332,6 @@ class WorkflowExecutor:
             clock = perf_counter()
             current_task_name.set(step.name)
             run: TaskRun | None = None
-            started_body = False
             try:
                 count += 1
                 if not count & 15:
@@ -267,18 +345,27 @@ class WorkflowExecutor:
                             wanted = await wanted
                     except Exception as exc:
                         result = failure_from(exc, message="condition raised")
-                        self._end(i, step, result, started, clock, 0, False)
+                        self._end(i, step, result, started, clock, 0)
+                        return
+                    if self._stop_reason is not None or i in self._interrupted:
+                        self._stopped_unstarted(i)  # the condition stopped the run
                         return
                     if not wanted:
                         self._skip_condition(i, step, started)
                         return
-                # From here the body may run: the task counts as interrupted if cut off.
+                # From here the task has started: it counts as interrupted if cut off.
                 running.add(i)
                 if self._start_listeners or self._any:
                     self.events.emit(TaskStart(step, 1))
+                    if self._stop_reason is not None or i in self._interrupted:
+                        # A listener stopped it: the body is not called.
+                        self._end(i, step, self._stop_result(i), started, clock, 0)
+                        return
                 if barrier is not None and not step.idempotent:
                     await barrier.commit()
-                started_body = True
+                    if self._stop_reason is not None or i in self._interrupted:
+                        self._end(i, step, self._stop_result(i), started, clock, 0)
+                        return
                 if (
                     inline_plain
                     and step.retry is None
@@ -297,13 +384,14 @@ class WorkflowExecutor:
                             metrics = _clock_metrics(started, perf_counter() - clock, 1)
                             result = TaskResult(SUCCESS, None, None, value, metrics)
                 else:
-                    run = TaskRun(step, self.context, self.invoker, self.events)
+                    stopped = functools.partial(self._stopping, i)
+                    run = TaskRun(step, self.context, self.invoker, self.events, 1, stopped)
                     result = await specialize(self.strategy, step).execute(run)
             except asyncio.CancelledError:
-                reason = self._stop_reason or (
-                    "interrupted by pause" if i in self._interrupted else "cancelled"
-                )
-                result = TaskResult(CANCELLED, message=reason)
+                if i not in running and self._stopping(i):
+                    self._stopped_unstarted(i)  # stopped before it started
+                    return
+                result = self._stop_result(i)
             except Exception as exc:
                 # A strategy or barrier that raises fails the task; it must not hang the run.
                 result = failure_from(exc)
@@ -319,7 +407,7 @@ class WorkflowExecutor:
                     return
                 step = steps[i]
             else:
-                self._end(i, step, result, started, clock, attempts, started_body)
+                self._end(i, step, result, started, clock, attempts)
                 return
 
     def _record_success(self, i: int, step: TaskStep[Any], result: TaskResult) -> list[int] | None:
@@ -410,7 +498,6 @@ class WorkflowExecutor:
         started: float,
         clock: float,
         attempts: int,
-        started_body: bool,
     ) -> None:
         if result.metrics is None:
             result.metrics = _clock_metrics(started, perf_counter() - clock, attempts)
@@ -419,17 +506,26 @@ class WorkflowExecutor:
         interrupted = i in self._interrupted
         self._interrupted.discard(i)
         if result.status is CANCELLED and self._stop_reason is not None:
-            state.record_cancelled(i, result, started=started_body)
+            # Started (task_start sent) and cut off: interrupted, in the snapshot too.
+            state.record_cancelled(i, result, started=i in state.running)
             if self._end_listeners or self._any:
                 self.events.emit(TaskEnd(step, result))
             self._maybe_finish()
             return
         if result.status is CANCELLED and interrupted:
-            # Cut off by `pause(interrupt=True)`: shown cancelled, queued to run again.
+            # Cut off by `pause(interrupt=True)`: shown cancelled; queued to run again, or
+            # held until someone consents when it is not idempotent.
             state.record_interrupted(i, result)
-            heapq.heappush(self._ready, self._key[i])
+            if step.idempotent:
+                heapq.heappush(self._ready, self._key[i])
+            else:
+                self._held.add(i)
             if self._end_listeners or self._any:
-                self.events.emit(TaskEnd(step, result))
+                self.events.emit(TaskEnd(step, result, True))
+            if not step.idempotent and not self.paused:
+                # The run was resumed before the cut-off body ended: pause again, the
+                # task must not run without consent (see `resume`).
+                self.pause()
             self._dispatch()  # runs it at once if the run was resumed meanwhile
             return
         skipped: list[int] = []

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+import inspect
+from collections.abc import Awaitable, Collection, Iterable, Iterator, Mapping, Sequence
 from operator import attrgetter
 from typing import Any, Generic, Self, TypeVar
 
@@ -50,6 +51,7 @@ class TaskRunner(Generic[C]):
         self._executor: WorkflowExecutor | None = None
         self._paused = False
         self._cancelled = False
+        self._installing: list[Awaitable[Any]] = []  # async Plugin.install, awaited by execute
 
     # -- running -----------------------------------------------------------------------
 
@@ -71,6 +73,10 @@ class TaskRunner(Generic[C]):
             raise RuntimeError("this TaskRunner is already executing")
         if timeout is not None and timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+        while self._installing:
+            # Async plugins finish installing (their listeners registered) before anything
+            # of the run happens.
+            await self._installing.pop(0)
         size = len(steps.steps) if isinstance(steps, TaskGraph) else len(steps)
         collector = _Collector(size)
         try:
@@ -130,18 +136,36 @@ class TaskRunner(Generic[C]):
     # -- control -----------------------------------------------------------------------
 
     def pause(self, interrupt: bool = False) -> None:
-        """Stop dispatching; with `interrupt`, also cancel running tasks (they run again
-        on resume)."""
+        """Stop dispatching; with `interrupt`, also cancel running tasks: they end
+        `cancelled` and run again on resume, except a non-idempotent one, which is held
+        until `resume` is told what to do with it (see `needs_consent`)."""
         self._paused = True
         if self._executor is not None:
             self._executor.pause(interrupt)
         else:
             self.state.status = "paused"
 
-    def resume(self) -> None:
+    def resume(self, *, rerun_interrupted: bool = False, mark_done: Iterable[str] = ()) -> None:
+        """Dispatch again.
+
+        Held tasks (`needs_consent`) must each be covered: `rerun_interrupted` runs them
+        all again; `mark_done` records the named ones as completed ("marked done by the
+        operator"; an end like any other: task_end, dependents released, checkpointed).
+        Otherwise InterruptedTaskError is raised, naming the uncovered ones, and the run
+        stays paused, unchanged. A name in `mark_done` that is not held raises ValueError.
+        """
+        marked = list(mark_done)
+        executor = self._executor
+        if executor is not None:
+            executor.check_resume(rerun_interrupted, marked)  # raises before any change
+        elif marked:
+            raise ValueError(
+                f"{marked[0]!r} is not an interrupted task waiting for consent "
+                "(no run is executing)"
+            )
         self._paused = False
-        if self._executor is not None:
-            self._executor.resume()
+        if executor is not None:
+            executor.resume(rerun_interrupted, marked)
         elif self.state.status == "paused":
             self.state.status = "pending"
 
@@ -153,7 +177,29 @@ class TaskRunner(Generic[C]):
 
     @property
     def is_paused(self) -> bool:
+        executor = self._executor
+        if executor is not None:
+            # The run may pause itself (a failed commit, a task waiting for consent).
+            return executor.paused
         return self._paused
+
+    @property
+    def needs_consent(self) -> list[str]:
+        """Non-idempotent tasks an interrupting pause cut off in this run, in declaration
+        order: they run again only through `resume(rerun_interrupted=True)` or are
+        recorded done through `resume(mark_done=...)`. Empty when none (or no run)."""
+        executor = self._executor
+        if executor is None:
+            return []
+        steps = executor.graph.steps
+        return [steps[i].name for i in executor.held]
+
+    @property
+    def interrupted(self) -> list[str]:
+        """Tasks cut off mid-body that will run again or wait for consent, in declaration
+        order: by an interrupting pause or a cancel in this run, or interrupted in the
+        snapshot this run resumes and not run again yet. Before a run: the snapshot's."""
+        return self.state.interrupted_names()
 
     @property
     def is_running(self) -> bool:
@@ -252,12 +298,13 @@ class TaskRunnerBuilder(Generic[C]):
         self._snapshot: Snapshot | Mapping[str, TaskResult] | None = None
         self._rerun_interrupted = False
         self._mark_done: tuple[str, ...] = ()
+        self._mark_done_by: str = "flag"
         self._invoker: TaskInvoker | None = None
         self._barrier: CommitBarrier | None = None
         self._workflow_name: str | None = None
 
     def use_strategy(self, strategy: ExecutionStrategy) -> Self:
-        """Replace the default strategy stack (retrying, looping, standard)."""
+        """Replace the default strategy stack (looping, retrying, standard)."""
         self._strategy = strategy
         return self
 
@@ -266,6 +313,7 @@ class TaskRunnerBuilder(Generic[C]):
         return self
 
     def use(self, plugin: Plugin) -> Self:
+        """Install `plugin` at build(); an async install is awaited when the run starts."""
         if not callable(getattr(plugin, "install", None)):
             raise TypeError(f"{type(plugin).__name__} is not a plugin: it has no install()")
         self._plugins.append(plugin)
@@ -277,15 +325,22 @@ class TaskRunnerBuilder(Generic[C]):
         *,
         rerun_interrupted: bool = False,
         mark_done: Iterable[str] = (),
+        mark_done_by: str = "flag",
     ) -> Self:
         """Resume from saved results: saved successes are kept, the rest run again.
 
         A non-idempotent task that was interrupted makes `execute` refuse unless
-        `rerun_interrupted` is true or the task is named in `mark_done`.
+        `rerun_interrupted` is true or the task is named in `mark_done`. `mark_done` may
+        only name tasks the snapshot lists as interrupted (else `execute` raises
+        MarkDoneError); their result says who decided: "marked done by hand (--mark-done)"
+        with `mark_done_by="flag"`, "marked done by the operator" with "operator".
         """
+        if mark_done_by not in ("flag", "operator"):
+            raise ValueError(f"mark_done_by must be 'flag' or 'operator', got {mark_done_by!r}")
         self._snapshot = snapshot
         self._rerun_interrupted = rerun_interrupted
         self._mark_done = tuple(mark_done)
+        self._mark_done_by = mark_done_by
         return self
 
     def with_invoker(self, invoker: TaskInvoker) -> Self:
@@ -310,6 +365,7 @@ class TaskRunnerBuilder(Generic[C]):
                 self._snapshot,
                 rerun_interrupted=self._rerun_interrupted,
                 mark_done=self._mark_done,
+                mark_done_by=self._mark_done_by,
             )
         runner: TaskRunner[C] = TaskRunner(
             self._context,
@@ -321,7 +377,9 @@ class TaskRunnerBuilder(Generic[C]):
         for event, listener in self._listeners:
             runner.events.on(event, listener)
         for plugin in self._plugins:
-            plugin.install(PluginContext(runner, self._context))
+            outcome = plugin.install(PluginContext(runner, self._context))
+            if outcome is not None and inspect.isawaitable(outcome):
+                runner._installing.append(outcome)  # awaited when the run starts
         return runner
 
 

@@ -29,6 +29,9 @@ class ResumePlan:
 
     kept: list[str] = field(default_factory=list)
     rerun: dict[str, str] = field(default_factory=dict)  # task -> why
+    # In the snapshot's task list with no result and not interrupted: it never started.
+    pending: list[str] = field(default_factory=list)
+    # Not in the snapshot's task list (without such a list: every task with no result).
     new: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     interrupted: list[str] = field(default_factory=list)
@@ -37,10 +40,11 @@ class ResumePlan:
     graph_changed: bool = False
 
     def summary(self) -> str:
-        """One line of counts, e.g. "2 kept, 3 re-run, 0 new, 0 removed, 1 interrupted"."""
+        """One line of counts, e.g. "6 kept, 1 re-run, 14 pending, 0 new, 0 removed, 1
+        interrupted"."""
         line = (
-            f"{len(self.kept)} kept, {len(self.rerun)} re-run, {len(self.new)} new, "
-            f"{len(self.removed)} removed"
+            f"{len(self.kept)} kept, {len(self.rerun)} re-run, {len(self.pending)} pending, "
+            f"{len(self.new)} new, {len(self.removed)} removed"
         )
         if self.interrupted:
             line += f", {len(self.interrupted)} interrupted"
@@ -50,6 +54,7 @@ class ResumePlan:
         return {
             "kept": list(self.kept),
             "rerun": dict(self.rerun),
+            "pending": list(self.pending),
             "new": list(self.new),
             "removed": list(self.removed),
             "interrupted": list(self.interrupted),
@@ -72,19 +77,54 @@ class InterruptedTaskError(SnapshotError):
         )
 
 
+class MarkDoneError(SnapshotError):
+    """`mark_done` names a task the snapshot does not list as interrupted.
+
+    `names`: the offending names (unknown tasks included); `interrupted`: the tasks that
+    could be marked done (the snapshot's interrupted tasks, in declaration order).
+    """
+
+    def __init__(self, names: list[str], interrupted: list[str]) -> None:
+        self.names = names
+        self.interrupted = interrupted
+        listed = ", ".join(repr(n) for n in names)
+        what = (
+            "it is not an interrupted task" if len(names) == 1 else "they are not interrupted tasks"
+        )
+        choices = (
+            f"interrupted: {', '.join(interrupted)}"
+            if interrupted
+            else "the snapshot lists no interrupted task"
+        )
+        super().__init__(f"cannot mark {listed} done: {what} of this snapshot ({choices})")
+
+
 _NONE_READY: list[int] = []  # returned when nothing became ready; never appended to
+
+
+_MARKED_DONE_MESSAGE: dict[str, str] = {
+    "flag": "marked done by hand (--mark-done)",
+    "operator": "marked done by the operator",
+}
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def marked_done_result() -> TaskResult:
-    """The result of a task the operator says completed (`--mark-done`)."""
+def _check_mark_done_by(by: str) -> None:
+    if by not in _MARKED_DONE_MESSAGE:
+        raise ValueError(f"mark_done_by must be 'flag' or 'operator', got {by!r}")
+
+
+def marked_done_result(by: str = "flag") -> TaskResult:
+    """The result of an interrupted task someone says completed: by the `--mark-done`
+    flag (`by="flag"`) or by the operator's choice in a dashboard (`by="operator"`)."""
+    _check_mark_done_by(by)
     now = _now()
     return TaskResult(
         TaskStatus.SUCCESS,
-        message="marked done by hand (--mark-done)",
+        message=_MARKED_DONE_MESSAGE[by],
         metrics=TaskMetrics(now, now, 0.0, 0),
     )
 
@@ -94,10 +134,13 @@ class TaskStateManager:
         self.saved: dict[str, TaskResult] = {}
         self.saved_versions: dict[str, str | None] | None = None
         self.saved_interrupted: set[str] = set()
+        self.saved_interrupted_order: list[str] = []  # as the snapshot lists them
+        self.saved_tasks: list[str] = []  # the snapshot's task list (empty: it had none)
         self.saved_fingerprint: str | None = None
         self.saved_workflow: str | None = None
         self.rerun_interrupted = False
         self.mark_done: set[str] = set()
+        self.mark_done_by: str = "flag"
         self.workflow_name: str | None = None
         self.graph: TaskGraph | None = None
         self.results: dict[str, TaskResult] = {}
@@ -116,12 +159,21 @@ class TaskStateManager:
         *,
         rerun_interrupted: bool = False,
         mark_done: Iterable[str] = (),
+        mark_done_by: str = "flag",
     ) -> None:
-        """Load saved results; they are applied when the next run is prepared."""
+        """Load saved results; they are applied when the next run is prepared.
+
+        `mark_done` names interrupted tasks to record as completed instead of running
+        them again; `mark_done_by` ("flag" or "operator") says who decided, in the
+        result's message.
+        """
+        _check_mark_done_by(mark_done_by)
         if isinstance(saved, Snapshot):
             self.saved = dict(saved.results)
             self.saved_versions = dict(saved.versions) if saved.versions else None
-            self.saved_interrupted = set(saved.interrupted)
+            self.saved_interrupted_order = list(dict.fromkeys(saved.interrupted))
+            self.saved_interrupted = set(self.saved_interrupted_order)
+            self.saved_tasks = list(saved.tasks)
             self.saved_fingerprint = saved.fingerprint
             self.saved_workflow = saved.workflow
         elif isinstance(saved, Mapping):
@@ -134,6 +186,8 @@ class TaskStateManager:
             self.saved = dict(saved)
             self.saved_versions = None
             self.saved_interrupted = set()
+            self.saved_interrupted_order = []
+            self.saved_tasks = []
         else:
             raise SnapshotError(
                 f"with_snapshot() takes a Snapshot or a mapping of task results, "
@@ -141,15 +195,26 @@ class TaskStateManager:
             )
         self.rerun_interrupted = rerun_interrupted
         self.mark_done = set(mark_done)
+        self.mark_done_by = mark_done_by
 
     # -- planning ----------------------------------------------------------------------
 
     def plan(self, graph: TaskGraph) -> ResumePlan:
-        """Classify every task against the saved results; pure, nothing is changed."""
+        """Classify every task against the saved results; pure, nothing is changed.
+
+        Raises MarkDoneError when `mark_done` names a task that is not one of the
+        snapshot's interrupted tasks (or not a task of `graph` at all).
+        """
         steps = graph.steps
         plan = ResumePlan()
-        if not (self.saved or self.saved_interrupted or self.mark_done):
+        if not (self.saved or self.saved_interrupted or self.mark_done or self.saved_tasks):
             return plan  # a fresh run: nothing to classify
+        if self.mark_done:
+            markable = [s.name for s in steps if s.name in self.saved_interrupted]
+            wrong = [n for n in sorted(self.mark_done) if n not in markable]
+            if wrong:
+                raise MarkDoneError(wrong, markable)
+        listed = set(self.saved_tasks)
         if self.saved_fingerprint is not None:
             plan.graph_changed = self.saved_fingerprint != graph.fingerprint()
         changed: list[int] = []
@@ -174,7 +239,11 @@ class TaskStateManager:
                     plan.needs_consent.append(name)
                 continue
             if saved is None:
-                if self.saved or self.saved_interrupted:
+                if listed:
+                    # The snapshot knew the task: it never started (pending), or the
+                    # snapshot is of a graph without it (new).
+                    (plan.pending if name in listed else plan.new).append(name)
+                elif self.saved or self.saved_interrupted:
                     plan.new.append(name)
                 continue
             if saved.status is TaskStatus.SUCCESS:
@@ -186,13 +255,8 @@ class TaskStateManager:
                     plan.kept.append(name)
             else:
                 plan.rerun[name] = _RERUN_REASON[saved.status]
-        plan.removed = [n for n in self.saved if n not in graph.index]
-        unknown = sorted(self.mark_done - set(graph.index))
-        if unknown:
-            raise SnapshotError(
-                f"--mark-done names {', '.join(repr(n) for n in unknown)}, "
-                "which is not a task of this workflow"
-            )
+        known = dict.fromkeys([*self.saved_tasks, *self.saved])
+        plan.removed = [n for n in known if n not in graph.index]
         return plan
 
     def prepare(
@@ -219,7 +283,7 @@ class TaskStateManager:
         for name in plan.kept:
             i = graph.index[name]
             if name in self.mark_done:
-                frozen[i] = marked_done_result()
+                frozen[i] = marked_done_result(self.mark_done_by)
             else:
                 frozen[i] = self.saved[name]
         if only is not None:
@@ -303,6 +367,8 @@ class TaskStateManager:
         while stack:
             k, status = stack.pop()
             verb = "was skipped" if status is TaskStatus.SKIPPED else _VERB[status]
+            if k == i and status is TaskStatus.FAILURE and result.error:
+                verb = f"{verb}: {result.error}"  # the failure that started the cascade
             cause = graph.steps[k].name
             for j in graph.dependents[k]:
                 if self._done[j]:
@@ -341,6 +407,31 @@ class TaskStateManager:
             self._done[i] = 1
             self.done_count += 1
 
+    def cut_off(self) -> set[int]:
+        """Tasks cut off mid-body, not running now, that will run again or wait for
+        consent: interrupted in this run, or in the saved run and not run again yet."""
+        graph = self.graph
+        assert graph is not None
+        cut_off = set(self.interrupted)
+        results = self.results
+        for name in self.saved_interrupted:
+            # Interrupted in an earlier run and not run again yet: still interrupted (a
+            # non-idempotent task keeps asking for consent until it actually re-runs).
+            i = graph.index.get(name)
+            r = results.get(name)
+            if i is not None and i not in self.running and (r is None or r.status in _NOT_RUN):
+                cut_off.add(i)
+        return cut_off
+
+    def interrupted_names(self) -> list[str]:
+        """Names of the tasks `cut_off()` gives, in declaration order (before a run: the
+        snapshot's interrupted tasks, as it lists them)."""
+        graph = self.graph
+        if graph is None:
+            return list(self.saved_interrupted_order)
+        steps = graph.steps
+        return [steps[i].name for i in sorted(self.cut_off())]
+
     def unfinished(self) -> list[int]:
         return [i for i, d in enumerate(self._done) if not d]
 
@@ -364,20 +455,14 @@ class TaskStateManager:
                 workflow=self.workflow_name or self.saved_workflow,
                 fingerprint=self.saved_fingerprint,
                 versions=dict(self.saved_versions or {}),
-                interrupted=sorted(self.saved_interrupted),
+                interrupted=list(self.saved_interrupted_order),
+                tasks=list(self.saved_tasks),
                 status=self.status,
                 context=context,
             )
         steps = graph.steps
         results = self.results
-        cut_off = self.running | self.interrupted
-        for name in self.saved_interrupted:
-            # Interrupted in an earlier run and not run again yet: still interrupted (a
-            # non-idempotent task keeps asking for consent until it actually re-runs).
-            i = graph.index.get(name)
-            r = results.get(name)
-            if i is not None and (r is None or r.status in _NOT_RUN):
-                cut_off.add(i)
+        cut_off = self.running | self.cut_off()
         interrupted = [steps[i].name for i in sorted(cut_off)]
         ordered = {s.name: results[s.name] for s in steps if s.name in results}
         return Snapshot(

@@ -1,7 +1,9 @@
 """How one task is executed: composable strategies around the body call.
 
-The default stack is `RetryingStrategy(LoopingStrategy(StandardStrategy()))`; each layer
-passes through when its step has no policy. `TaskRunnerBuilder.use_strategy` replaces it.
+The default stack is `LoopingStrategy(RetryingStrategy(StandardStrategy()))`: a step with
+both policies retries a failed iteration on its own and the loop goes on from there. Each
+layer passes through when its step has no policy. `TaskRunnerBuilder.use_strategy`
+replaces the stack.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import concurrent.futures
 import inspect
 import os
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
@@ -28,7 +31,10 @@ class TaskRun:
     context: Any
     invoker: TaskInvoker
     events: EventBus
-    attempts: int = 1
+    attempts: int = 1  # body calls so far: 1 + the retries made (over every loop iteration)
+    # True once the run is cancelled or this task is cut off by an interrupting pause (set
+    # by the executor): no body is called after that, even between retries or iterations.
+    stopped: Callable[[], bool] | None = None
 
 
 class ExecutionStrategy(Protocol):
@@ -60,8 +66,11 @@ def _user_frames(tb: TracebackType | None) -> TracebackType | None:
 
 
 def failure_from(exc: BaseException, message: str | None = None) -> TaskResult:
-    """A failure result for an exception: `error` is its text, the traceback is kept."""
-    text = str(exc) or type(exc).__name__
+    """A failure result for an exception: `error` names its type and gives its text
+    ("ValueError: bad payload"; just the type when the text is empty); the traceback is
+    kept."""
+    detail = str(exc)
+    text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
     tb = _user_frames(exc.__traceback__) or exc.__traceback__
     return TaskResult(
         TaskStatus.FAILURE,
@@ -76,6 +85,10 @@ class StandardStrategy:
 
     async def execute(self, run: TaskRun) -> TaskResult:
         step = run.step
+        if run.stopped is not None and run.stopped():
+            # A listener (task_retry, say) or a loop's `until` stopped the task: the
+            # executor ends it cancelled, as if the cancellation had reached the body.
+            raise asyncio.CancelledError
         try:
             if step.timeout is None:
                 value = await run.invoker.invoke(step, run.context)
@@ -100,7 +113,11 @@ class StandardStrategy:
 
 
 class RetryingStrategy:
-    """Runs `inner` again after a failure, as the step's RetryPolicy allows."""
+    """Runs `inner` again after a failure, as the step's RetryPolicy allows.
+
+    Under a LoopingStrategy (the default stack) each failed iteration is retried on its
+    own; `run.attempts` counts every body call of the task.
+    """
 
     def __init__(self, inner: ExecutionStrategy | None = None) -> None:
         self.inner: ExecutionStrategy = inner or StandardStrategy()
@@ -135,7 +152,10 @@ class RetryingStrategy:
 
 
 class LoopingStrategy:
-    """Runs `inner` until the step's LoopPolicy says stop; fails when iterations run out."""
+    """Runs `inner` until the step's LoopPolicy says stop; fails when iterations run out.
+
+    An iteration that fails (after the retries of an inner RetryingStrategy) ends the loop.
+    """
 
     def __init__(self, inner: ExecutionStrategy | None = None) -> None:
         self.inner: ExecutionStrategy = inner or StandardStrategy()
@@ -181,4 +201,4 @@ class DryRunStrategy:
 
 
 def default_strategy() -> ExecutionStrategy:
-    return RetryingStrategy(LoopingStrategy(StandardStrategy()))
+    return LoopingStrategy(RetryingStrategy(StandardStrategy()))
