@@ -35,7 +35,7 @@ def test_a_failed_task_exits_1_and_is_named(ws: Workspace) -> None:
     result = ws.run("launch", SIMPLE, "--headless", env={"FAIL_TRANSFORM": "1"})
     assert result.returncode == 1, result
     assert "FAILED transform" in result.stdout
-    assert "failed transform: transform failed on purpose" in result.stdout
+    assert "failed transform: RuntimeError: transform failed on purpose" in result.stdout
     assert "skipped load" in result.stdout
     assert "load" not in ws.started()
 
@@ -163,7 +163,7 @@ def test_inspect_table_json_and_resume_plan(ws: Workspace) -> None:
     plan_rows = {line.split()[0]: line.split()[1:3] for line in plan.splitlines()[2:6]}
     assert plan_rows["flaky"] == ["keep", "succeeded"]
     assert plan_rows["broken"] == ["re-run", "failed"]
-    assert "2 kept, 3 re-run, 0 new, 0 removed" in plan
+    assert "2 kept, 3 re-run, 0 pending, 0 new, 0 removed" in plan
 
     as_json = ws.run("inspect", "ck.json", "--workflow", MIXED, "--output", "json")
     assert as_json.returncode == 0, as_json
@@ -186,7 +186,7 @@ def test_plan_prints_the_resume_plan_and_runs_nothing(ws: Workspace) -> None:
     assert lines[1].split() == ["TASK", "ACTION", "WHY"]
     assert lines[2].split() == ["flaky", "keep", "succeeded"]
     assert lines[3].split() == ["broken", "re-run", "failed"]
-    assert "2 kept, 3 re-run, 0 new, 0 removed" in lines
+    assert "2 kept, 3 re-run, 0 pending, 0 new, 0 removed" in lines
 
     as_json = ws.run("launch", MIXED, "--resume", "ck.toml", "--plan", "--output", "json")
     assert as_json.returncode == 0, as_json

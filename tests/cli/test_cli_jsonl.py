@@ -23,8 +23,8 @@ def test_every_line_of_a_run_with_retries_a_failure_and_skips(ws: Workspace) -> 
     }
     retries = [e for e in events if e["event"] == "task_retry"]
     assert [(e["task"], e["attempt"], e["error"]) for e in retries] == [
-        ("flaky", 2, "flaky failure 1"),
-        ("flaky", 3, "flaky failure 2"),
+        ("flaky", 2, "ConnectionError: flaky failure 1"),
+        ("flaky", 3, "ConnectionError: flaky failure 2"),
     ]
     assert all(e["delay_s"] == 0.01 for e in retries)
 
@@ -36,7 +36,7 @@ def test_every_line_of_a_run_with_retries_a_failure_and_skips(ws: Workspace) -> 
     assert set(ends) == {"flaky", "broken", "polished"}
     assert ends["flaky"]["status"] == "success" and ends["flaky"]["attempt"] == 3
     assert ends["broken"]["status"] == "failure"
-    assert ends["broken"]["error"] == "broken on purpose"
+    assert ends["broken"]["error"] == "ValueError: broken on purpose"
     assert ends["broken"]["attempt"] == 1
     assert ends["polished"]["message"] == "all good"
     assert "error" not in ends["polished"]
