@@ -3,6 +3,7 @@
     python -m benchmarks                  # full suite (several minutes)
     python -m benchmarks --quick          # small sizes, under a minute
     python -m benchmarks --only scheduler,memory --json /tmp/figures.json
+    python -m benchmarks --scale          # 100k and 1M tasks (issue 16), fresh processes
 
 Absolute times on a shared machine are noise; the ratios against the lean baseline
 (benchmarks/baseline.py), measured in the same run with interleaved rounds, are not.
@@ -46,12 +47,17 @@ class Case:
     target: str  # for the error row
 
 
-def _cases() -> list[Case]:
+def _cases(
+    scale_sizes: tuple[int, ...] | None = None,
+    scale_cli: bool = True,
+    scale_before: Path | None = None,
+) -> list[Case]:
     from benchmarks.cases import (
         checkpointing,
         dashboard_summary,
         events,
         memory,
+        scale,
         scheduler,
         snapshots,
         startup,
@@ -152,6 +158,14 @@ def _cases() -> list[Case]:
             startup.details,
             "<= 150 ms",
         ),
+        Case(
+            "scale",
+            "scale: 100k and 1M tasks",
+            lambda m, log, done: scale.run(m, log, scale_sizes, scale_cli, scale_before),
+            scale.summarize,
+            scale.details,
+            "issue 16",
+        ),
     ]
 
 
@@ -168,6 +182,8 @@ CASE_NAMES = (
     "dashboard",
     "startup",
 )
+# Cases that only run when asked for (`--scale`): minutes and gigabytes.
+OPT_IN = ("scale",)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -185,10 +201,34 @@ def _parser() -> argparse.ArgumentParser:
         "--only", metavar="CASE[,CASE]", help="run only these cases (growth implies scheduler)"
     )
     parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="only the scale case: 100k and 1M tasks (10k and 100k with --quick), each size "
+        "in fresh processes; figures to benchmarks/results/scale.json unless --json says",
+    )
+    parser.add_argument(
+        "--scale-sizes",
+        metavar="N,N",
+        help="with --scale: the sizes to measure (the first is the one growth is against)",
+    )
+    parser.add_argument(
+        "--no-launch",
+        action="store_true",
+        help="with --scale: skip the `flow-tui launch` runs with and without --checkpoint",
+    )
+    parser.add_argument(
+        "--before",
+        metavar="PATH",
+        type=Path,
+        default=RESULTS / "scale-before.json",
+        help="with --scale: the figures of an earlier --scale run, printed beside the new "
+        "ones (default benchmarks/results/scale-before.json, if it exists)",
+    )
+    parser.add_argument(
         "--json",
         metavar="PATH",
         type=Path,
-        default=RESULTS / "latest.json",
+        default=None,
         help="where to write the figures (default benchmarks/results/latest.json); the "
         "Markdown summary goes beside it with the suffix .md",
     )
@@ -199,14 +239,29 @@ def _selected(only: str | None) -> list[str]:
     if not only:
         return list(CASE_NAMES)
     wanted = [w.strip() for w in only.split(",") if w.strip()]
-    unknown = [w for w in wanted if w not in CASE_NAMES]
+    known = (*CASE_NAMES, *OPT_IN)
+    unknown = [w for w in wanted if w not in known]
     if unknown:
         raise SystemExit(
-            f"python -m benchmarks: unknown case {unknown[0]!r}; cases: {', '.join(CASE_NAMES)}"
+            f"python -m benchmarks: unknown case {unknown[0]!r}; cases: {', '.join(known)}"
         )
     if "growth" in wanted and "scheduler" not in wanted:
         wanted.append("scheduler")
-    return [c for c in CASE_NAMES if c in wanted]
+    return [c for c in known if c in wanted]
+
+
+def _sizes(text: str | None) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        sizes = tuple(int(x.replace("_", "")) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise SystemExit(
+            f"python -m benchmarks: --scale-sizes wants numbers, not {text!r}"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise SystemExit("python -m benchmarks: --scale-sizes wants one or more sizes >= 1")
+    return sizes
 
 
 def _git(*args: str) -> str | None:
@@ -262,8 +317,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(args_list)
     tiny = args.tiny or os.environ.get("FLOW_TUI_BENCH_TINY") == "1"
     mode = MODES["tiny" if tiny else "quick" if args.quick else "full"]
-    selected = _selected(args.only)
-    cases = {c.name: c for c in _cases()}
+    selected = ["scale"] if args.scale else _selected(args.only)
+    if args.json is None:
+        args.json = RESULTS / ("scale.json" if selected == ["scale"] else "latest.json")
+    before = None if args.json.resolve() == args.before.resolve() else args.before
+    cases = {c.name: c for c in _cases(_sizes(args.scale_sizes), not args.no_launch, before)}
     started = time.perf_counter()
     meta = _meta(mode, args_list)
     _log(f"flow-tui benchmarks, {mode.name} mode: {', '.join(selected)}")

@@ -6,6 +6,10 @@ Shapes (n tasks in all):
 - chain: chains of 1,000 tasks, each depending on the one before (n / 1,000 chains);
 - fan_in: blocks of 10,000 tasks: 9,999 independent ones, then one task after all of
   them (n / 10,000 blocks; one block when n <= 10,000).
+
+And one more for the scale case (`python -m benchmarks --scale`), not among SHAPES:
+- stride: task i depends on task i-100 (the first 100 have none): 100 interleaved chains,
+  so at concurrency 64 there is always ready work.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ SHAPES = ("independent", "layered", "chain", "fan_in")
 LAYER_WIDTH = 100
 CHAIN_LENGTH = 1000
 FAN_IN_BLOCK = 10_000
+STRIDE = 100
 
 
 async def noop(context: Any) -> None:
@@ -58,7 +63,9 @@ def dependencies(shape: str, n: int) -> list[tuple[str, ...]]:
             else:
                 out.append(())
         return out
-    raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}")
+    if shape == "stride":
+        return [() if i < STRIDE else (_name(i - STRIDE),) for i in range(n)]
+    raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPES)}, stride")
 
 
 def make_steps(shape: str, n: int) -> list[TaskStep[Any]]:

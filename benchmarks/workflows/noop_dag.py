@@ -4,6 +4,7 @@
 
 BENCH_TASKS (default 10000) tasks in layers of BENCH_WIDTH (default 100), each depending
 on two tasks of the layer above; BENCH_CONCURRENCY (default 64, 0 = unlimited).
+With BENCH_STRIDE=k instead, task i depends on task i-k (the scale case: k = 100).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flow_tui import TaskStep, Workflow
 TASKS = int(os.environ.get("BENCH_TASKS", "10000"))
 WIDTH = max(1, min(int(os.environ.get("BENCH_WIDTH", "100")), TASKS))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "64")) or None
+STRIDE = int(os.environ.get("BENCH_STRIDE", "0"))
 
 
 async def noop(ctx: object) -> None:
@@ -22,6 +24,8 @@ async def noop(ctx: object) -> None:
 
 
 def _deps(i: int) -> tuple[str, ...]:
+    if STRIDE:
+        return () if i < STRIDE else (f"t{i - STRIDE}",)
     layer, pos = divmod(i, WIDTH)
     if layer == 0:
         return ()
