@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(
         prog="flow-tui",
+        allow_abbrev=False,  # `--headles` is a typo, not --headless
         description="Run a workflow (a DAG of Python tasks) with a live dashboard, or "
         "headless for scripts and CI; pause, snapshot and resume without re-running "
         "finished work.",
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     launch = sub.add_parser(
         "launch",
+        allow_abbrev=False,
         help="run a workflow (dashboard, or --headless)",
         description="Run WORKFLOW: a .py file or package.module[:attribute] defining a "
         "flow_tui.Workflow. Opens the dashboard unless --headless.",
@@ -136,10 +138,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the resume plan and exit without running anything",
     )
     launch.add_argument(
+        "--continue",
+        dest="continue_run",
+        action="store_true",
+        help="with --checkpoint PATH: resume PATH if it holds an unfinished run, else start "
+        "fresh (a finished run's file is moved aside): one command for every night",
+    )
+    launch.add_argument(
+        "--keep",
+        metavar="N",
+        type=_positive_int,
+        help="with --continue: how many finished checkpoints moved aside to keep (default 5)",
+    )
+    launch.add_argument(
         "--output",
         choices=("auto", "rich", "plain", "jsonl", "json"),
-        default="auto",
-        help="headless output: rich (terminal), plain lines, or jsonl events (json for --plan)",
+        default=None,
+        help="headless output: auto (default), rich (terminal), plain lines, or jsonl "
+        "events; json only with --plan",
     )
     launch.add_argument(
         "--grace",
@@ -148,10 +164,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=10.0,
         help="on SIGINT/SIGTERM, let running tasks finish for SECONDS, then cancel (default 10)",
     )
+    launch.add_argument(
+        "--verbose",
+        action="store_true",
+        help="headless: print every line tasks print or log (default: warnings and errors)",
+    )
     launch.add_argument("--debug", action="store_true", help="show tracebacks for errors")
 
     validate = sub.add_parser(
         "validate",
+        allow_abbrev=False,
         help="check a workflow module and its task graph",
         description="Load WORKFLOW and validate its graph (cycles, missing dependencies, "
         "duplicate names); print a short summary.",
@@ -163,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     graph = sub.add_parser(
         "graph",
+        allow_abbrev=False,
         help="print the task graph as Mermaid",
         description="Print WORKFLOW's task graph as a Mermaid `graph TD`.",
         epilog="example:\n  flow-tui graph nightly.py --snapshot run.toml > graph.mmd",
@@ -179,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     inspect = sub.add_parser(
         "inspect",
+        allow_abbrev=False,
         help="show what a snapshot holds",
         description="Print the tasks saved in SNAPSHOT (status, duration, message) and, with "
         "--workflow, the plan for resuming it.",

@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from flow_tui.core.snapshot import Snapshot
 from flow_tui.core.state import ResumePlan
 from flow_tui.loader import load_workflow
-from flow_tui.session import Session, SessionError, SessionOptions
-
-EXIT_USAGE = 2
+from flow_tui.session import Session, SessionError, SessionOptions, continue_decision
 
 
 def _options(args: argparse.Namespace) -> SessionOptions:
@@ -27,12 +26,37 @@ def _options(args: argparse.Namespace) -> SessionOptions:
         mark_done=tuple(args.mark_done),
         force=args.force,
         paused=args.paused,
+        continue_run=args.continue_run,
+        keep=args.keep or 5,
     )
 
 
-def launch(args: argparse.Namespace) -> int:
+def _check_launch_flags(args: argparse.Namespace) -> None:
+    """Combinations of flags that cannot mean what the operator wants: refused, exit 2."""
     if args.paused and args.headless:
         raise SessionError("--paused applies to the dashboard; drop it with --headless")
+    if args.output is not None and not args.headless and not args.plan:
+        raise SessionError(
+            f"--output {args.output} applies to --headless runs and --plan; add --headless "
+            "or drop --output"
+        )
+    if args.output == "json" and not args.plan:
+        raise SessionError(
+            "--output json prints one document, which only --plan makes; use --output "
+            "jsonl for the events of a run"
+        )
+    if args.continue_run and args.checkpoint is None:
+        raise SessionError("--continue needs --checkpoint PATH: the run to continue")
+    if args.continue_run and args.resume is not None:
+        raise SessionError(
+            "--continue decides by itself whether to resume --checkpoint; drop --resume"
+        )
+    if args.keep is not None and not args.continue_run:
+        raise SessionError("--keep applies with --continue; add --continue or drop --keep")
+
+
+def launch(args: argparse.Namespace) -> int:
+    _check_launch_flags(args)
     if args.dry_run and args.checkpoint is not None and not args.plan:
         # A dry run "succeeds" every task without running it: saved, those successes
         # would make a later --resume skip work that never happened.
@@ -53,7 +77,7 @@ def launch(args: argparse.Namespace) -> int:
         from flow_tui.headless import run_headless
 
         try:
-            return run_headless(session, args.output, args.grace)
+            return run_headless(session, args.output or "auto", args.grace, verbose=args.verbose)
         except BaseException:
             session.close_now()
             raise
@@ -64,8 +88,10 @@ def launch(args: argparse.Namespace) -> int:
 
 
 def _print_plan(session: Session, args: argparse.Namespace) -> int:
+    if args.continue_run and continue_decision(args.checkpoint)[0] == "resume":
+        args.resume = args.checkpoint  # what --continue would do now
     if args.resume is not None:
-        loaded = session.preview(args.resume, force=args.force)
+        loaded = session.preview(args.resume, force=args.force, mark_done=args.mark_done)
         plan = loaded.plan
     else:
         plan = session.plan_for(Snapshot())
@@ -77,7 +103,13 @@ def _print_plan(session: Session, args: argparse.Namespace) -> int:
             **plan.to_dict(),
             "tasks": _plan_rows(session, plan),
         }
-        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        if args.output == "jsonl":
+            # One line, the same `resume_plan` object a headless run starts with.
+            stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+            line = {"event": "resume_plan", "ts": stamp, **doc}
+            print(json.dumps(line, ensure_ascii=False))
+        else:
+            print(json.dumps(doc, ensure_ascii=False, indent=2))
         return 0
     print(render_plan(session, plan, str(args.resume) if args.resume else None))
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import sys
 import time
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from flow_tui.capture import TaskLog
 from flow_tui.core.errors import FlowError
 from flow_tui.core.events import (
     Event,
@@ -46,6 +48,8 @@ def result_fields(result: TaskResult) -> dict[str, Any]:
         out["message"] = result.message
     if result.error is not None:
         out["error"] = result.error
+    if result.traceback is not None and result.status is TaskStatus.FAILURE:
+        out["traceback"] = result.traceback
     m = result.metrics
     if m is not None:
         out["duration_ms"] = round(m.duration_ms, 3)
@@ -69,11 +73,24 @@ def silence(stream: IO[str]) -> None:
 
 
 class Reporter:
-    """Turns session events into output; subclasses format them in `show`."""
+    """Turns session events into output; subclasses format them in `show`.
 
-    def __init__(self, session: Session, stream: IO[str]) -> None:
+    Events arrive while a task body runs, in its context, where `sys.stdout` and
+    `sys.stderr` are the session's capture of that task's output: a reporter writes only
+    to the streams it was given (or found) when it was made, before the capture.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        stream: IO[str],
+        verbose: bool = False,
+        err: IO[str] | None = None,
+    ) -> None:
         self.session = session
         self.stream = stream
+        self.err = err if err is not None else sys.stderr
+        self.verbose = verbose  # every task log line, not only WARNING and above
         self.broken = False  # the reader of `stream` went away: output is dropped
 
     def show(self, event: Event) -> None:
@@ -90,16 +107,22 @@ class Reporter:
             self.broken = True
             silence(self.stream)
 
+    def write_err(self, text: str) -> None:
+        """Write to the operator's stderr; a closed one is ignored."""
+        with contextlib.suppress(OSError, ValueError):
+            self.err.write(text)
+            self.err.flush()
+
     def notice(self, text: str) -> None:
         """A message for the operator (signals, checkpoint problems)."""
-        print(f"flow-tui: {text}", file=sys.stderr, flush=True)
+        self.write_err(f"flow-tui: {text}\n")
 
     def plan(self, plan: ResumePlan, source: str) -> None:
         lines = plan_lines(plan)
         changed = "the task graph changed since it was saved; " if plan.graph_changed else ""
         self.notice(f"resuming from {source}: {changed}{lines[0]}")
         for line in lines[1:]:
-            print(f"  {line}", file=sys.stderr, flush=True)
+            self.write_err(f"  {line}\n")
 
     def summary(self, state: RunState, code: int, extra: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -137,6 +160,12 @@ class JsonLinesReporter(Reporter):
         elif isinstance(event, WorkflowPaused):
             obj["interrupt"] = event.interrupt
             obj["running"] = list(event.running)
+        elif isinstance(event, TaskLog):
+            obj["task"] = event.task
+            obj["stream"] = event.stream
+            if event.level is not None:
+                obj["level"] = event.level
+            obj["message"] = event.message
         elif isinstance(event, CheckpointFailed):
             obj["error"] = str(event.error)
             # Also for the person reading the job log, not only for the machine.
@@ -166,13 +195,47 @@ _GLYPH = {
 class PlainReporter(Reporter):
     """One line per task end (and failures in full), for logs and pipes."""
 
-    def __init__(self, session: Session, stream: IO[str]) -> None:
-        super().__init__(session, stream)
+    def __init__(
+        self,
+        session: Session,
+        stream: IO[str],
+        verbose: bool = False,
+        err: IO[str] | None = None,
+    ) -> None:
+        super().__init__(session, stream, verbose, err)
         self.total = len(session.steps)
         self.done = 0
 
     def line(self, text: str, style: str | None = None) -> None:
         self.write(f"{time.strftime('%H:%M:%S')} {text}\n")
+
+    def block(self, lines: list[str], style: str | None = None) -> None:
+        """Lines that belong to the line above (a traceback), indented, no time."""
+        self.write("".join(f"    {line}\n" for line in lines))
+
+    def task_line(self, text: str, style: str | None = None) -> None:
+        """A line of a task's own output: on stderr, so stdout keeps the reporter's."""
+        self.write_err(f"{time.strftime('%H:%M:%S')} {text}\n")
+
+    def task_log(self, event: TaskLog) -> None:
+        level = log_level(event)
+        if level < logging.WARNING and not self.verbose:
+            return
+        if event.stream == "log":
+            kind = f"{event.level}: "
+        elif event.stream == "stderr":
+            kind = "stderr: "
+        else:
+            kind = ""
+        first, *rest = event.message.split("\n")
+        text = f"[{event.task}] {kind}{first}" + "".join(f"\n    {line}" for line in rest)
+        if level >= logging.ERROR:
+            style = "red"
+        elif level >= logging.WARNING:
+            style = "yellow"
+        else:
+            style = "dim"
+        self.task_line(text, style)
 
     def _progress(self) -> str:
         return f"[{self.done}/{self.total}]"
@@ -207,6 +270,10 @@ class PlainReporter(Reporter):
             self.line(
                 f"{self._progress()} {_GLYPH[r.status]} {name}{duration}{attempts}{tail}", style
             )
+            if r.status is TaskStatus.FAILURE and r.traceback:
+                self.block(traceback_tail(r.traceback), "dim")
+        elif isinstance(event, TaskLog):
+            self.task_log(event)
         elif isinstance(event, TaskRetry):
             self.line(
                 f"{self._progress()} retry {event.step.name} (attempt {event.attempt}) in "
@@ -240,8 +307,14 @@ class PlainReporter(Reporter):
 class RichReporter(PlainReporter):
     """PlainReporter with colour, for a terminal."""
 
-    def __init__(self, session: Session, stream: IO[str]) -> None:
-        super().__init__(session, stream)
+    def __init__(
+        self,
+        session: Session,
+        stream: IO[str],
+        verbose: bool = False,
+        err: IO[str] | None = None,
+    ) -> None:
+        super().__init__(session, stream, verbose, err)
         from rich.console import Console
 
         reporter = self
@@ -253,7 +326,12 @@ class RichReporter(PlainReporter):
                 reporter.broken = True
                 silence(stream)
 
+        class _ErrConsole(Console):
+            def on_broken_pipe(self) -> None:
+                self.quiet = True  # task output to a closed stderr: dropped
+
         self.console = _Console(file=stream, highlight=False)
+        self.err_console = _ErrConsole(file=self.err, highlight=False)
 
     def line(self, text: str, style: str | None = None) -> None:
         from rich.text import Text
@@ -262,6 +340,56 @@ class RichReporter(PlainReporter):
             return
         stamp = Text(time.strftime("%H:%M:%S "), style="dim")
         self.console.print(stamp + Text(text, style=style or ""), soft_wrap=True)
+
+    def block(self, lines: list[str], style: str | None = None) -> None:
+        from rich.text import Text
+
+        if self.broken:
+            return
+        body = "\n".join(f"    {line}" for line in lines)
+        self.console.print(Text(body, style=style or ""), soft_wrap=True)
+
+    def task_line(self, text: str, style: str | None = None) -> None:
+        from rich.text import Text
+
+        stamp = Text(time.strftime("%H:%M:%S "), style="dim")
+        with contextlib.suppress(OSError, ValueError):
+            self.err_console.print(stamp + Text(text, style=style or ""), soft_wrap=True)
+
+
+def log_level(event: TaskLog) -> int:
+    """The level a task log line counts as: its record's, WARNING for a line on stderr,
+    INFO for one on stdout."""
+    if event.stream == "stderr":
+        return logging.WARNING
+    if event.level is None:
+        return logging.INFO
+    level = logging.getLevelNamesMapping().get(event.level)
+    if level is None and event.level.startswith("Level "):  # an unnamed level, "Level 35"
+        with contextlib.suppress(ValueError):
+            level = int(event.level[6:])
+    return logging.INFO if level is None else level
+
+
+def traceback_tail(text: str, frames: int = 3) -> list[str]:
+    """The last `frames` frames of a formatted traceback and its exception line(s).
+
+    Of a chain ("During handling of the above exception ...") only the last traceback,
+    the one of the exception the task failed with, is kept.
+    """
+    lines = text.rstrip("\n").splitlines()
+    header = max(
+        (i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call")),
+        default=-1,
+    )
+    if header < 0:
+        return lines[-(frames * 2 + 2) :]
+    starts = [i for i in range(header + 1, len(lines)) if lines[i].startswith('  File "')]
+    if len(starts) <= frames:
+        return lines[header:]
+    skipped = len(starts) - frames
+    more = "s" if skipped > 1 else ""
+    return [lines[header], f"  ... {skipped} earlier frame{more}", *lines[starts[-frames] :]]
 
 
 def _names(names: list[str], limit: int) -> str:
@@ -284,14 +412,17 @@ def plan_lines(plan: ResumePlan, limit: int = 20) -> list[str]:
     return lines
 
 
-def make_reporter(session: Session, output: str, stream: IO[str]) -> Reporter:
+def make_reporter(
+    session: Session, output: str, stream: IO[str], verbose: bool = False
+) -> Reporter:
+    """The reporter for `output`; `verbose`: every task log line, not only warnings."""
     if output in ("jsonl", "json"):
-        return JsonLinesReporter(session, stream)
+        return JsonLinesReporter(session, stream, verbose)
     if output == "rich" or (
         output == "auto" and stream.isatty() and not os.environ.get("NO_COLOR")
     ):
-        return RichReporter(session, stream)
-    return PlainReporter(session, stream)
+        return RichReporter(session, stream, verbose)
+    return PlainReporter(session, stream, verbose)
 
 
 def exit_code_for(session: Session, guard: SignalGuard) -> int:
@@ -364,12 +495,20 @@ async def run_session(session: Session, reporter: Reporter, grace: float) -> int
     return code
 
 
-def run_headless(session: Session, output: str = "auto", grace: float = 10.0) -> int:
-    """Run `session` to its end in this process; return the exit code."""
-    stream = sys.stdout
-    reporter = make_reporter(session, output, stream)
+def run_headless(
+    session: Session, output: str = "auto", grace: float = 10.0, *, verbose: bool = False
+) -> int:
+    """Run `session` to its end in this process; return the exit code.
+
+    `verbose`: plain and rich output show every line a task printed or logged, not only
+    those at WARNING and above (JSON Lines always carries them all).
+    """
+    stream = sys.stdout  # taken before the run captures task output on it
+    reporter = make_reporter(session, output, stream, verbose)
     if session.needs_consent:
         raise InterruptedTaskError(session.needs_consent)
+    if session.start_notice is not None:
+        reporter.notice(session.start_notice)  # what --continue decided
     plan = session.plan
     if (
         plan is not None

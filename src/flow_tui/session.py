@@ -7,20 +7,20 @@ and resume are written here once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from flow_tui.capture import TaskOutputCapture
 from flow_tui.checkpoint import Checkpointer, CheckpointLock
 from flow_tui.core.errors import FlowError, SnapshotError
 from flow_tui.core.events import Event
 from flow_tui.core.graph import TaskGraph
-from flow_tui.core.invoke import current_task_name
 from flow_tui.core.model import TaskResult, TaskStatus, TaskStep
 from flow_tui.core.runner import TaskRunner, TaskRunnerBuilder
 from flow_tui.core.snapshot import Snapshot
@@ -65,6 +65,8 @@ class SessionOptions:
     mark_done: tuple[str, ...] = ()
     force: bool = False
     paused: bool = False
+    continue_run: bool = False  # --continue: resume `checkpoint` if unfinished, else fresh
+    keep: int = 5  # --keep: finished checkpoints moved aside by --continue that are kept
 
 
 @dataclass(slots=True)
@@ -94,30 +96,6 @@ class RunPrepared(Event):
 
 Listener = Callable[[Event], None]
 
-MAX_LOG_LINES = 1000
-
-
-class TaskLogHandler(logging.Handler):
-    """Keeps the log records of each task (attributed through `current_task_name`)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: dict[str, deque[str]] = {}
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        task = current_task_name.get()
-        if task is None:
-            return
-        try:
-            line = self.format(record)
-        except Exception:
-            line = str(record.msg)
-        bucket = self.lines.get(task)
-        if bucket is None:
-            bucket = self.lines[task] = deque(maxlen=MAX_LOG_LINES)
-        bucket.append(line)
-
 
 class Session:
     """One workflow, its current runner and everything that persists it."""
@@ -140,21 +118,28 @@ class Session:
         self.plan: ResumePlan | None = None
         self.resumed_from: Path | None = None
         self.checkpointer: Checkpointer | None = None
-        self.logs = TaskLogHandler()
+        # What task bodies print and log: kept per task, a TaskLog event per line while
+        # someone listens.
+        self.logs = TaskOutputCapture(self._emit, lambda: bool(self._listeners))
         self._lock: CheckpointLock | None = None
         self._listeners: list[Listener] = []
         self._basis: Snapshot | None = None  # what the next run hydrates from
         self._only: set[str] | None = None
         self._consent = self.options.rerun_interrupted
         self._mark_done: tuple[str, ...] = self.options.mark_done
+        self._mark_done_by = "flag"  # who said the tasks in _mark_done completed
+        # Consent for tasks a live run holds (cut off by an interrupting pause): asked
+        # afresh each time, used by the next resume().
+        self._live_consent = False
+        self._live_mark_done: tuple[str, ...] = ()
+        #: what --continue decided, in one line for the operator (None without it)
+        self.start_notice: str | None = None
         self._paused = self.options.paused
         self._outcome: RunState | None = None
         self._context_made = False
         self._run_over: asyncio.Event | None = None
         self.started_at: float | None = None
         self.finished_at: float | None = None
-        self._log_installed = False
-        self._root_level: int | None = None
 
     # -- opening -----------------------------------------------------------------------
 
@@ -179,8 +164,10 @@ class Session:
         # and it must not change between reading it and taking it over.
         lock = session._lock_checkpoint(opts.checkpoint) if opts.checkpoint else None
         try:
+            if opts.continue_run:
+                session._continue(opts)
             if opts.resume is not None:
-                loaded = session.preview(opts.resume, force=opts.force)
+                loaded = session.preview(opts.resume, force=opts.force, mark_done=opts.mark_done)
                 session._basis = loaded.snapshot
                 session.plan = loaded.plan
                 session.resumed_from = loaded.path
@@ -201,12 +188,41 @@ class Session:
         from flow_tui.snapshot.codec import codec_suffix
 
         codec_suffix(path)
-        if not path.parent.is_dir():
-            problem = "is not a folder" if path.parent.exists() else "does not exist"
-            raise SessionError(f"cannot write checkpoint {path}: {path.parent} {problem}")
+        if path.parent.exists() and not path.parent.is_dir():
+            raise SessionError(f"cannot write checkpoint {path}: {path.parent} is not a folder")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SessionError(
+                f"cannot create the folder of checkpoint {path}: {exc.strerror or exc}"
+            ) from exc
         lock = CheckpointLock(path)
         lock.acquire()
         return lock
+
+    def _continue(self, opts: SessionOptions) -> None:
+        """--continue: resume the checkpoint if it holds an unfinished run; move a
+        finished one aside and start fresh; start fresh when there is none."""
+        path = opts.checkpoint
+        if path is None:
+            raise SessionError("--continue needs --checkpoint PATH: the run to continue")
+        if opts.resume is not None:
+            raise SessionError(
+                "--continue decides by itself whether to resume --checkpoint; drop --resume"
+            )
+        decision, snapshot = continue_decision(path)
+        if decision == "fresh":
+            self.start_notice = f"no checkpoint at {path}: starting a fresh run"
+        elif decision == "resume":
+            opts.resume = path
+            self.start_notice = f"resuming the unfinished run in {path}"
+        else:
+            assert snapshot is not None
+            moved = move_aside(path, snapshot, opts.keep)
+            self.start_notice = (
+                f"the run in {path} finished at {snapshot.created_at:%Y-%m-%d %H:%M:%S} UTC: "
+                f"moved it to {moved.name}, starting a fresh run"
+            )
 
     def _open_checkpoint(self, path: Path, lock: CheckpointLock) -> None:
         resuming_same = self.resumed_from is not None and _same_file(self.resumed_from, path)
@@ -227,11 +243,13 @@ class Session:
         *,
         force: bool = False,
         force_hint: str = "pass --force to resume it anyway",
+        mark_done: Iterable[str] = (),
     ) -> LoadedSnapshot:
         """Read a snapshot and plan a resume from it, without applying anything.
 
         A snapshot of another workflow is refused unless `force`; `force_hint` tells the
-        operator how to insist, in the words of the front end asking.
+        operator how to insist, in the words of the front end asking. `mark_done` may
+        only name tasks the snapshot lists as interrupted.
         """
         target = Path(path)
         snapshot = Snapshot.load(target)
@@ -240,12 +258,14 @@ class Session:
                 f"snapshot {target} is of workflow {snapshot.workflow!r}, not "
                 f"{self.workflow.name!r}; {force_hint}"
             )
-        return LoadedSnapshot(target, snapshot, self.plan_for(snapshot))
+        return LoadedSnapshot(target, snapshot, self.plan_for(snapshot, mark_done))
 
     def plan_for(self, snapshot: Snapshot, mark_done: Iterable[str] | None = None) -> ResumePlan:
         state = TaskStateManager()
         state.hydrate(
-            snapshot, mark_done=self._mark_done if mark_done is None else tuple(mark_done)
+            snapshot,
+            mark_done=self._mark_done if mark_done is None else tuple(mark_done),
+            mark_done_by=self._mark_done_by,
         )
         return state.plan(self.graph)
 
@@ -288,7 +308,14 @@ class Session:
 
     @property
     def needs_consent(self) -> list[str]:
-        """Interrupted non-idempotent tasks the next run would repeat without consent."""
+        """Interrupted non-idempotent tasks that would run again without consent: those a
+        live run holds (cut off by an interrupting pause), else those of the snapshot the
+        next run resumes from."""
+        runner = self.runner
+        if runner is not None and runner.is_running:
+            if self._live_consent:
+                return []
+            return [n for n in runner.needs_consent if n not in self._live_mark_done]
         if self.plan is None or self._consent:
             return []
         return [n for n in self.plan.needs_consent if n not in self._mark_done]
@@ -363,7 +390,7 @@ class Session:
                 # The operator's word is a result like any other: saved before any task
                 # that depends on it runs.
                 for name in self._mark_done:
-                    results[name] = marked_done_result()
+                    results[name] = marked_done_result(self._mark_done_by)
                 interrupted = [n for n in interrupted if n not in self._mark_done]
             # Not run yet: the saved results stand with the versions they were made by,
             # so a crash before the run re-runs still sees which ones changed.
@@ -434,7 +461,10 @@ class Session:
             builder.on("*", self._emit)
         if self._basis is not None:
             builder.with_snapshot(
-                self._basis, rerun_interrupted=self._consent, mark_done=self._mark_done
+                self._basis,
+                rerun_interrupted=self._consent,
+                mark_done=self._mark_done,
+                mark_done_by=self._mark_done_by,
             )
         if self.checkpointer is not None:
             builder.with_barrier(self.checkpointer)
@@ -486,18 +516,54 @@ class Session:
             self.runner.pause(interrupt)
 
     def resume(self) -> None:
+        """Go on. Raises InterruptedTaskError, changing nothing, while the live run holds
+        interrupted non-idempotent tasks nobody decided about (see `consent`)."""
+        runner = self.runner
+        if runner is not None and runner.is_running:
+            missing = self.needs_consent
+            if missing:
+                raise InterruptedTaskError(missing)
+            held = runner.needs_consent
+            if held:
+                runner.resume(
+                    rerun_interrupted=self._live_consent,
+                    mark_done=[n for n in self._live_mark_done if n in held],
+                )
+            else:
+                runner.resume()
+            self._live_consent = False
+            self._live_mark_done = ()
         self._paused = False
-        if self.runner is not None and self.runner.is_running:
-            self.runner.resume()
 
     def cancel(self) -> None:
         if self.runner is not None and self.runner.is_running:
             self.runner.cancel()
 
-    def consent(self, rerun_interrupted: bool = True, mark_done: Iterable[str] = ()) -> None:
-        """The operator agreed to re-run interrupted tasks, or says they completed."""
+    def consent(
+        self, rerun_interrupted: bool = True, mark_done: Iterable[str] = (), by: str = "operator"
+    ) -> None:
+        """The operator agreed to re-run interrupted tasks, or says they completed.
+
+        While a run is live this answers for the tasks it holds, and the next `resume()`
+        applies it; before a run, for the interrupted tasks of its snapshot.
+        """
+        mark = tuple(mark_done)
+        runner = self.runner
+        if runner is not None and runner.is_running:
+            held = runner.needs_consent
+            unknown = [n for n in mark if n not in held]
+            if unknown:
+                raise SessionError(
+                    f"cannot mark {unknown[0]!r} done: it is not an interrupted task "
+                    f"(interrupted: {', '.join(held) or 'none'})"
+                )
+            self._live_consent = rerun_interrupted
+            self._live_mark_done = tuple(dict.fromkeys([*self._live_mark_done, *mark]))
+            return
         self._consent = rerun_interrupted
-        self._mark_done = tuple(dict.fromkeys([*self._mark_done, *mark_done]))
+        if mark:
+            self._mark_done_by = by
+        self._mark_done = tuple(dict.fromkeys([*self._mark_done, *mark]))
         if self._basis is not None:
             self.plan = self.plan_for(self._basis)
 
@@ -554,6 +620,8 @@ class Session:
     ) -> None:
         """Replace the run with a resume from `loaded`; it starts paused (`resume()` + run)."""
         mark = tuple(mark_done)
+        if mark:
+            self._mark_done_by = "operator"
         plan = self.plan_for(loaded.snapshot, mark)
         missing = [n for n in plan.needs_consent if n not in mark]
         if missing and not rerun_interrupted:
@@ -569,6 +637,10 @@ class Session:
         self.plan = plan
         self.resumed_from = loaded.path
         self.runner = None
+        # Like --resume: a fresh context from the workflow's factory, then the snapshot's
+        # saved part (restore_context), made when the loaded run starts.
+        self.context = None
+        self._context_made = False
         self._paused = True
         self._outcome = None
         self.started_at = None
@@ -580,17 +652,11 @@ class Session:
     # -- closing -----------------------------------------------------------------------
 
     def _install_log_capture(self) -> None:
-        if self._log_installed:
-            return
-        root = logging.getLogger()
-        root.addHandler(self.logs)
-        if root.level > logging.INFO or root.level == logging.NOTSET:
-            self._root_level = root.level
-            root.setLevel(logging.INFO)
-        self._log_installed = True
+        self.logs.install(asyncio.get_running_loop())  # until _release()
 
     def task_logs(self, name: str) -> list[str]:
-        return list(self.logs.lines.get(name, ()))
+        """What task `name` printed and logged, oldest first (bounded: the newest kept)."""
+        return self.logs.task_lines(name)
 
     async def close(self) -> None:
         """Write the final checkpoint, release the lock and the log capture."""
@@ -612,12 +678,7 @@ class Session:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
-        if self._log_installed:
-            root = logging.getLogger()
-            root.removeHandler(self.logs)
-            if self._root_level is not None:
-                root.setLevel(self._root_level)
-            self._log_installed = False
+        self.logs.uninstall()
 
 
 def _outcome(runner: TaskRunner[Any]) -> RunState:
@@ -634,3 +695,46 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
+
+
+def continue_decision(path: Path) -> tuple[str, Snapshot | None]:
+    """What --continue does with checkpoint `path`: "fresh" (there is none), "resume"
+    (it holds an unfinished run: failed, cancelled, interrupted or killed) or "finished"
+    (every task it lists succeeded: moved aside, then a fresh run). A file that cannot be
+    read is an error (SnapshotError), never moved or overwritten."""
+    if not path.exists():
+        return "fresh", None
+    snapshot = Snapshot.load(path)
+    results = snapshot.results
+    done = (
+        bool(snapshot.tasks)
+        and not snapshot.interrupted
+        and all(
+            (r := results.get(n)) is not None and r.status is TaskStatus.SUCCESS
+            for n in snapshot.tasks
+        )
+    )
+    return ("finished" if done else "resume"), snapshot
+
+
+def move_aside(path: Path, snapshot: Snapshot, keep: int) -> Path:
+    """Rename a finished checkpoint to `STEM-YYYYmmdd-HHMMSS.SUFFIX` (its finish time) and
+    delete the oldest such files beyond `keep`. Returns the new path."""
+    stamp = snapshot.created_at.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.stem}-{stamp}{path.suffix}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.stem}-{stamp}-{n}{path.suffix}")
+    try:
+        path.replace(target)
+    except OSError as exc:
+        raise SessionError(
+            f"cannot move the finished checkpoint {path} aside: {exc.strerror or exc}"
+        ) from exc
+    pattern = f"{path.stem}-[0-9]*-[0-9]*{path.suffix}"
+    old = sorted(path.parent.glob(pattern), key=lambda p: p.name)
+    for stale in old[: max(0, len(old) - keep)]:
+        with contextlib.suppress(OSError):
+            stale.unlink()
+    return target

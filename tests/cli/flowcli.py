@@ -220,6 +220,7 @@ EVENT_NAMES = {
     "resume_plan",
     "notice",
     "checkpoint_failed",
+    "task_log",
     "summary",
 }
 TASK_EVENTS = {"task_start", "task_end", "task_skipped", "task_retry"}
@@ -239,7 +240,7 @@ def check_jsonl(result: Result, task_names: set[str]) -> list[dict[str, Any]]:
         ts = datetime.fromisoformat(obj["ts"])
         assert ts.utcoffset() == timedelta(0), obj
         for key in ("message", "error"):
-            if key in obj:
+            if key in obj and name != "task_log":  # a task may print an empty line
                 assert isinstance(obj[key], str) and obj[key], obj
         if name in TASK_EVENTS:
             assert obj["task"] in task_names, obj
@@ -267,7 +268,17 @@ def check_jsonl(result: Result, task_names: set[str]) -> list[dict[str, Any]]:
             assert obj["status"] in {"finished", "failed", "cancelled"}, obj
         elif name == "notice":
             assert obj["message"], obj
-    assert events[0]["event"] in {"workflow_start", "resume_plan"}, events[0]
+        elif name == "task_log":
+            assert obj["task"] in task_names, obj
+            assert obj["stream"] in {"stdout", "stderr", "log"}, obj
+            assert isinstance(obj["message"], str), obj
+            assert ("level" in obj) == (obj["stream"] == "log"), obj
+        if "traceback" in obj:
+            assert name == "task_end" and obj["status"] == "failure", obj
+            assert isinstance(obj["traceback"], str) and obj["traceback"], obj
+    # A run starts with its plan or its start, after a notice of what --continue decided.
+    first = events[1] if events[0]["event"] == "notice" and len(events) > 1 else events[0]
+    assert first["event"] in {"workflow_start", "resume_plan"}, events[:2]
     summary = events[-1]
     assert summary["event"] == "summary", summary
     assert [e["event"] for e in events].count("summary") == 1

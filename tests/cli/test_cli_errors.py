@@ -191,6 +191,16 @@ USAGE_ERRORS = {
     "missing workflow": (["launch"], ("WORKFLOW",)),
     "unknown command": (["lanch", "x.py"], ("lanch",)),
     "inspect without snapshot": (["inspect"], ("SNAPSHOT",)),
+    "abbreviated flag": (["launch", "x.py", "--headles"], ("--headles",)),
+    "abbreviated flag of the main parser": (["--vers"], ("--vers",)),
+    "output without headless": (
+        ["launch", "x.py", "--output", "jsonl"],
+        ("--output", "--headless"),
+    ),
+    "output json during a run": (
+        ["launch", "x.py", "--headless", "--output", "json"],
+        ("--output json", "--plan", "jsonl"),
+    ),
 }
 
 
@@ -223,3 +233,19 @@ def test_no_command_prints_help_and_exits_2(ws: Workspace) -> None:
     result = ws.run()
     assert result.returncode == 2
     assert "usage: flow-tui" in result.stdout
+
+
+def test_relative_import_suggests_the_module_form(ws: Workspace) -> None:
+    ws.write("pipelines/__init__.py", "")
+    ws.write("pipelines/helpers.py", "from flow_tui import Workflow\nworkflow = Workflow('x')\n")
+    ws.write("pipelines/nightly.py", "from .helpers import workflow\n")
+    result = ws.run("launch", "pipelines/nightly.py", "--headless")
+    assert_usage_error(result, "pipelines/nightly.py", "relative import", "pipelines.nightly")
+    # ... and the suggestion works.
+    assert ws.run("validate", "pipelines.nightly").returncode == 0
+
+
+def test_relative_import_outside_a_package_says_what_to_add(ws: Workspace) -> None:
+    ws.write("nightly.py", "from .helpers import workflow\n")
+    result = ws.run("launch", "nightly.py", "--headless")
+    assert_usage_error(result, "nightly.py", "relative import", "__init__.py")

@@ -23,7 +23,9 @@ STUBBORN_TASKS = {"first", "stubborn", "cooperative", "last"}
 
 
 @pytest.mark.parametrize(
-    ("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
+    ("sig", "code"),
+    [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)],
+    ids=["SIGTERM", "SIGINT", "SIGHUP"],
 )
 def test_signal_stops_dispatch_honours_grace_saves_and_resume_runs_nothing_twice(
     ws: Workspace, sig: signal.Signals, code: int
