@@ -404,6 +404,7 @@ def plan_lines(plan: ResumePlan, limit: int = 20) -> list[str]:
     for label, names in (
         ("kept", plan.kept),
         ("re-run", rerun),
+        ("pending", plan.pending),
         ("new", plan.new),
         ("removed", plan.removed),
     ):

@@ -249,3 +249,18 @@ def test_relative_import_outside_a_package_says_what_to_add(ws: Workspace) -> No
     ws.write("nightly.py", "from .helpers import workflow\n")
     result = ws.run("launch", "nightly.py", "--headless")
     assert_usage_error(result, "nightly.py", "relative import", "__init__.py")
+
+
+def test_mark_done_names_only_an_interrupted_task(ws: Workspace) -> None:
+    assert (
+        ws.run("launch", WORKFLOWS / "simple.py", "--headless", "--checkpoint", "s.json").returncode
+        == 0
+    )
+    ws.reset_calls()
+    for name in ("extract", "no_such_task"):
+        result = ws.run(
+            "launch", WORKFLOWS / "simple.py", "--headless", "--resume", "s.json",
+            "--mark-done", name,
+        )  # fmt: skip
+        assert_usage_error(result, repr(name), "interrupted")
+    assert ws.calls() == []
