@@ -119,15 +119,18 @@ def _plan_rows(session: Session, plan: ResumePlan) -> list[dict[str, Any]]:
     rows = []
     kept = set(plan.kept)
     new = set(plan.new)
+    pending = set(plan.pending)
     for step in session.steps:
         if step.name in plan.marked_done:
-            action, why = "keep", "marked done by hand"
+            action, why = "keep", "marked done"
         elif step.name in kept:
             action, why = "keep", "succeeded"
         elif step.name in plan.rerun:
             action, why = "re-run", plan.rerun[step.name]
         elif step.name in new:
             action, why = "run", "new"
+        elif step.name in pending:
+            action, why = "run", "pending (never started)"
         else:
             action, why = "run", "not in snapshot"
         row: dict[str, Any] = {"task": step.name, "action": action, "why": why}
