@@ -249,11 +249,7 @@ class PlainReporter(Reporter):
             self.line(f"{self._progress()} start {event.step.name}")
         elif isinstance(event, (TaskEnd, TaskSkipped)):
             r = event.result
-            if (
-                isinstance(event, TaskEnd)
-                and r.status is TaskStatus.CANCELLED
-                and r.message == "interrupted by pause"
-            ):
+            if isinstance(event, TaskEnd) and event.interrupted:
                 self.line(f"{self._progress()} interrupted {event.step.name}", "yellow")
                 return
             self.done += 1

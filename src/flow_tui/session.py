@@ -340,11 +340,7 @@ class Session:
         """
         runner = self.runner
         if runner is not None:
-            state = runner.state
-            if state.graph is not None:
-                steps = state.graph.steps
-                return [steps[i].name for i in sorted(state.interrupted)]
-            return sorted(state.saved_interrupted)
+            return runner.interrupted
         if self._basis is not None:
             return list(self._basis.interrupted)
         return []

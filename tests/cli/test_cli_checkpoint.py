@@ -180,12 +180,12 @@ def test_changed_graph_prints_the_resume_plan_and_goes_on(ws: Workspace) -> None
 @pytest.mark.parametrize(
     ("where", "needles"),
     [
-        ("no_such_folder/ck.toml", ("no_such_folder", "does not exist")),
+        ("/proc/no_such_folder/ck.toml", ("/proc/no_such_folder", "cannot create")),
         ("a_file/ck.toml", ("a_file",)),
         ("/proc/flow-tui-ck.toml", ("/proc/flow-tui-ck.toml",)),
         ("ck.yaml", ("ck.yaml", ".json or .toml")),
     ],
-    ids=["missing folder", "under a regular file", "unwritable folder", "unknown suffix"],
+    ids=["uncreatable folder", "under a regular file", "unwritable folder", "unknown suffix"],
 )
 def test_checkpoint_that_cannot_be_written_is_refused_before_any_task(
     ws: Workspace, where: str, needles: tuple[str, ...]
@@ -195,6 +195,12 @@ def test_checkpoint_that_cannot_be_written_is_refused_before_any_task(
     assert_usage_error(result, *needles)
     assert ws.calls() == []
     assert (ws.path / "a_file").read_text() == "not a folder\n"
+
+
+def test_checkpoint_creates_missing_parent_folders(ws: Workspace) -> None:
+    result = ws.run("launch", SIMPLE, "--headless", "--checkpoint", "state/nightly/ck.toml")
+    assert result.returncode == 0, result
+    assert (ws.path / "state" / "nightly" / "ck.toml").is_file()
 
 
 def test_checkpoint_under_a_regular_file_says_it_is_not_a_folder(ws: Workspace) -> None:
