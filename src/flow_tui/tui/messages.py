@@ -1,4 +1,5 @@
-"""The message bar under the header: the run's summary when it ends, and errors.
+"""The message bar under the header: an alert (a stop signal and its grace period), the
+run's summary when it ends, a note, and errors.
 
 Errors stay until the operator dismisses them (or newer ones push them out); nothing
 that went wrong disappears on a timer.
@@ -26,11 +27,17 @@ class RunMessages(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.alert: Content | None = None
         self.summary: Content | None = None
         self.note: Content | None = None
         self.errors: list[str] = []
         self.dropped = 0
         self._shown: Content = Content("")
+
+    def set_alert(self, text: str | None) -> None:
+        """What the dashboard is doing on its own (stopping on a signal), shown first."""
+        self.alert = Content.styled(f"⚠ {text}", "bold $text-warning") if text else None
+        self._render_lines()
 
     def set_summary(self, summary: Content | None) -> None:
         self.summary = summary
@@ -55,6 +62,8 @@ class RunMessages(Static):
 
     def _render_lines(self) -> None:
         lines: list[Content] = []
+        if self.alert is not None:
+            lines.append(self.alert)
         if self.summary is not None:
             lines.append(self.summary)
         if self.note is not None:

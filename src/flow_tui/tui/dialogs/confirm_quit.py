@@ -1,4 +1,5 @@
-"""Quit with unfinished work: quit (y), save a snapshot first (s), or stay (n, escape)."""
+"""Quit with unfinished work, or after a run that failed: quit (y), save a snapshot
+first (s), or stay (n, escape)."""
 
 from __future__ import annotations
 
@@ -34,22 +35,29 @@ class ConfirmQuit(Dialog[QuitChoice]):
         Binding("n", "choose('stay')", "Stay", id="quit_stay", tooltip="Back to the dashboard"),
     ]
 
-    def __init__(self, situation: str, checkpoint: str | None = None) -> None:
+    def __init__(self, situation: str, checkpoint: str | None = None, over: bool = False) -> None:
         super().__init__()
         self.situation = situation
         self.checkpoint = checkpoint
+        self.over = over  # the run is over (with failures): nothing is cancelled
+
+    def hint(self) -> str:
+        if self.over:
+            if self.checkpoint is not None:
+                return f"The checkpoint {self.checkpoint} keeps every result."
+            return "Save a snapshot to retry the failed tasks later (launch --resume FILE)."
+        if self.checkpoint is None:
+            return "Running tasks are cancelled; they run again when you resume."
+        return (
+            f"Running tasks are cancelled; the checkpoint {self.checkpoint} keeps "
+            "everything that finished."
+        )
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
             box.border_title = "Quit?"
             yield Static(self.situation, classes="dialog--text", markup=False)
-            hint = (
-                "Running tasks are cancelled; they run again when you resume."
-                if self.checkpoint is None
-                else "Running tasks are cancelled; the checkpoint "
-                f"{self.checkpoint} keeps everything that finished."
-            )
-            yield Static(hint, classes="dialog--hint", markup=False)
+            yield Static(self.hint(), classes="dialog--hint", markup=False)
             with Horizontal(classes="dialog--buttons"):
                 yield Button("Quit (y)", variant="error", id="quit")
                 yield Button("Save snapshot & quit (s)", variant="primary", id="save")
