@@ -80,6 +80,8 @@ def filter_tasks(steps: Sequence[TaskStep[Any]], view: RunView, query: str) -> s
 
 
 _STATUS_CLASSES = {status: f"task-tree--{status.value}" for status in RowStatus}
+# Ends a group counts apart, so a failed group never reads like one done well.
+_UNWELL = (RowStatus.FAILURE, RowStatus.SKIPPED, RowStatus.CANCELLED)
 
 
 class TaskTree(Tree[TreeItem]):
@@ -366,5 +368,26 @@ class TaskTree(Tree[TreeItem]):
         text.append(GLYPH[summary], self._style(_STATUS_CLASSES[summary]))
         text.append(" ")
         text.append(group.title, Style(bold=True))
-        text.append(f"  {done}/{total}", self._style("task-tree--muted"))
+        unwell = [status for status in _UNWELL if tally[status]]
+        if not unwell:
+            text.append(f"  {done}/{total}", self._style("task-tree--muted"))
+            return text
+        # A bare done/total would read as done well: count each way of ending badly,
+        # e.g. "stage 5  ✘1/1", "stage 2  ✔2/3 ✘1/3".
+        gap = "  "
+        for status in (RowStatus.SUCCESS, *unwell):
+            if tally[status]:
+                text.append(gap)
+                text.append(
+                    f"{GLYPH[status]}{tally[status]}/{total}",
+                    self._style(_STATUS_CLASSES[status]),
+                )
+                gap = " "
         return text
+
+    def group_label(self, title: str) -> Text | None:
+        """The row of group `title` as shown (None when it has no row)."""
+        node = self._group_nodes.get(title)
+        if node is None or not isinstance(node.label, Text):
+            return None
+        return node.label.copy()
