@@ -13,24 +13,36 @@ if TYPE_CHECKING:
 __all__ = ["run_dashboard"]
 
 
-def run_dashboard(session: Session) -> int:
+def run_dashboard(session: Session, grace: float = 10.0) -> int:
     """Run the dashboard over `session` until the operator quits; return an exit code.
 
-    0: the run finished and every task succeeded. 1: it ended failed or cancelled, or
-    was left unfinished without asking. 130: the operator quit (and confirmed) while work
-    was unfinished. The session is closed on the way out (final checkpoint, lock).
+    Quitting gives the run's own code, as headless does: 0 when every task succeeded, 1
+    when any failed, was skipped or cancelled, or work was left undone. 129 / 130 / 143:
+    stopped by SIGHUP / SIGINT / SIGTERM, after running tasks had `grace` seconds to end.
+    The session is closed on the way out (final checkpoint, lock).
     """
-    from flow_tui.tui.app import EXIT_FAILED, DashboardApp
+    import asyncio
+    import os
+    import sys
 
-    app = DashboardApp(session)
-    result = app.run()
-    if not app.session_closed:
-        # The app ended before it could close the session on its loop (it crashed).
-        session.close_now()
-    if app.close_error:
-        import sys
+    from flow_tui.exit_codes import EXIT_FAILED
+    from flow_tui.tui.app import DashboardApp
 
-        print(f"flow-tui: {app.close_error}", file=sys.stderr)
-    if result is None:
-        return app.return_code or EXIT_FAILED
-    return result
+    app = DashboardApp(session, grace=grace)
+    # A runner of our own rather than app.run(): asyncio.run() would wait at exit for the
+    # thread of a sync task body that ignored its cancellation, and never return.
+    with asyncio.Runner() as runner:
+        result = runner.run(app.run_async())
+        if not app.session_closed:
+            # The app ended before it could close the session on its loop (it crashed).
+            session.close_now()
+        if app.close_error:
+            print(f"flow-tui: {app.close_error}", file=sys.stderr)
+        code = (app.return_code or EXIT_FAILED) if result is None else result
+        invoker = session.runner.invoker if session.runner is not None else None
+        if getattr(invoker, "busy", 0) > 0:
+            # That thread still runs: leave without it (the checkpoint is closed).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    return code

@@ -3,13 +3,21 @@
 The app is the only place that steers the session (pause, resume, save, load, retry,
 quit); widgets read a RunView. Runner events land in PendingChanges and a 10 Hz timer
 applies them inside `batch_update()`, so a burst of task events costs one repaint.
+
+Stop signals (SIGTERM, SIGHUP, SIGINT) go through the shared SignalGuard: running tasks
+get the grace period (counted down on screen), then the session is closed and the app
+exits with 128 + the signal.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import os
 import re
+import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -25,12 +33,17 @@ from textual.widgets import Input, Tree
 from textual.worker import Worker
 
 from flow_tui.core.errors import FlowError
+from flow_tui.core.state import InterruptedTaskError
+from flow_tui.exit_codes import EXIT_OK
 from flow_tui.session import LoadedSnapshot, RunState, Session
+from flow_tui.shutdown import SignalGuard
 from flow_tui.tui.changes import ChangeBatch, PendingChanges
 from flow_tui.tui.clock import Clock
 from flow_tui.tui.detail import TaskDetail
 from flow_tui.tui.dialogs import (
+    ConfirmInterrupt,
     ConfirmQuit,
+    ConsentScreen,
     HelpScreen,
     KeyHelp,
     LoadDialog,
@@ -40,6 +53,7 @@ from flow_tui.tui.dialogs import (
     SaveDialog,
 )
 from flow_tui.tui.dialogs.paths import display_path, find_snapshots
+from flow_tui.tui.dialogs.plan import plan_counts
 from flow_tui.tui.filter_bar import FilterBar
 from flow_tui.tui.header import RunHeader
 from flow_tui.tui.key_bar import KeyBar
@@ -48,12 +62,10 @@ from flow_tui.tui.status import RowStatus, format_clock
 from flow_tui.tui.task_tree import TaskRef, TaskTree, filter_tasks, group_tasks
 from flow_tui.tui.view import RunView, Transition
 
-# Exit codes of run_dashboard.
-EXIT_OK = 0  # the run finished and every task succeeded
-EXIT_FAILED = 1  # the run ended failed or cancelled, or never ran to its end
-EXIT_QUIT_UNFINISHED = 130  # the operator quit (and confirmed) while work was unfinished
-
 FILTER_AT_ONCE = 1000  # up to this many tasks the filter applies on every keystroke
+
+# How a finished run's tasks can have ended badly: Session.counts() keys, words.
+_BAD_ENDS = (("failure", "failed"), ("skipped", "skipped"), ("cancelled", "cancelled"))
 
 _RETRIABLE = {
     RowStatus.FAILURE,
@@ -61,6 +73,11 @@ _RETRIABLE = {
     RowStatus.SKIPPED,
     RowStatus.INTERRUPTED,
 }
+
+
+def _sentence(text: str) -> str:
+    """A lower-case notice (shared with headless output) as a sentence on screen."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 class DashboardApp(App[int]):
@@ -134,15 +151,23 @@ class DashboardApp(App[int]):
             tooltip="Clear the filter",
         ),
         Binding("question_mark", "help", "Help", id="help", tooltip="Show every key"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Quit (asks first if work is unfinished)"),
         Binding(
-            "ctrl+q",
+            "q",
+            "quit",
+            "Quit",
+            id="quit",
+            tooltip="Quit (asks first if work is unfinished or failed)",
+        ),
+        # ctrl+c too: the terminal is raw, so it arrives as a key, and the operator who
+        # presses it means "quit", not Textual's "press ctrl+q" hint.
+        Binding(
+            "ctrl+q,ctrl+c",
             "quit",
             "Quit",
             show=False,
             priority=True,
             id="quit_now",
-            tooltip="Quit (asks first if work is unfinished)",
+            tooltip="Quit (asks first if work is unfinished or failed)",
         ),
     ]
 
@@ -152,6 +177,7 @@ class DashboardApp(App[int]):
         *,
         clock: Clock | None = None,
         autostart: bool = True,
+        grace: float = 10.0,
     ) -> None:
         super().__init__()
         self.session = session
@@ -171,8 +197,17 @@ class DashboardApp(App[int]):
         self._footer_signature: tuple[bool | None, ...] = ()
         self._closed = False
         self._quitting = False
-        self._quit_unfinished = False
         self.close_error: str | None = None
+        self.guard = SignalGuard(
+            session,
+            self._signal_notice,
+            grace,
+            force_exit=self._force_exit,
+            when_idle=self._signalled_when_idle,
+        )
+        self._remove_signal_handlers: Callable[[], None] | None = None
+        self._shutdown_text: str | None = None
+        self._shutdown_timer: Timer | None = None
 
     # -- layout ------------------------------------------------------------------------
 
@@ -207,6 +242,7 @@ class DashboardApp(App[int]):
         return self.query_one("#filter", FilterBar)
 
     def on_mount(self) -> None:
+        self._remove_signal_handlers = self.guard.install(asyncio.get_running_loop())
         self.session.subscribe(self.changes)
         self.view.refresh()
         self.task_tree.populate(self.groups)
@@ -225,6 +261,10 @@ class DashboardApp(App[int]):
         self._footer_signature = self._footer_state()
 
     async def on_unmount(self) -> None:
+        self.guard.cancel_timers()
+        if self._remove_signal_handlers is not None:
+            self._remove_signal_handlers()
+            self._remove_signal_handlers = None
         await self._close_session()
 
     # -- the run -----------------------------------------------------------------------
@@ -232,7 +272,7 @@ class DashboardApp(App[int]):
     def start_run(self) -> None:
         """Start the prepared run in an async worker on this loop."""
         self._start_pending = False
-        if self.session.is_running:
+        if self.session.is_running or self._quitting or self.guard.received is not None:
             return
         self._summarized = False
         self.run_messages.set_summary(None)
@@ -250,6 +290,10 @@ class DashboardApp(App[int]):
         finally:
             self.changes.mark_all_rows()
         self.flush_changes()
+        if self.guard.received is not None:
+            # Not from inside this worker: the runner's cancel may still be pending on
+            # its task, and closing the session must not be cut short by it.
+            self.call_later(self._exit_after_signal)
 
     async def wait_for_run(self) -> None:
         """Wait for the run worker to end (tests, quitting), once it has started."""
@@ -408,13 +452,63 @@ class DashboardApp(App[int]):
         session = self.session
         if session.state not in (RunState.PAUSING, RunState.PAUSED):
             return
-        session.resume()
+        if session.needs_consent:
+            self._ask_resume_consent(session.needs_consent)
+            return
+        try:
+            session.resume()
+        except InterruptedTaskError as exc:
+            self._ask_resume_consent(exc.names)  # never resume past a held task silently
+            return
         if not session.is_running:
             self.run_messages.set_note(None)
             self.start_run()
         self._state_changed()
 
+    def _ask_resume_consent(self, held: list[str]) -> None:
+        """An interrupting pause cut off non-idempotent tasks: the run resumes only once
+        the operator said, for each, run it again or it completed."""
+        if isinstance(self.screen, ConsentScreen):
+            return
+        self.push_screen(ConsentScreen(list(held)), self._resume_consented)
+
+    def _resume_consented(self, decision: PlanDecision | None) -> None:
+        session = self.session
+        if decision is None:
+            self.run_messages.set_note(
+                f"Still paused: {', '.join(session.needs_consent) or 'a task'} was "
+                "interrupted and is not idempotent. Press p to decide and resume."
+            )
+            return
+        if session.state not in (RunState.PAUSING, RunState.PAUSED):
+            return  # the run ended (or was stopped) while the question was open
+        try:
+            session.consent(decision.rerun_interrupted, decision.mark_done, by="operator")
+        except FlowError as exc:
+            self.changes.error(str(exc))
+            self.flush_changes()
+            return
+        self.run_messages.set_note(None)
+        self.action_resume()
+
     def action_pause_interrupt(self) -> None:
+        session = self.session
+        if session.state not in (RunState.RUNNING, RunState.PAUSING):
+            return
+        if isinstance(self.screen, ConfirmInterrupt):
+            return
+        index = session.graph.index
+        fragile = [n for n in session.running if not session.steps[index[n]].idempotent]
+        if fragile:
+            self.push_screen(ConfirmInterrupt(fragile), self._interrupt_confirmed)
+            return
+        self._interrupt()
+
+    def _interrupt_confirmed(self, interrupt: bool | None) -> None:
+        if interrupt:
+            self._interrupt()
+
+    def _interrupt(self) -> None:
         if self.session.state in (RunState.RUNNING, RunState.PAUSING):
             self.session.pause(interrupt=True)
             self._state_changed()
@@ -444,7 +538,7 @@ class DashboardApp(App[int]):
             return
         self.run_messages.set_note(f"Snapshot saved to {display_path(path)}")
         if then_quit:
-            await self._close_and_exit(unfinished=True)
+            await self._close_and_exit()
 
     def _snapshot_folders(self) -> list[Path]:
         folders = []
@@ -492,21 +586,19 @@ class DashboardApp(App[int]):
         self._summarized = False
         self.run_messages.set_summary(None)
         plan = self.session.plan
-        todo = len(self.session.steps) - (len(plan.kept) if plan else 0)
-        kept = len(plan.kept) if plan else 0
-        self.changes.info(
-            f"Loaded {display_path(loaded.path)}: {kept} kept, {todo} to run. Press p to run it."
-        )
+        counts = f": {plan_counts(plan)}" if plan is not None else ""
+        self.changes.info(f"Loaded {display_path(loaded.path)}{counts}. Press p to run it.")
         self.flush_changes()
 
     def _note_resume(self) -> None:
         session = self.session
         plan = session.plan
         if session.resumed_from is None or plan is None:
+            if session.start_notice:  # what --continue decided
+                self.run_messages.set_note(_sentence(session.start_notice))
             return
         self.run_messages.set_note(
-            f"Resumed from {display_path(session.resumed_from)}: {len(plan.kept)} kept, "
-            f"{len(plan.rerun)} re-run, {len(plan.new)} new."
+            f"Resumed from {display_path(session.resumed_from)}: {plan_counts(plan)}."
         )
 
     def _ask_consent(self) -> None:
@@ -523,7 +615,7 @@ class DashboardApp(App[int]):
                 "Press o to load a snapshot, or q to quit."
             )
             return
-        self.session.consent(decision.rerun_interrupted, decision.mark_done)
+        self.session.consent(decision.rerun_interrupted, decision.mark_done, by="operator")
         if self.autostart:
             self.start_run()
         self._state_changed()
@@ -660,34 +752,49 @@ class DashboardApp(App[int]):
     async def action_quit(self) -> None:
         if self._quitting or isinstance(self.screen, ConfirmQuit):
             return
+        session = self.session
+        checkpoint = session.checkpointer
+        where = display_path(checkpoint.path) if checkpoint is not None else None
         if not self.unfinished():
-            await self._close_and_exit(unfinished=False)
+            if session.exit_code() == EXIT_OK:
+                await self._close_and_exit()
+                return
+            # Over with failures: a snapshot saved now lets a later launch retry them.
+            tally = session.counts()
+            ends = [f"{tally[k]} {word}" for k, word in _BAD_ENDS if tally[k]]
+            verb = {RunState.FAILED: "failed", RunState.CANCELLED: "was cancelled"}
+            situation = (
+                f"The run {verb.get(session.state, 'ended')}: "
+                f"{', '.join(ends) or 'not every task succeeded'}. "
+                "Quitting exits with code 1. Quit?"
+            )
+            self.push_screen(ConfirmQuit(situation, where, over=True), self._quit_chosen)
             return
         counts = self.view.counts()
         left = counts[RowStatus.PENDING] + counts[RowStatus.INTERRUPTED]
         running = counts[RowStatus.RUNNING]
         situation = (
-            f"The run is {self.session.state.value}: {running} task(s) running, "
+            f"The run is {session.state.value}: {running} task(s) running, "
             f"{left} not run yet. Quit anyway?"
         )
-        checkpoint = self.session.checkpointer
-        where = display_path(checkpoint.path) if checkpoint is not None else None
         self.push_screen(ConfirmQuit(situation, where), self._quit_chosen)
 
     async def _quit_chosen(self, choice: QuitChoice | None) -> None:
         if choice is QuitChoice.QUIT:
-            await self._close_and_exit(unfinished=True)
+            await self._close_and_exit()
         elif choice is QuitChoice.SAVE:
             self.action_save(then_quit=True)
 
-    async def _close_and_exit(self, unfinished: bool) -> None:
+    async def _close_and_exit(self) -> None:
+        if self._quitting:
+            return
         self._quitting = True
-        self._quit_unfinished = unfinished and self.unfinished()
         session = self.session
         if session.is_running:
             session.cancel()
             await session.wait_run_over()
         await self.wait_for_run()
+        self.guard.cancel_timers()
         await self._close_session()
         self.exit(self.exit_code())
 
@@ -706,8 +813,62 @@ class DashboardApp(App[int]):
         return self._closed
 
     def exit_code(self) -> int:
-        if self._quit_unfinished:
-            return EXIT_QUIT_UNFINISHED
-        if self.session.state is RunState.FINISHED:
-            return EXIT_OK
-        return EXIT_FAILED
+        """128 + the signal that stopped the dashboard, else the run's own code, as
+        headless gives it: 0 when every task succeeded, 1 otherwise (failed, skipped,
+        cancelled, or work left undone by quitting)."""
+        signalled = self.guard.exit_code
+        return signalled if signalled is not None else self.session.exit_code()
+
+    # -- signals -----------------------------------------------------------------------
+
+    def _signal_notice(self, text: str) -> None:
+        # Called from the guard (a signal handler on this loop): draw on the next message.
+        # The terminal is raw, so here ctrl+c is a key (quit), never a second SIGINT.
+        self._shutdown_text = text.replace("press Ctrl-C again", "send SIGINT again")
+        self.call_later(self._show_shutdown)
+
+    def _show_shutdown(self) -> None:
+        """The message bar's alert: what the signal does, with the grace left."""
+        text = self._shutdown_text
+        if text is None or self._closed:
+            return
+        line = _sentence(text)
+        deadline = self.guard.deadline
+        if deadline is not None:
+            left = max(0, math.ceil(deadline - asyncio.get_running_loop().time()))
+            line += f" Running tasks are cancelled in {left}s."
+            if self._shutdown_timer is None:
+                self._shutdown_timer = self.set_interval(0.25, self._show_shutdown)
+        elif self._shutdown_timer is not None:
+            self._shutdown_timer.stop()
+            self._shutdown_timer = None
+        self.run_messages.set_alert(line)
+
+    def _signalled_when_idle(self) -> None:
+        """A stop signal while no run is in progress: close and exit at once."""
+        self.call_later(self._exit_after_signal)
+
+    async def _exit_after_signal(self) -> None:
+        if self._quitting:
+            return  # a quit in progress ends with the signal's code
+        await self._close_and_exit()
+
+    def _force_exit(self) -> None:
+        """Tasks ignored their cancellation: restore the terminal, save what is known
+        synchronously, and leave without them."""
+        code = self.exit_code()
+        driver = self._driver  # Textual has no public handle on it
+        if driver is not None:
+            with contextlib.suppress(Exception):
+                driver.stop_application_mode()  # normal screen, mouse off, termios back
+                driver.close()  # waits until those escape codes are written
+        self._closed = True
+        try:
+            self.session.close_now()
+        except Exception as exc:  # leave anyway: the process must not hang on
+            print(f"flow-tui: {exc}", file=sys.__stderr__)
+        finally:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                sys.__stdout__.flush()  # type: ignore[union-attr]
+                sys.__stderr__.flush()  # type: ignore[union-attr]
+            os._exit(code)
