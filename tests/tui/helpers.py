@@ -22,9 +22,10 @@ def make_app(
     *,
     source: Path | None = None,
     autostart: bool = True,
+    grace: float = 10.0,
 ) -> DashboardApp:
     session = Session.open(workflow, options or SessionOptions(), source)
-    return DashboardApp(session, clock=FrozenClock(), autostart=autostart)
+    return DashboardApp(session, clock=FrozenClock(), autostart=autostart, grace=grace)
 
 
 async def until(
@@ -59,3 +60,8 @@ def footer_action(app: DashboardApp, key: str) -> str | None:
     if active is None or not active.enabled:
         return None
     return active.binding.id
+
+
+def messages_text(app: DashboardApp) -> str:
+    """What the message bar under the header shows."""
+    return str(app.run_messages.render())

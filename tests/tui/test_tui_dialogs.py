@@ -13,7 +13,7 @@ from flow_tui.tui.dialogs.paths import PathSuggester, find_snapshots
 from flow_tui.tui.status import RowStatus
 from flow_tui.tui.task_tree import TaskTree
 
-from .helpers import SIZE, make_app, row_text, settle, until
+from .helpers import SIZE, make_app, messages_text, row_text, settle, until
 from .workflows.gated import T0, Bodies, metrics, pipeline
 
 
@@ -307,7 +307,8 @@ async def test_interrupted_non_idempotent_tasks_need_explicit_consent(
         assert isinstance(screen, PlanScreen)
         assert screen.plan.needs_consent == ["publish"]
         assert screen.plan.removed == ["old_step"]
-        assert screen.plan.new == ["load[1]", "report"]
+        # In the snapshot's task list, never ran: pending, not new.
+        assert screen.plan.pending == ["load[1]", "report"] and screen.plan.new == []
         assert screen.query_one("#apply").disabled
         await pilot.press("a")  # refused: no decision yet
         assert app.screen is screen
@@ -389,3 +390,59 @@ async def test_path_completion_and_nearby_snapshots(workdir: Path) -> None:
         assert [str(options.get_option_at_index(0).prompt)] == ["snap-1.toml"]  # type: ignore[attr-defined]
         tree = app.query_one(TaskTree)
         assert len(tree.visible_tasks) == 6
+
+
+# -- the words of a plan ---------------------------------------------------------------
+
+
+def section_text(screen: PlanScreen, key: str) -> str | None:
+    found = screen.query(f"#plan-{key}")
+    return str(found.first().render()) if found else None
+
+
+async def test_the_plan_screen_and_the_banners_say_kept_rerun_pending_new(
+    workdir: Path,
+) -> None:
+    # The snapshot lists every task but report: load[1] never ran (pending), report is new.
+    names = [s.name for s in pipeline(Bodies()).steps]
+    saved_snapshot(workdir, tasks=[n for n in names if n != "report"])
+    app = make_app(pipeline(Bodies(), gate=()), SessionOptions(paused=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.state is RunState.PAUSED, "paused")
+        await pilot.press("o")
+        await type_path(pilot, app.screen, "#load-path", "saved.toml")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PlanScreen), "the plan")
+        screen = app.screen
+        assert isinstance(screen, PlanScreen)
+        assert screen.plan.pending == ["load[1]"] and screen.plan.new == ["report"]
+        pending = section_text(screen, "pending")
+        assert pending is not None
+        assert "Pending (1) in the snapshot, never ran: they run now" in pending
+        assert pending.endswith("load[1]")
+        new = section_text(screen, "new")
+        assert new is not None and "New (1) not in the snapshot" in new
+        assert new.endswith("report")
+
+        await pilot.press("enter", "a")  # publish: run it again
+        await until(pilot, lambda: app.session.resumed_from is not None, "applied")
+        await settle(pilot)
+        plan = app.session.plan
+        assert plan is not None
+        assert (
+            f"Loaded saved.toml: 3 kept, {len(plan.rerun)} re-run, 1 pending, 1 new. "
+            "Press p to run it." in messages_text(app)
+        )
+
+
+async def test_the_resume_banner_uses_the_plan_words(workdir: Path) -> None:
+    path = saved_snapshot(workdir)
+    app = make_app(pipeline(Bodies(), gate=()), SessionOptions(resume=path), autostart=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        plan = app.session.plan
+        assert plan is not None and plan.pending == ["load[1]", "report"]
+        assert (
+            f"Resumed from saved.toml: 3 kept, {len(plan.rerun)} re-run, 2 pending, 0 new."
+            in messages_text(app)
+        )

@@ -6,15 +6,24 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from flow_tui import SnapshotError, TaskStatus
 from flow_tui.session import RunState, SessionOptions
+from flow_tui.tui.app import DashboardApp
 from flow_tui.tui.detail import TaskDetail
-from flow_tui.tui.dialogs import ConfirmQuit, HelpScreen, LoadDialog, SaveDialog
+from flow_tui.tui.dialogs import (
+    ConfirmInterrupt,
+    ConfirmQuit,
+    ConsentScreen,
+    HelpScreen,
+    LoadDialog,
+    SaveDialog,
+)
 from flow_tui.tui.status import RowStatus
 from flow_tui.tui.task_tree import TaskTree
 
-from .helpers import SIZE, footer_action, make_app, row_text, settle, until
+from .helpers import SIZE, footer_action, make_app, messages_text, row_text, settle, until
 from .workflows.gated import Bodies, pipeline, tagged
 
 
@@ -293,18 +302,57 @@ async def test_q_on_a_finished_run_quits_at_once_with_exit_code_0() -> None:
     assert app.session_closed
 
 
-async def test_q_on_a_failed_run_quits_with_exit_code_1() -> None:
+async def test_q_on_a_failed_run_asks_offering_to_save_and_exits_1() -> None:
     bodies = Bodies()
     bodies.fail_next["merge"] = 1
     app = make_app(pipeline(bodies, gate=()))
     async with app.run_test(size=SIZE) as pilot:
         await app.wait_for_run()
         await pilot.press("q")
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmQuit)
+        assert dialog.over
+        assert dialog.situation == (
+            "The run failed: 1 failed, 3 skipped. Quitting exits with code 1. Quit?"
+        )
+        assert dialog.query_one("#save").display  # a snapshot lets a later launch retry
+        await pilot.press("n")
+        assert app.is_running and not isinstance(app.screen, ConfirmQuit)
+        await pilot.press("q", "y")
+        await until(pilot, lambda: not app.is_running, "exit")
     assert app.return_value == 1
 
 
-@pytest.mark.parametrize("key", ["q", "ctrl+q"])
-async def test_quit_with_unfinished_work_asks_first(key: str, workdir: Path) -> None:
+async def test_the_quit_prompt_of_a_failed_run_saves_then_exits_1(workdir: Path) -> None:
+    bodies = Bodies()
+    bodies.fail_next["merge"] = 1
+    app = make_app(pipeline(bodies, gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await pilot.press("q", "s")
+        assert isinstance(app.screen, SaveDialog)
+        app.screen.query_one("#save-path").value = "failed.toml"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: not app.is_running, "exit")
+    assert app.return_value == 1
+    from flow_tui import Snapshot
+
+    saved = Snapshot.load(workdir / "failed.toml")
+    assert saved.results["merge"].status is TaskStatus.FAILURE
+
+
+async def test_ctrl_c_asks_like_q_and_quits_a_finished_run_with_0() -> None:
+    app = make_app(pipeline(Bodies(), gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await settle(pilot)
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: not app.is_running, "exit")
+    assert app.return_value == 0
+
+
+@pytest.mark.parametrize("key", ["q", "ctrl+q", "ctrl+c"])
+async def test_quit_with_unfinished_work_asks_first_and_exits_1(key: str, workdir: Path) -> None:
     bodies = Bodies()
     checkpoint = workdir / "ck.toml"
     app = make_app(pipeline(bodies), SessionOptions(checkpoint=checkpoint))
@@ -312,7 +360,8 @@ async def test_quit_with_unfinished_work_asks_first(key: str, workdir: Path) -> 
         session = app.session
         await until(pilot, lambda: session.running == ["merge"], "merge running")
         await pilot.press(key)
-        assert isinstance(app.screen, ConfirmQuit)
+        assert isinstance(app.screen, ConfirmQuit)  # not Textual's "press ctrl+q" toast
+        assert not app._notifications
         await pilot.press("n")
         assert not isinstance(app.screen, ConfirmQuit)
         assert session.state is RunState.RUNNING
@@ -321,7 +370,7 @@ async def test_quit_with_unfinished_work_asks_first(key: str, workdir: Path) -> 
         assert isinstance(app.screen, ConfirmQuit)
         await pilot.press("y")
         await until(pilot, lambda: not app.is_running, "exit")
-    assert app.return_value == 130
+    assert app.return_value == 1  # the run's own code, as headless: 130 means SIGINT only
     assert session.state is RunState.CANCELLED
     from flow_tui import Snapshot
 
@@ -344,7 +393,7 @@ async def test_quit_dialog_offers_to_save_a_snapshot_first(workdir: Path) -> Non
         path_input.value = "before-quit.json"  # type: ignore[attr-defined]
         await pilot.press("enter")
         await until(pilot, lambda: not app.is_running, "exit")
-    assert app.return_value == 130
+    assert app.return_value == 1
     from flow_tui import Snapshot
 
     saved = Snapshot.load(workdir / "before-quit.json")
@@ -499,3 +548,132 @@ async def test_a_retry_shows_the_tasks_it_runs_again_as_pending_from_its_start()
         assert row_text(app, "fetch_a").startswith("✔ fetch_a")  # kept
         bodies.release("publish")
         await app.wait_for_run()
+
+
+# -- interrupting a task that is not idempotent, and resuming past it -------------------
+
+
+async def interrupt_publish(app: DashboardApp, pilot: Pilot[object], bodies: Bodies) -> None:
+    """Run until publish (not idempotent) runs, then P and confirm: publish is cut off."""
+    session = app.session
+    await until(pilot, lambda: session.running == ["publish"], "publish running")
+    await pilot.press("P")
+    assert isinstance(app.screen, ConfirmInterrupt)
+    await pilot.press("y")
+    await until(pilot, lambda: session.state is RunState.PAUSED, "paused")
+    await settle(pilot)
+    assert app.view.status("publish") is RowStatus.INTERRUPTED
+
+
+async def test_shift_p_asks_before_interrupting_a_task_that_is_not_idempotent() -> None:
+    bodies = Bodies()
+    app = make_app(pipeline(bodies, gate=("publish",)))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await until(pilot, lambda: session.running == ["publish"], "publish running")
+        await pilot.press("P")
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmInterrupt)
+        assert dialog.tasks == ["publish"]
+        assert dialog.question.startswith("Interrupt publish anyway?")
+        await pilot.press("n")  # No: the run goes on as it was
+        assert not isinstance(app.screen, ConfirmInterrupt)
+        assert session.state is RunState.RUNNING and session.running == ["publish"]
+
+        await pilot.press("P")
+        await pilot.press("escape")  # escape is a No too
+        assert session.state is RunState.RUNNING
+
+        await pilot.press("P", "y")
+        await until(pilot, lambda: session.state is RunState.PAUSED, "paused")
+        assert statuses(app)["publish"] is TaskStatus.CANCELLED
+        assert bodies.count("publish") == 1
+
+
+@pytest.mark.parametrize("choice", ["done", "rerun"])
+async def test_p_after_an_interrupting_pause_asks_for_consent_before_resuming(
+    choice: str,
+) -> None:
+    bodies = Bodies()
+    app = make_app(pipeline(bodies, gate=("publish",)))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await interrupt_publish(app, pilot, bodies)
+        assert session.needs_consent == ["publish"]
+
+        await pilot.press("p")
+        dialog = app.screen
+        assert isinstance(dialog, ConsentScreen)
+        assert dialog.choices == {"publish": None}
+        await pilot.press("a")  # refused: nothing decided yet
+        assert app.screen is dialog
+        await pilot.press("escape")  # no decision: still paused, nothing ran
+        assert session.state is RunState.PAUSED
+        assert bodies.count("publish") == 1
+        assert "Press p to decide" in messages_text(app)
+
+        await pilot.press("p")
+        assert isinstance(app.screen, ConsentScreen)
+        await pilot.press("enter" if choice == "rerun" else "down", "enter")
+        await pilot.press("a")
+        if choice == "rerun":
+            await until(pilot, lambda: bodies.count("publish") == 2, "publish ran again")
+            bodies.release("publish")
+        await app.wait_for_run()
+        assert session.state is RunState.FINISHED
+    assert bodies.count("publish") == (2 if choice == "rerun" else 1)
+    assert bodies.count("report") == 1
+    if choice == "done":
+        message = session.results["publish"].message or ""
+        assert "marked done by the operator" in message
+
+
+async def test_shift_p_over_idempotent_tasks_only_interrupts_at_once() -> None:
+    bodies = Bodies()
+    app = make_app(pipeline(bodies))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await until(pilot, lambda: session.running == ["merge"], "merge running")
+        await pilot.press("P")
+        assert not isinstance(app.screen, ConfirmInterrupt)
+        await until(pilot, lambda: session.state is RunState.PAUSED, "paused")
+        assert session.needs_consent == []
+        await pilot.press("p")  # merge is idempotent: no question
+        assert not isinstance(app.screen, ConsentScreen)
+        await until(pilot, lambda: bodies.count("merge") == 2, "merge started again")
+        bodies.release("merge")
+        await app.wait_for_run()
+
+
+# -- group rows -------------------------------------------------------------------------
+
+
+async def test_a_group_with_a_failed_task_does_not_read_as_done_well() -> None:
+    bodies = Bodies()
+    bodies.fail_next["merge"] = 1
+    app = make_app(pipeline(bodies, gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await settle(pilot)
+        tree = app.query_one(TaskTree)
+
+        def group(title: str) -> str:
+            label = tree.group_label(title)
+            assert label is not None
+            return label.plain
+
+        assert group("stage 1") == "✔ stage 1  2/2"
+        assert group("stage 2") == "✘ stage 2  ✘1/1"
+        assert group("stage 3") == "↷ stage 3  ↷2/2"
+        assert group("stage 4") == "↷ stage 4  ↷1/1"
+
+
+async def test_a_group_mixing_ends_counts_each() -> None:
+    bodies = Bodies()
+    bodies.fail_next["fetch_b"] = 1
+    app = make_app(pipeline(bodies, gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await settle(pilot)
+        label = app.query_one(TaskTree).group_label("stage 1")
+        assert label is not None and label.plain == "✘ stage 1  ✔1/2 ✘1/2"

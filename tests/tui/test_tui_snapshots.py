@@ -19,7 +19,7 @@ from flow_tui import TaskStatus
 from flow_tui.session import RunState, SessionOptions
 from flow_tui.tui.app import DashboardApp
 from flow_tui.tui.detail import TaskDetail
-from flow_tui.tui.dialogs import PlanScreen, SaveDialog
+from flow_tui.tui.dialogs import ConsentScreen, PlanScreen, SaveDialog
 from flow_tui.tui.status import RowStatus
 from flow_tui.tui.task_tree import TaskTree
 
@@ -142,5 +142,22 @@ def test_resume_plan(snap_compare: SnapCompare, workdir: Path) -> None:
         assert isinstance(app.screen, PlanScreen)
         assert app.screen.plan.needs_consent == ["publish"]
         assert bodies.runs == []
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_consent_before_resuming_past_an_interrupted_task(snap_compare: SnapCompare) -> None:
+    bodies = Bodies()
+    app = make_app(pipeline(bodies, gate=("publish",)))
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await until(pilot, lambda: app.session.running == ["publish"], "publish running")
+        await pilot.press("P", "y")
+        await until(pilot, lambda: app.session.state is RunState.PAUSED, "paused")
+        await settle(pilot)
+        await pilot.press("p")
+        assert isinstance(app.screen, ConsentScreen)
+        assert app.screen.choices == {"publish": None}
+        assert bodies.count("publish") == 1
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
