@@ -83,7 +83,7 @@ def launch(args: argparse.Namespace) -> int:
             raise
     from flow_tui.tui import run_dashboard  # type: ignore[attr-defined,import-not-found,unused-ignore]
 
-    code: int = run_dashboard(session)
+    code: int = run_dashboard(session, grace=args.grace)
     return code
 
 

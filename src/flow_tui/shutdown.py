@@ -46,12 +46,16 @@ class SignalGuard:
         grace: float,
         force_exit: Callable[[], None] | None = None,
         when_idle: Callable[[], None] | None = None,
+        ctrl_c_signals: bool = True,
     ) -> None:
         self.session = session
         self.notice = notice
         self.grace = grace
         self.force_exit = force_exit
         self.when_idle = when_idle
+        # False where Ctrl-C is a key, not a signal (the dashboard's raw terminal): the
+        # notices then say how to send the signal again instead.
+        self.ctrl_c_signals = ctrl_c_signals
         self.received: signal.Signals | None = None
         self.hard_stop = False
         #: loop time when the grace period ends (None: not in a grace period)
@@ -102,7 +106,11 @@ class SignalGuard:
                 session.cancel()
                 self._force_exit_after(AFTER_GRACE_SECONDS)
                 return
-            again = "press Ctrl-C again" if sig == signal.SIGINT else f"send {sig.name} again"
+            again = (
+                "press Ctrl-C again"
+                if sig == signal.SIGINT and self.ctrl_c_signals
+                else f"send {sig.name} again"
+            )
             self.notice(
                 f"received {sig.name}: no new tasks start; waiting up to {self.grace:g}s for "
                 f"{len(running)} running task(s) ({_names(running)}); {again} to stop now"

@@ -19,13 +19,14 @@ def run_dashboard(session: Session, grace: float = 10.0) -> int:
     Quitting gives the run's own code, as headless does: 0 when every task succeeded, 1
     when any failed, was skipped or cancelled, or work was left undone. 129 / 130 / 143:
     stopped by SIGHUP / SIGINT / SIGTERM, after running tasks had `grace` seconds to end.
-    The session is closed on the way out (final checkpoint, lock).
+    2: the final checkpoint could not be written. The session is closed on the way out
+    (final checkpoint, lock).
     """
     import asyncio
     import os
     import sys
 
-    from flow_tui.exit_codes import EXIT_FAILED
+    from flow_tui.exit_codes import EXIT_FAILED, EXIT_USAGE
     from flow_tui.tui.app import DashboardApp
 
     app = DashboardApp(session, grace=grace)
@@ -36,9 +37,11 @@ def run_dashboard(session: Session, grace: float = 10.0) -> int:
         if not app.session_closed:
             # The app ended before it could close the session on its loop (it crashed).
             session.close_now()
-        if app.close_error:
-            print(f"flow-tui: {app.close_error}", file=sys.stderr)
         code = (app.return_code or EXIT_FAILED) if result is None else result
+        if app.close_error:
+            # The final checkpoint could not be written: exit 2, as headless does.
+            print(f"flow-tui: {app.close_error}", file=sys.stderr)
+            code = EXIT_USAGE
         invoker = session.runner.invoker if session.runner is not None else None
         if getattr(invoker, "busy", 0) > 0:
             # That thread still runs: leave without it (the checkpoint is closed).

@@ -204,6 +204,7 @@ class DashboardApp(App[int]):
             grace,
             force_exit=self._force_exit,
             when_idle=self._signalled_when_idle,
+            ctrl_c_signals=False,  # the terminal is raw: ctrl+c is the quit key here
         )
         self._remove_signal_handlers: Callable[[], None] | None = None
         self._shutdown_text: str | None = None
@@ -823,8 +824,7 @@ class DashboardApp(App[int]):
 
     def _signal_notice(self, text: str) -> None:
         # Called from the guard (a signal handler on this loop): draw on the next message.
-        # The terminal is raw, so here ctrl+c is a key (quit), never a second SIGINT.
-        self._shutdown_text = text.replace("press Ctrl-C again", "send SIGINT again")
+        self._shutdown_text = text
         self.call_later(self._show_shutdown)
 
     def _show_shutdown(self) -> None:
