@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from flow_tui.core.resume import ResumePlan
 from flow_tui.core.snapshot import Snapshot
-from flow_tui.core.state import ResumePlan
 from flow_tui.loader import load_workflow
 from flow_tui.session import Session, SessionError, SessionOptions, continue_decision
 
@@ -130,7 +130,7 @@ def _plan_rows(session: Session, plan: ResumePlan) -> list[dict[str, Any]]:
         elif step.name in new:
             action, why = "run", "new"
         elif step.name in pending:
-            action, why = "run", "pending (never started)"
+            action, why = "run", "pending: no result yet"
         else:
             action, why = "run", "not in snapshot"
         row: dict[str, Any] = {"task": step.name, "action": action, "why": why}
