@@ -144,7 +144,12 @@ class SignalGuard:
             and not self.session.running
         ):
             self.deadline = None
-            self.session.cancel()  # nothing running: end the run, pending tasks cancelled
+            session = self.session
+            runner = session.runner
+            if len(session.results) < len(session.steps) or (runner and runner.interrupted):
+                # Nothing running: end the run, pending (and interrupted) tasks cancelled.
+                # When every task has ended, the run ends by itself with its own status.
+                session.cancel()
 
     def _grace_over(self) -> None:
         self.deadline = None

@@ -147,3 +147,20 @@ def test_signal_with_zero_grace_cancels_running_tasks_at_once(ws: Workspace) -> 
     assert saved.results["first"].status is TaskStatus.SUCCESS
     assert saved.results["finishes_in_grace"].status is TaskStatus.CANCELLED
     assert saved.results["outlives_grace"].status is TaskStatus.CANCELLED
+
+
+def test_a_signal_during_the_last_task_keeps_the_run_s_own_status(ws: Workspace) -> None:
+    run = ws.start(
+        "launch", f"{RECORDER}:lone", "--headless", "--checkpoint", "ck.toml", "--output", "jsonl"
+    )
+    ws.wait_started("only")
+    run.send(signal.SIGTERM)
+    run.wait_for_output("received SIGTERM")
+    ws.open_gate("only")  # the last task ends within the grace period
+    result = run.wait(timeout=20)
+    assert result.returncode == 143, result  # a signal stopped the process...
+    events = check_jsonl(result, {"only"})
+    assert by_task(events, "task_end")["only"]["status"] == "success"
+    # ... but nothing was cut off: the run finished, and says so.
+    assert events[-1]["status"] == "finished"
+    assert Snapshot.load(ws.path / "ck.toml").status == "finished"

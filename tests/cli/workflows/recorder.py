@@ -75,3 +75,8 @@ stubborn = Workflow(
         TaskStep("last", body("last"), ["stubborn", "cooperative"]),
     ],
 )
+
+lone = Workflow(
+    name="recorder-lone",
+    steps=[TaskStep("only", body("only", gated=True))],
+)
