@@ -1,43 +1,47 @@
-"""The headless path never imports Textual: core, snapshot, session, headless, the CLI."""
+"""What each entry point imports, in a fresh interpreter per entry point (harlequin's
+test_import_hygiene): the headless path never imports Textual, and core imports no UI or
+file-format library. import-linter (`lint-imports`) checks the same rules statically."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 
-MODULES = [
-    "flow_tui",
-    "flow_tui.core",
-    "flow_tui.snapshot",
-    "flow_tui.session",
-    "flow_tui.checkpoint",
-    "flow_tui.loader",
-    "flow_tui.headless",
-    "flow_tui.cli",
-]
+import pytest
+
+#: entry point -> the top-level packages it must not import
+FORBIDDEN = {
+    "flow_tui.core": ("textual", "rich", "tomli_w"),
+    "flow_tui.core.runner": ("textual", "rich", "tomli_w"),
+    "flow_tui": ("textual", "rich"),
+    "flow_tui.snapshot": ("textual", "rich"),
+    "flow_tui.checkpoint": ("textual", "rich"),
+    "flow_tui.session": ("textual", "rich"),
+    "flow_tui.loader": ("textual", "rich"),
+    "flow_tui.headless": ("textual",),
+    "flow_tui.shutdown": ("textual",),
+    "flow_tui.cli": ("textual",),
+    "flow_tui.tui": ("textual",),  # run_dashboard loads the app (and textual) when it runs
+}
 
 
-def test_headless_modules_do_not_import_textual() -> None:
-    present = [m for m in MODULES if importlib.util.find_spec(m) is not None]
-    assert {"flow_tui.core", "flow_tui.snapshot", "flow_tui.session"} <= set(present)
+def imported_packages(module: str) -> set[str]:
     code = (
         "import sys\n"
-        f"for name in {present!r}:\n"
-        "    __import__(name)\n"
-        "leaked = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
-        "print(','.join(leaked))\n"
+        f"__import__({module!r})\n"
+        "print(','.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
-    assert out == "", f"textual imported by the headless path: {out}"
+    return set(out.split(","))
 
 
-def test_the_dashboard_package_does_import_textual_lazily() -> None:
-    # flow_tui.tui itself only defines run_dashboard; the app loads when it runs.
-    code = "import sys, flow_tui.tui; print('textual' in sys.modules)"
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    assert out == "False"
+@pytest.mark.parametrize("module", list(FORBIDDEN))
+def test_entry_point_imports_nothing_forbidden(module: str) -> None:
+    leaked = imported_packages(module) & set(FORBIDDEN[module])
+    assert not leaked, f"{module} imports {sorted(leaked)}"
+
+
+def test_the_check_can_fail() -> None:
+    assert "textual" in imported_packages("flow_tui.tui.app")
