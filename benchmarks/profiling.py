@@ -199,7 +199,7 @@ def main() -> None:
     parser.add_argument(
         "case", choices=("scheduler", "snapshot", "files", "resume", "checkpoint", "memory")
     )
-    parser.add_argument("--shape", choices=SHAPES, default=None)
+    parser.add_argument("--shape", choices=(*SHAPES, "stride"), default=None)
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument(
         "--concurrency", type=int, default=64, help="0 = unlimited (scheduler, memory)"
