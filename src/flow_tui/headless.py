@@ -30,7 +30,7 @@ from flow_tui.core.events import (
     WorkflowStart,
 )
 from flow_tui.core.model import TaskResult, TaskStatus
-from flow_tui.core.state import InterruptedTaskError, ResumePlan
+from flow_tui.core.resume import ResumePlan, check_consent
 from flow_tui.exit_codes import EXIT_USAGE
 from flow_tui.session import CheckpointFailed, RunState, Session
 from flow_tui.shutdown import SignalGuard
@@ -502,8 +502,7 @@ def run_headless(
     """
     stream = sys.stdout  # taken before the run captures task output on it
     reporter = make_reporter(session, output, stream, verbose)
-    if session.needs_consent:
-        raise InterruptedTaskError(session.needs_consent)
+    check_consent(session.needs_consent)
     if session.start_notice is not None:
         reporter.notice(session.start_notice)  # what --continue decided
     plan = session.plan
@@ -526,7 +525,7 @@ def run_headless(
 
 def _busy_threads(session: Session) -> bool:
     runner = session.runner
-    return runner is not None and getattr(runner.invoker, "busy", 0) > 0
+    return runner is not None and runner.busy_threads > 0
 
 
 def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

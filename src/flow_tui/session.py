@@ -21,15 +21,16 @@ from flow_tui.checkpoint import Checkpointer, CheckpointLock
 from flow_tui.core.errors import FlowError, SnapshotError
 from flow_tui.core.events import Event
 from flow_tui.core.graph import TaskGraph
-from flow_tui.core.model import TaskResult, TaskStatus, TaskStep
+from flow_tui.core.model import RunStatus, TaskResult, TaskStatus, TaskStep
+from flow_tui.core.resume import (
+    ResumePlan,
+    check_consent,
+    missing_consent,
+    plan_resume,
+    resume_snapshot,
+)
 from flow_tui.core.runner import TaskRunner, TaskRunnerBuilder
 from flow_tui.core.snapshot import Snapshot
-from flow_tui.core.state import (
-    InterruptedTaskError,
-    ResumePlan,
-    TaskStateManager,
-    marked_done_result,
-)
 from flow_tui.core.workflow import Workflow
 from flow_tui.exit_codes import EXIT_FAILED, EXIT_OK
 
@@ -173,8 +174,8 @@ class Session:
                 session.resumed_from = loaded.path
             elif opts.mark_done:
                 raise SessionError("--mark-done only applies with --resume SNAPSHOT")
-            if require_consent and session.needs_consent:
-                raise InterruptedTaskError(session.needs_consent)
+            if require_consent:
+                check_consent(session.needs_consent)
             if opts.checkpoint is not None and lock is not None:
                 session._open_checkpoint(opts.checkpoint, lock)
         except BaseException:
@@ -261,13 +262,12 @@ class Session:
         return LoadedSnapshot(target, snapshot, self.plan_for(snapshot, mark_done))
 
     def plan_for(self, snapshot: Snapshot, mark_done: Iterable[str] | None = None) -> ResumePlan:
-        state = TaskStateManager()
-        state.hydrate(
+        return plan_resume(
             snapshot,
+            self.graph,
             mark_done=self._mark_done if mark_done is None else tuple(mark_done),
             mark_done_by=self._mark_done_by,
         )
-        return state.plan(self.graph)
 
     # -- listeners ---------------------------------------------------------------------
 
@@ -313,12 +313,16 @@ class Session:
         next run resumes from."""
         runner = self.runner
         if runner is not None and runner.is_running:
-            if self._live_consent:
-                return []
-            return [n for n in runner.needs_consent if n not in self._live_mark_done]
-        if self.plan is None or self._consent:
+            return missing_consent(
+                runner.needs_consent,
+                rerun_interrupted=self._live_consent,
+                mark_done=self._live_mark_done,
+            )
+        if self.plan is None:
             return []
-        return [n for n in self.plan.needs_consent if n not in self._mark_done]
+        return missing_consent(
+            self.plan.needs_consent, rerun_interrupted=self._consent, mark_done=self._mark_done
+        )
 
     @property
     def results(self) -> dict[str, TaskResult]:
@@ -379,33 +383,14 @@ class Session:
         if self.runner is not None:
             snap = self.runner.snapshot(saved_context)
         elif self._basis is not None:
-            basis = self._basis
-            results = dict(basis.results)
-            interrupted = list(basis.interrupted)
-            if self._mark_done:
-                # The operator's word is a result like any other: saved before any task
-                # that depends on it runs.
-                for name in self._mark_done:
-                    results[name] = marked_done_result(self._mark_done_by)
-                interrupted = [n for n in interrupted if n not in self._mark_done]
-            # Not run yet: the saved results stand with the versions they were made by,
-            # so a crash before the run re-runs still sees which ones changed.
-            versions: dict[str, str | None] = {}
-            if basis.versions:
-                versions = {
-                    s.name: basis.versions.get(s.name) if s.name in basis.results else s.version
-                    for s in self.steps
-                }
-            snap = Snapshot(
-                results=results,
-                workflow=self.workflow.name,
-                fingerprint=basis.fingerprint or self.graph.fingerprint(),
-                versions=versions,
-                interrupted=interrupted,
-                tasks=[s.name for s in self.steps],
-                status="paused" if self._paused else "pending",
-                context=saved_context if saved_context is not None else basis.context,
+            snap = resume_snapshot(
+                self._basis,
+                self.graph,
+                mark_done=self._mark_done,
+                mark_done_by=self._mark_done_by,
             )
+            if saved_context is not None:
+                snap.context = saved_context
         else:
             snap = Snapshot(
                 workflow=self.workflow.name,
@@ -475,8 +460,7 @@ class Session:
         """Execute the prepared run (the first one, a resume, or a retry) to its end."""
         if self.is_running:
             raise SessionError("a run is already in progress")
-        if self.needs_consent:
-            raise InterruptedTaskError(self.needs_consent)
+        check_consent(self.needs_consent)
         self._install_log_capture()
         self._make_context()
         runner = self._build_runner()
@@ -516,9 +500,7 @@ class Session:
         interrupted non-idempotent tasks nobody decided about (see `consent`)."""
         runner = self.runner
         if runner is not None and runner.is_running:
-            missing = self.needs_consent
-            if missing:
-                raise InterruptedTaskError(missing)
+            check_consent(self.needs_consent)
             held = runner.needs_consent
             if held:
                 runner.resume(
@@ -619,9 +601,7 @@ class Session:
         if mark:
             self._mark_done_by = "operator"
         plan = self.plan_for(loaded.snapshot, mark)
-        missing = [n for n in plan.needs_consent if n not in mark]
-        if missing and not rerun_interrupted:
-            raise InterruptedTaskError(missing)
+        check_consent(plan.needs_consent, rerun_interrupted=rerun_interrupted, mark_done=mark)
         if self.is_running:
             assert self.runner is not None
             self.runner.cancel()
@@ -678,10 +658,10 @@ class Session:
 
 
 def _outcome(runner: TaskRunner[Any]) -> RunState:
-    status = runner.state.status
-    if status == "cancelled":
+    status = runner.status
+    if status is RunStatus.CANCELLED:
         return RunState.CANCELLED
-    if status == "failed":
+    if status is RunStatus.FAILED:
         return RunState.FAILED
     return RunState.FINISHED
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from flow_tui import Snapshot, TaskRunnerBuilder, TaskStep
+from flow_tui.core.resume import InterruptedTaskError
 from flow_tui.core.runner import GC_FREEZE_MIN_TASKS
-from flow_tui.core.state import InterruptedTaskError
 
 
 async def noop(ctx: object) -> None:

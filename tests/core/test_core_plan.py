@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
-from flow_tui import Snapshot, SnapshotError, TaskMetrics, TaskResult, TaskRunnerBuilder, TaskStep
-from flow_tui.core import MarkDoneError, TaskStateManager, build_graph, marked_done_result
+from flow_tui import (
+    Snapshot,
+    SnapshotError,
+    TaskMetrics,
+    TaskResult,
+    TaskRunner,
+    TaskRunnerBuilder,
+    TaskStep,
+)
+from flow_tui.core import (
+    InterruptedTaskError,
+    MarkDoneError,
+    build_graph,
+    check_consent,
+    marked_done_result,
+    missing_consent,
+    plan_resume,
+    resume_snapshot,
+)
 from flow_tui.core.model import TaskStatus
 
 
@@ -38,9 +56,8 @@ def killed_run_snapshot() -> Snapshot:
 
 
 def plan_of(saved: Snapshot | dict[str, TaskResult], steps: list[TaskStep[Any]], **kw: Any) -> Any:
-    state = TaskStateManager()
-    state.hydrate(saved, **kw)
-    return state.plan(build_graph(steps))
+    basis = saved if isinstance(saved, Snapshot) else Snapshot(results=dict(saved))
+    return plan_resume(basis, build_graph(steps), **kw)
 
 
 def test_tasks_the_snapshot_lists_that_never_started_are_pending_not_new() -> None:
@@ -166,3 +183,74 @@ def test_mark_done_error_lists_every_wrong_name_and_says_when_nothing_is_interru
         "cannot mark 'a', 'b' done: they are not interrupted tasks of this snapshot "
         "(the snapshot lists no interrupted task)"
     )
+
+
+# -- pure planning, one consent check, the snapshot before a resumed run ---------------
+
+
+def test_plan_resume_changes_nothing_it_is_given() -> None:
+    c = Calls()
+    snap = killed_run_snapshot()
+    snap.versions = {"a": "1", "b": "1"}
+    before = copy.deepcopy(snap)
+    steps = [c.step(n) for n in "abcde"]
+    steps[0].version = "2"
+    graph = build_graph(steps)
+    first = plan_resume(snap, graph, mark_done=["c"])
+    assert plan_resume(snap, graph, mark_done=["c"]) == first  # same answer again
+    assert snap == before
+    assert first.rerun == {"a": "version changed", "b": "failed"}
+    assert first.marked_done == ["c"] and first.kept == ["c"]
+    assert c.names == []
+
+
+def test_plan_resume_checks_who_marks_done() -> None:
+    c = Calls()
+    with pytest.raises(ValueError, match="mark_done_by"):
+        plan_resume(killed_run_snapshot(), build_graph([c.step("a")]), mark_done_by="cron")
+
+
+def test_missing_consent_and_check_consent() -> None:
+    held = ["migrate", "charge"]
+    assert missing_consent(held) == held
+    assert missing_consent(held, rerun_interrupted=True) == []
+    assert missing_consent(held, mark_done=["charge", "other"]) == ["migrate"]
+    assert missing_consent([], mark_done=["x"]) == []
+    check_consent(held, mark_done=held)
+    check_consent(held, rerun_interrupted=True)
+    with pytest.raises(InterruptedTaskError) as info:
+        check_consent(held, mark_done=["migrate"])
+    assert info.value.names == ["charge"]
+
+
+async def test_a_runner_refuses_a_resume_nobody_consented_to() -> None:
+    c = Calls()
+    steps = [c.step(n) for n in "ab"] + [c.step("c", idempotent=False)] + [c.step("d")]
+    runner: TaskRunner[Any] = TaskRunnerBuilder().with_snapshot(killed_run_snapshot()).build()
+    with pytest.raises(InterruptedTaskError) as info:
+        await runner.execute(steps)
+    assert info.value.names == ["c"]
+    assert c.names == []
+
+
+def test_resume_snapshot_is_the_basis_with_marked_tasks_done() -> None:
+    c = Calls()
+    snap = killed_run_snapshot()
+    snap.versions = {"a": "1", "b": None, "c": None}
+    snap.workflow = "nightly"
+    snap.context = {"cursor": 3}
+    steps = [c.step(n) for n in "abcdef"]
+    steps[0].version = "2"  # changed since: the saved result keeps the version it was made by
+    steps[5].version = "7"
+    graph = build_graph(steps)
+    pre = resume_snapshot(snap, graph, mark_done=["c"], mark_done_by="operator")
+    assert pre.results["a"] is snap.results["a"]
+    assert pre.results["c"].message == "marked done by the operator"
+    assert pre.interrupted == []
+    assert pre.versions == {"a": "1", "b": None, "c": None, "d": None, "e": None, "f": "7"}
+    assert pre.tasks == list("abcdef")
+    assert pre.fingerprint == graph.fingerprint()  # the basis had none
+    assert (pre.workflow, pre.context) == ("nightly", {"cursor": 3})
+    assert "c" not in snap.results and snap.interrupted == ["c"]  # the basis is untouched
+    # A basis without versions (an old file) stays without: nothing is marked changed.
+    assert resume_snapshot(killed_run_snapshot(), graph).versions == {}

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from flow_tui import TaskRunnerBuilder, TaskStatus, TaskStep
-from flow_tui.core import TaskEnd, TaskStart, current_task_name
+from flow_tui.core import RunStatus, TaskEnd, TaskStart, current_task_name
 
 
 async def noop(ctx: object) -> None:
@@ -182,7 +182,7 @@ async def test_cancel_stops_workers_between_tasks_and_marks_the_rest_cancelled()
     assert ran == [f"t{i}" for i in range(6)]
     assert [results[f"t{i}"].status for i in range(6)] == [TaskStatus.SUCCESS] * 6
     assert {results[f"t{i}"].status for i in range(6, 20)} == {TaskStatus.CANCELLED}
-    assert runner.state.status == "cancelled"
+    assert runner.status is RunStatus.CANCELLED
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,11 @@
 """The async runner core: no UI, no file formats, no printing."""
 
+from flow_tui.core.commit import CommitBarrier, GroupCommit
 from flow_tui.core.errors import FlowError, SnapshotError, WorkflowValidationError
 from flow_tui.core.events import (
+    EVENT_NAMES,
     Event,
     EventBus,
-    Plugin,
-    PluginContext,
     TaskEnd,
     TaskRetry,
     TaskSkipped,
@@ -15,26 +15,32 @@ from flow_tui.core.events import (
     WorkflowResumed,
     WorkflowStart,
 )
-from flow_tui.core.executor import CommitBarrier, WorkflowExecutor
+from flow_tui.core.executor import WorkflowExecutor
 from flow_tui.core.graph import TaskGraph, build_graph, mermaid
-from flow_tui.core.invoke import LocalInvoker, TaskInvoker, current_task_name
+from flow_tui.core.invoke import LocalInvoker, TaskInvoker, ThreadedInvoker, current_task_name
 from flow_tui.core.model import (
     LoopPolicy,
     RetryPolicy,
+    RunStatus,
     TaskMetrics,
     TaskResult,
     TaskStatus,
     TaskStep,
 )
-from flow_tui.core.runner import TaskRunner, TaskRunnerBuilder
-from flow_tui.core.snapshot import FORMAT_NAME, FORMAT_VERSION, Snapshot
-from flow_tui.core.state import (
+from flow_tui.core.plugins import Plugin, PluginContext, PluginHost
+from flow_tui.core.resume import (
     InterruptedTaskError,
     MarkDoneError,
     ResumePlan,
-    TaskStateManager,
+    check_consent,
     marked_done_result,
+    missing_consent,
+    plan_resume,
+    resume_snapshot,
 )
+from flow_tui.core.runner import TaskRunner, TaskRunnerBuilder
+from flow_tui.core.snapshot import FORMAT_NAME, FORMAT_VERSION, Snapshot
+from flow_tui.core.state import TaskStateManager
 from flow_tui.core.strategies import (
     DryRunStrategy,
     ExecutionStrategy,
@@ -47,6 +53,7 @@ from flow_tui.core.strategies import (
 from flow_tui.core.workflow import Workflow
 
 __all__ = [
+    "EVENT_NAMES",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "CommitBarrier",
@@ -55,6 +62,7 @@ __all__ = [
     "EventBus",
     "ExecutionStrategy",
     "FlowError",
+    "GroupCommit",
     "InterruptedTaskError",
     "LocalInvoker",
     "LoopPolicy",
@@ -62,9 +70,11 @@ __all__ = [
     "MarkDoneError",
     "Plugin",
     "PluginContext",
+    "PluginHost",
     "ResumePlan",
     "RetryPolicy",
     "RetryingStrategy",
+    "RunStatus",
     "Snapshot",
     "SnapshotError",
     "StandardStrategy",
@@ -82,6 +92,7 @@ __all__ = [
     "TaskStateManager",
     "TaskStatus",
     "TaskStep",
+    "ThreadedInvoker",
     "Workflow",
     "WorkflowEnd",
     "WorkflowExecutor",
@@ -90,8 +101,12 @@ __all__ = [
     "WorkflowStart",
     "WorkflowValidationError",
     "build_graph",
+    "check_consent",
     "current_task_name",
     "default_strategy",
     "marked_done_result",
     "mermaid",
+    "missing_consent",
+    "plan_resume",
+    "resume_snapshot",
 ]

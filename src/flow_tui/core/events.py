@@ -1,4 +1,4 @@
-"""Events a run emits, the bus that delivers them, and the plugin hook."""
+"""Events a run emits and the bus that delivers them."""
 
 from __future__ import annotations
 
@@ -7,12 +7,9 @@ import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
-from flow_tui.core.model import TaskResult, TaskStep
-
-if TYPE_CHECKING:
-    from flow_tui.core.runner import TaskRunner
+from flow_tui.core.model import RunStatus, TaskResult, TaskStep
 
 log = logging.getLogger("flow_tui.events")
 
@@ -36,7 +33,7 @@ class Event:
 @dataclass(slots=True)
 class WorkflowStart(Event):
     name: ClassVar[str] = "workflow_start"
-    steps: list[TaskStep]
+    steps: list[TaskStep[Any]]
     kept: list[str] = field(default_factory=list)  # saved successes that will not run
 
 
@@ -44,20 +41,21 @@ class WorkflowStart(Event):
 class WorkflowEnd(Event):
     name: ClassVar[str] = "workflow_end"
     results: dict[str, TaskResult]
-    status: str = "finished"  # finished | failed | cancelled (also by the workflow timeout)
+    # FINISHED, FAILED or CANCELLED (also by the workflow timeout)
+    status: RunStatus = RunStatus.FINISHED
 
 
 @dataclass(slots=True)
 class TaskStart(Event):
     name: ClassVar[str] = "task_start"
-    step: TaskStep
+    step: TaskStep[Any]
     attempt: int = 1
 
 
 @dataclass(slots=True)
 class TaskEnd(Event):
     name: ClassVar[str] = "task_end"
-    step: TaskStep
+    step: TaskStep[Any]
     result: TaskResult
     # True when an interrupting pause cut the task off (result `cancelled`): it is not
     # finished, it runs again on resume (a non-idempotent one only with consent).
@@ -73,14 +71,14 @@ class TaskEnd(Event):
 @dataclass(slots=True)
 class TaskSkipped(Event):
     name: ClassVar[str] = "task_skipped"
-    step: TaskStep
+    step: TaskStep[Any]
     result: TaskResult
 
 
 @dataclass(slots=True)
 class TaskRetry(Event):
     name: ClassVar[str] = "task_retry"
-    step: TaskStep
+    step: TaskStep[Any]
     attempt: int  # the attempt about to run (2 = first retry)
     result: TaskResult  # the failure that caused the retry
     delay: float = 0.0
@@ -159,21 +157,3 @@ class EventBus:
         """Wait for async listeners still running."""
         while self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
-
-
-class Plugin(Protocol):
-    """Installs listeners on a runner. An async `install` (one that returns an awaitable)
-    is awaited when the run starts, before any task runs."""
-
-    def install(self, context: PluginContext) -> Awaitable[None] | None: ...
-
-
-@dataclass(slots=True)
-class PluginContext:
-    """What a plugin may touch while it installs: the runner's events and context."""
-
-    runner: TaskRunner[Any]
-    context: Any
-
-    def on(self, name: str, listener: Listener) -> None:
-        self.runner.events.on(name, listener)

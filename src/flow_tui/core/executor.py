@@ -3,13 +3,15 @@
 Steps run on workers: one asyncio task per concurrency slot in use. A step's end is
 handled synchronously in its worker (no central polling loop), and when it succeeded the
 worker goes on with the next ready step, so a plain step costs a few dictionary and heap
-operations and no asyncio task of its own. A failed, cancelled or skipped step, or any
-step under a commit barrier, ends its worker; the next step gets a new one.
+operations and no asyncio task of its own. Under a commit barrier a successful step's
+worker first waits for the group commit that covers its end (`GroupCommit.wait`), then
+goes on the same way. A failed, cancelled or skipped step ends its worker; the next step
+gets a new one.
 
 One consequence: a context variable that a body sets and does not reset is seen by later
 bodies on the same worker (`current_task_name` is set for every step). Concurrency,
 priorities, the pause gate, cancellation, the workflow timeout and the durability
-barrier all live here.
+barrier all live here; the group commit protocol lives in `flow_tui.core.commit`.
 
 Stops (a cancel, an interrupting pause) reach a running task as a `.cancel()` of its
 worker. One that arrives while no await is pending (from a condition, a `task_start`
@@ -21,6 +23,10 @@ cancellation requested on it can never reach a later body.
 A task counts as started (interrupted if cut off) from its `task_start` event on: that is
 also what a checkpoint journal records. A non-idempotent task cut off by an interrupting
 pause is held: it runs again only when `resume` is told to re-run it or to record it done.
+
+Over 400 lines on purpose: dispatch, the worker loop and the stop paths share the ready
+heap, the running tasks and the stop reason, and the worker loop is one function because
+it is the per-task hot path.
 """
 
 from __future__ import annotations
@@ -34,8 +40,9 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from time import perf_counter
-from typing import Any, Protocol
+from typing import Any
 
+from flow_tui.core.commit import CommitBarrier, GroupCommit
 from flow_tui.core.events import (
     EventBus,
     TaskEnd,
@@ -50,12 +57,14 @@ from flow_tui.core.model import (
     CANCELLED,
     SUCCESS,
     ClockMetrics,
+    RunStatus,
     TaskMetrics,
     TaskResult,
     TaskStatus,
     TaskStep,
 )
-from flow_tui.core.state import InterruptedTaskError, TaskStateManager, marked_done_result
+from flow_tui.core.resume import check_consent, marked_done_result
+from flow_tui.core.state import TaskStateManager
 from flow_tui.core.strategies import (
     ExecutionStrategy,
     LoopingStrategy,
@@ -63,20 +72,14 @@ from flow_tui.core.strategies import (
     StandardStrategy,
     TaskRun,
     failure_from,
+    result_of,
     specialize,
 )
 
-
-class CommitBarrier(Protocol):
-    """Makes durable everything recorded so far (by event listeners).
-
-    The executor awaits `commit()` after a batch of task ends and before their slots or
-    dependents are released, and before the body of a non-idempotent task runs. One call
-    must cover every event delivered before it was made (group commit).
-    """
-
-    async def commit(self) -> None: ...
-
+#: A worker whose tasks never suspend lets the event loop in (a dashboard, signal
+#: handlers) once every this many tasks. A power of two: the test is a bit mask.
+YIELD_EVERY = 16
+_YIELD_MASK = YIELD_EVERY - 1
 
 _NO_SKIPS: list[int] = []  # a success skips nothing; never appended to
 _clock_metrics = ClockMetrics.from_clock
@@ -88,6 +91,8 @@ def _utc(ts: float) -> datetime:
 
 
 class WorkflowExecutor:
+    """Runs one prepared graph: dispatch, workers, pause and cancel."""
+
     def __init__(
         self,
         graph: TaskGraph,
@@ -128,24 +133,32 @@ class WorkflowExecutor:
         self._interrupted: set[int] = set()  # cut off by pause(interrupt=True), not yet ended
         self._held: set[int] = set()  # non-idempotent, interrupted: waits for consent
         self._stop_reason: str | None = None
-        self._pending_release = 0  # slots held by ended tasks until a commit covers them
-        self._uncommitted = 0  # ended tasks no commit covers yet
-        self._waiting = 0  # of those, the ones whose worker waits for the commit
-        self._next_commit: asyncio.Future[None] | None = None  # what those workers await
-        self._pending_ready: list[int] = []
-        self._committing = False
+        self._commit = GroupCommit(
+            barrier,
+            queue=self._queue,
+            dispatch=self._dispatch,
+            failed=self._commit_failed,
+            idle=self._maybe_finish,
+        )
         self._done: asyncio.Future[None] | None = None
         self._create: Any = None  # the loop's create_task, bound when the run starts
         # With the default stack (retrying, looping, standard), a step with no policies
         # is run inline by `_work`: the common case costs no strategy call at all.
         inner = strategy
-        while type(inner) in (RetryingStrategy, LoopingStrategy):
-            inner = inner.inner  # type: ignore[attr-defined]
+        while type(inner) is RetryingStrategy or type(inner) is LoopingStrategy:
+            inner = inner.inner
         self._inline_plain = type(inner) is StandardStrategy
         self._start_listeners = events.listeners["task_start"]
         self._end_listeners = events.listeners["task_end"]
         self._skip_listeners = events.listeners["task_skipped"]
         self._any = events.any
+
+    # -- queries -----------------------------------------------------------------------
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run was stopped (cancelled, timed out), or None while it was not."""
+        return self._stop_reason
 
     # -- commands ----------------------------------------------------------------------
 
@@ -153,7 +166,7 @@ class WorkflowExecutor:
         running = [self.graph.steps[i].name for i in self.tasks]
         if not self.paused:
             self.paused = True
-            self.state.status = "paused"
+            self.state.set_status(RunStatus.PAUSED)
         if interrupt:
             self._interrupted.update(self.tasks)
             self._cancel_tasks("interrupted by pause")
@@ -168,18 +181,15 @@ class WorkflowExecutor:
     def check_resume(self, rerun_interrupted: bool = False, mark_done: Iterable[str] = ()) -> None:
         """Raise what `resume` would raise with these arguments; change nothing."""
         index = self.graph.index
+        steps = self.graph.steps
+        held = [steps[i].name for i in self.held]
         for name in mark_done:
             if index.get(name) not in self._held:
-                held = ", ".join(self.graph.steps[i].name for i in self.held) or "none"
                 raise ValueError(
-                    f"{name!r} is not an interrupted task waiting for consent (held: {held})"
+                    f"{name!r} is not an interrupted task waiting for consent "
+                    f"(held: {', '.join(held) or 'none'})"
                 )
-        if self._held and not rerun_interrupted:
-            marked = set(mark_done)
-            steps = self.graph.steps
-            uncovered = [steps[i].name for i in self.held if steps[i].name not in marked]
-            if uncovered:
-                raise InterruptedTaskError(uncovered)
+        check_consent(held, rerun_interrupted=rerun_interrupted, mark_done=mark_done)
 
     def resume(self, rerun_interrupted: bool = False, mark_done: Iterable[str] = ()) -> None:
         """Dispatch again. Held tasks must all be covered: re-run (`rerun_interrupted`) or
@@ -190,7 +200,7 @@ class WorkflowExecutor:
         if not self.paused:
             return
         self.paused = False
-        self.state.status = "running"
+        self.state.set_status(RunStatus.RUNNING)
         if self.events.wants("workflow_resumed"):
             self.events.emit(WorkflowResumed())
         if self._held:
@@ -238,7 +248,7 @@ class WorkflowExecutor:
         """Task `i` was stopped before it started (no task_start, no body): a cancel
         leaves it to end cancelled with the run; an interrupting pause queues it again."""
         del self.tasks[i]
-        self.state.running.discard(i)
+        self.state.stopped_before_start(i)
         if self._stop_reason is None and i in self._interrupted:
             self._interrupted.discard(i)
             heapq.heappush(self._ready, self._key[i])
@@ -286,7 +296,8 @@ class WorkflowExecutor:
         create = self._create
         work = self._work
         take = self._take
-        while ready and (limit is None or len(tasks) + self._pending_release < limit):
+        commit = self._commit
+        while ready and (limit is None or len(tasks) + commit.held < limit):
             i = take()
             tasks[i] = create(work(i, steps[i]))
 
@@ -295,8 +306,7 @@ class WorkflowExecutor:
         i = heapq.heappop(self._ready) % self._n
         interrupted = self.state.interrupted
         if interrupted and i in interrupted:
-            # Running again after an interrupting pause: no longer a finished task.
-            self.state.results.pop(self.graph.steps[i].name, None)
+            self.state.rerun(i)  # after an interrupting pause: no longer a finished task
         return i
 
     def _stopping(self, i: int) -> bool:
@@ -323,7 +333,9 @@ class WorkflowExecutor:
         # Fixed for the run: looked up once per worker, not once per task.
         context = self.context
         invoke = self.invoker.invoke
-        running = self.state.running
+        state = self.state
+        running = state.running  # read only: state.start() adds to it
+        start = state.start
         steps = self.graph.steps
         barrier = self.barrier
         inline_plain = self._inline_plain
@@ -334,7 +346,7 @@ class WorkflowExecutor:
             run: TaskRun | None = None
             try:
                 count += 1
-                if not count & 15:
+                if not count & _YIELD_MASK:
                     # Tasks that never suspend would keep the loop (a dashboard, signal
                     # handlers) waiting for the whole run: let it in now and then.
                     await asyncio.sleep(0)
@@ -354,7 +366,7 @@ class WorkflowExecutor:
                         self._skip_condition(i, step, started)
                         return
                 # From here the task has started: it counts as interrupted if cut off.
-                running.add(i)
+                start(i)
                 if self._start_listeners or self._any:
                     self.events.emit(TaskStart(step, 1))
                     if self._stop_reason is not None or i in self._interrupted:
@@ -372,17 +384,14 @@ class WorkflowExecutor:
                     and step.loop is None
                     and step.timeout is None
                 ):
-                    # The plain case, inlined: no strategy call, no extra frame.
+                    # The plain case, inlined: no strategy call, no extra frame. What a
+                    # body's end means is decided by the functions StandardStrategy uses.
                     try:
                         value = await invoke(step, context)
                     except Exception as exc:  # a body may raise anything
                         result = failure_from(exc)
                     else:
-                        if isinstance(value, TaskResult):
-                            result = value
-                        else:
-                            metrics = _clock_metrics(started, perf_counter() - clock, 1)
-                            result = TaskResult(SUCCESS, None, None, value, metrics)
+                        result = result_of(value)
                 else:
                     stopped = functools.partial(self._stopping, i)
                     run = TaskRun(step, self.context, self.invoker, self.events, 1, stopped)
@@ -402,7 +411,13 @@ class WorkflowExecutor:
                 if barrier is None:
                     i = self._end_and_take(i, step, result)
                 else:
-                    i = await self._end_and_wait(i, step, result)
+                    # Inlined rather than a coroutine of its own: one frame less per task.
+                    worker = self.tasks[i]
+                    ready = self._record_success(i, step, result)
+                    if ready is None:
+                        return
+                    await self._commit.wait(ready)  # the slot stays this worker's
+                    i = self._next_for(worker)
                 if i < 0:
                     return
                 step = steps[i]
@@ -435,25 +450,6 @@ class WorkflowExecutor:
         self._queue(ready)
         return self._next_for(worker)
 
-    async def _end_and_wait(self, i: int, step: TaskStep[Any], result: TaskResult) -> int:
-        """A success under a commit barrier: record it, then keep its slot until a commit
-        covers it (its dependents are released by that commit); then the worker takes the
-        next task (-1 when it should end)."""
-        worker = self.tasks[i]
-        ready = self._record_success(i, step, result)
-        if ready is None:
-            return -1
-        self._hold_for_commit(ready)
-        self._waiting += 1
-        committed = self._next_commit
-        if committed is None:
-            committed = self._next_commit = asyncio.get_running_loop().create_future()
-        try:
-            await committed
-        finally:
-            self._pending_release -= 1  # the slot held for this end, now this worker's
-        return self._next_for(worker)
-
     def _next_for(self, worker: asyncio.Task[Any]) -> int:
         """The next task for a worker whose task ended, if one is ready and may start."""
         heap = self._ready
@@ -463,7 +459,7 @@ class WorkflowExecutor:
             heap
             and not self.paused
             and self._stop_reason is None
-            and (limit is None or len(tasks) + self._pending_release < limit)
+            and (limit is None or len(tasks) + self._commit.held < limit)
         ):
             nxt = self._take()
             tasks[nxt] = worker
@@ -543,16 +539,7 @@ class WorkflowExecutor:
         if self.barrier is None:
             self._release(ready)
         else:
-            self._hold_for_commit(ready)
-
-    def _hold_for_commit(self, ready: list[int]) -> None:
-        """An end under the barrier keeps its slot, and `ready` waits, until a commit."""
-        self._pending_release += 1
-        self._uncommitted += 1
-        self._pending_ready.extend(ready)
-        if not self._committing:
-            self._committing = True
-            asyncio.get_running_loop().create_task(self._commit_loop())
+            self._commit.hold(ready)  # its slot, and `ready`, wait for a commit
 
     def _queue(self, ready: list[int]) -> None:
         """Put tasks that became ready on the heap (priority, then declaration order)."""
@@ -569,44 +556,14 @@ class WorkflowExecutor:
         if not self.tasks:  # the run can only be over when nothing is running
             self._maybe_finish()
 
-    async def _commit_loop(self) -> None:
-        """Group commit: one barrier commit covers every end recorded before it began.
-
-        Ended tasks keep their slots (`_pending_release`) until a commit covers them;
-        then their dependents are queued. A worker waiting on `_next_commit` gives its
-        slot back itself when it wakes, and takes the next task with it.
-        """
-        assert self.barrier is not None
-        try:
-            while self._uncommitted:
-                covered = self._uncommitted
-                waiting = self._waiting
-                committed = self._next_commit
-                ready = self._pending_ready
-                self._pending_ready = []
-                self._waiting = 0
-                self._next_commit = None
-                try:
-                    await self.barrier.commit()
-                except Exception:
-                    # Those ends are not durable: start nothing on top of them. The run
-                    # pauses (the barrier reported why); a resume tries the barrier again.
-                    if not self.paused:
-                        self.pause()
-                finally:
-                    self._uncommitted -= covered
-                    self._pending_release -= covered - waiting
-                    self._queue(ready)
-                    if committed is not None and not committed.done():
-                        committed.set_result(None)
-                if not waiting:
-                    self._dispatch()  # else the woken workers take the ready tasks first
-        finally:
-            self._committing = False
-            self._maybe_finish()
+    def _commit_failed(self) -> None:
+        # Those ends are not durable: start nothing on top of them. The run pauses (the
+        # barrier reported why); a resume tries the barrier again.
+        if not self.paused:
+            self.pause()
 
     def _maybe_finish(self) -> None:
-        if self.tasks or self._pending_release or self._committing:
+        if self.tasks or self._commit.busy:
             return
         done = self._done
         if done is None or done.done():

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from operator import attrgetter
+from typing import Any
 
 from flow_tui.core.errors import WorkflowValidationError
 from flow_tui.core.model import TaskStep
@@ -16,7 +17,7 @@ from flow_tui.core.model import TaskStep
 class TaskGraph:
     """The validated, indexed form of a list of steps (declaration order is kept)."""
 
-    steps: list[TaskStep]
+    steps: list[TaskStep[Any]]
     index: dict[str, int]
     deps: list[list[int]]
     dependents: list[list[int]]
@@ -91,7 +92,7 @@ def topological_order(graph: TaskGraph) -> list[int]:
     return order
 
 
-def build_graph(steps: Sequence[TaskStep]) -> TaskGraph:
+def build_graph(steps: Sequence[TaskStep[Any]]) -> TaskGraph:
     """Index and validate `steps`; raise WorkflowValidationError with one clear sentence."""
     step_list = list(steps)
     n = len(step_list)
@@ -148,7 +149,7 @@ def build_graph(steps: Sequence[TaskStep]) -> TaskGraph:
 _name_of = attrgetter("name")
 
 
-def _bad_dependency(step: TaskStep, resolved: list[int | None], i: int) -> None:
+def _bad_dependency(step: TaskStep[Any], resolved: list[int | None], i: int) -> None:
     for dep, j in zip(step.dependencies, resolved, strict=True):
         if j is None:
             raise WorkflowValidationError(
@@ -199,7 +200,7 @@ _STATUS_STYLE = {
 }
 
 
-def mermaid(steps: Sequence[TaskStep], statuses: Mapping[str, str] | None = None) -> str:
+def mermaid(steps: Sequence[TaskStep[Any]], statuses: Mapping[str, str] | None = None) -> str:
     """A Mermaid `graph TD` of the steps; node ids are safe, labels escaped.
 
     With `statuses` (task name -> status), nodes are given a class per status.

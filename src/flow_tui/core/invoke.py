@@ -12,7 +12,7 @@ import functools
 import inspect
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from flow_tui.core.model import TaskStep
 
@@ -24,9 +24,21 @@ current_task_name: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 
 
 class TaskInvoker(Protocol):
-    """Calls a task body with its context; the awaitable yields what the body returned."""
+    """Calls a task body with its context; the awaitable yields what the body returned.
+
+    An invoker that runs bodies in threads of this process is also a ThreadedInvoker.
+    """
 
     def invoke(self, step: TaskStep[Any], context: Any) -> Awaitable[Any]: ...
+
+
+@runtime_checkable
+class ThreadedInvoker(TaskInvoker, Protocol):
+    """A TaskInvoker that runs some bodies in threads of this process; `busy` counts
+    those still running (TaskRunner.busy_threads reads it)."""
+
+    @property
+    def busy(self) -> int: ...
 
 
 def is_async_callable(fn: Callable[..., Any]) -> bool:

@@ -6,23 +6,18 @@ import contextlib
 import gc
 import inspect
 from collections.abc import Awaitable, Collection, Iterable, Iterator, Mapping, Sequence
-from operator import attrgetter
 from typing import Any, Generic, Self, TypeVar
 
-from flow_tui.core.events import (
-    EventBus,
-    Listener,
-    Plugin,
-    PluginContext,
-    WorkflowEnd,
-    WorkflowStart,
-)
-from flow_tui.core.executor import CommitBarrier, WorkflowExecutor
+from flow_tui.core.commit import CommitBarrier
+from flow_tui.core.events import EventBus, Listener, WorkflowEnd, WorkflowStart
+from flow_tui.core.executor import WorkflowExecutor
 from flow_tui.core.graph import TaskGraph, build_graph, mermaid
-from flow_tui.core.invoke import LocalInvoker, TaskInvoker
-from flow_tui.core.model import TaskResult, TaskStatus, TaskStep
+from flow_tui.core.invoke import LocalInvoker, TaskInvoker, ThreadedInvoker
+from flow_tui.core.model import RunStatus, TaskResult, TaskStep
+from flow_tui.core.plugins import Plugin, PluginContext
+from flow_tui.core.resume import ResumePlan, check_mark_done_by
 from flow_tui.core.snapshot import Snapshot
-from flow_tui.core.state import ResumePlan, TaskStateManager
+from flow_tui.core.state import TaskStateManager
 from flow_tui.core.strategies import DryRunStrategy, ExecutionStrategy, default_strategy
 
 C = TypeVar("C")
@@ -114,7 +109,7 @@ class TaskRunner(Generic[C]):
         )
         self._executor = executor
         if self._paused:
-            self.state.status = "paused"
+            self.state.set_status(RunStatus.PAUSED)
         try:
             if self.events.wants("workflow_start"):
                 self.events.emit(
@@ -125,11 +120,11 @@ class TaskRunner(Generic[C]):
             await executor.run(ready, timeout)
         finally:
             self._executor = None
-            self.state.status = _final_status(self.state.results, executor)
+            status = self.state.finish(cancelled=executor.stop_reason is not None)
         names = graph.index  # task name -> position, in declaration order
         results = dict(zip(names, map(self.state.results.__getitem__, names), strict=True))
         if self.events.wants("workflow_end"):
-            self.events.emit(WorkflowEnd(results, self.state.status))
+            self.events.emit(WorkflowEnd(results, status))
         await self.events.drain()
         return results
 
@@ -143,7 +138,7 @@ class TaskRunner(Generic[C]):
         if self._executor is not None:
             self._executor.pause(interrupt)
         else:
-            self.state.status = "paused"
+            self.state.set_status(RunStatus.PAUSED)
 
     def resume(self, *, rerun_interrupted: bool = False, mark_done: Iterable[str] = ()) -> None:
         """Dispatch again.
@@ -166,8 +161,8 @@ class TaskRunner(Generic[C]):
         self._paused = False
         if executor is not None:
             executor.resume(rerun_interrupted, marked)
-        elif self.state.status == "paused":
-            self.state.status = "pending"
+        elif self.state.status is RunStatus.PAUSED:
+            self.state.set_status(RunStatus.PENDING)
 
     def cancel(self) -> None:
         """End the run: running tasks are cancelled, unfinished ones end `cancelled`."""
@@ -200,6 +195,20 @@ class TaskRunner(Generic[C]):
         order: by an interrupting pause or a cancel in this run, or interrupted in the
         snapshot this run resumes and not run again yet. Before a run: the snapshot's."""
         return self.state.interrupted_names()
+
+    @property
+    def status(self) -> RunStatus:
+        """Pending, running, paused, or how the last run ended (finished, failed,
+        cancelled)."""
+        return self.state.status
+
+    @property
+    def busy_threads(self) -> int:
+        """Sync task bodies still running in threads of this process (one whose await was
+        cancelled may run on): a process should not wait for them at exit. 0 when the
+        invoker runs no threads."""
+        invoker = self.invoker
+        return invoker.busy if isinstance(invoker, ThreadedInvoker) else 0
 
     @property
     def is_running(self) -> bool:
@@ -270,20 +279,6 @@ class _Collector:
             self.frozen = False
 
 
-_FAILED = frozenset((TaskStatus.FAILURE, TaskStatus.CANCELLED))
-_status_of = attrgetter("status")
-
-
-def _final_status(results: Mapping[str, TaskResult], executor: WorkflowExecutor) -> str:
-    if executor._stop_reason is not None:
-        return "cancelled"
-    # A task skipped because its condition was false is a normal outcome; one skipped
-    # because a dependency failed implies that failure, which is counted here.
-    if not _FAILED.isdisjoint(map(_status_of, results.values())):
-        return "failed"
-    return "finished"
-
-
 class TaskRunnerBuilder(Generic[C]):
     """Fluent construction of a TaskRunner.
 
@@ -335,8 +330,7 @@ class TaskRunnerBuilder(Generic[C]):
         MarkDoneError); their result says who decided: "marked done by hand (--mark-done)"
         with `mark_done_by="flag"`, "marked done by the operator" with "operator".
         """
-        if mark_done_by not in ("flag", "operator"):
-            raise ValueError(f"mark_done_by must be 'flag' or 'operator', got {mark_done_by!r}")
+        check_mark_done_by(mark_done_by)
         self._snapshot = snapshot
         self._rerun_interrupted = rerun_interrupted
         self._mark_done = tuple(mark_done)
@@ -358,8 +352,7 @@ class TaskRunnerBuilder(Generic[C]):
         return self
 
     def build(self) -> TaskRunner[C]:
-        state = TaskStateManager()
-        state.workflow_name = self._workflow_name
+        state = TaskStateManager(self._workflow_name)
         if self._snapshot is not None:
             state.hydrate(
                 self._snapshot,

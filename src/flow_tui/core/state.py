@@ -6,148 +6,57 @@ ready and tells it what ended.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from flow_tui.core.errors import SnapshotError
 from flow_tui.core.graph import TaskGraph
-from flow_tui.core.model import SUCCESS, TaskMetrics, TaskResult, TaskStatus
+from flow_tui.core.model import SUCCESS, RunStatus, TaskMetrics, TaskResult, TaskStatus
+from flow_tui.core.resume import (
+    InterruptedTaskError,
+    ResumePlan,
+    check_consent,
+    check_mark_done_by,
+    marked_done_result,
+    plan_resume,
+)
 from flow_tui.core.snapshot import Snapshot
 
-_RERUN_REASON = {
-    TaskStatus.FAILURE: "failed",
-    TaskStatus.CANCELLED: "cancelled",
-    TaskStatus.SKIPPED: "skipped",
-}
-
-
-@dataclass(slots=True)
-class ResumePlan:
-    """What resuming from a snapshot will do, computed before anything runs."""
-
-    kept: list[str] = field(default_factory=list)
-    rerun: dict[str, str] = field(default_factory=dict)  # task -> why
-    # In the snapshot's task list with no result and not interrupted: it never started.
-    pending: list[str] = field(default_factory=list)
-    # Not in the snapshot's task list (without such a list: every task with no result).
-    new: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    interrupted: list[str] = field(default_factory=list)
-    needs_consent: list[str] = field(default_factory=list)  # interrupted, not idempotent
-    marked_done: list[str] = field(default_factory=list)
-    graph_changed: bool = False
-
-    def summary(self) -> str:
-        """One line of counts, e.g. "6 kept, 1 re-run, 14 pending, 0 new, 0 removed, 1
-        interrupted"."""
-        line = (
-            f"{len(self.kept)} kept, {len(self.rerun)} re-run, {len(self.pending)} pending, "
-            f"{len(self.new)} new, {len(self.removed)} removed"
-        )
-        if self.interrupted:
-            line += f", {len(self.interrupted)} interrupted"
-        return line
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kept": list(self.kept),
-            "rerun": dict(self.rerun),
-            "pending": list(self.pending),
-            "new": list(self.new),
-            "removed": list(self.removed),
-            "interrupted": list(self.interrupted),
-            "needs_consent": list(self.needs_consent),
-            "marked_done": list(self.marked_done),
-            "graph_changed": self.graph_changed,
-        }
-
-
-class InterruptedTaskError(SnapshotError):
-    """Resuming would re-run a non-idempotent task that may have half-run."""
-
-    def __init__(self, names: list[str]) -> None:
-        self.names = names
-        listed = ", ".join(repr(n) for n in names)
-        super().__init__(
-            f"non-idempotent task(s) {listed} were interrupted and may have partly run; "
-            "re-run them only with consent (--rerun-interrupted) or record them as "
-            "completed (--mark-done TASK)"
-        )
-
-
-class MarkDoneError(SnapshotError):
-    """`mark_done` names a task the snapshot does not list as interrupted.
-
-    `names`: the offending names (unknown tasks included); `interrupted`: the tasks that
-    could be marked done (the snapshot's interrupted tasks, in declaration order).
-    """
-
-    def __init__(self, names: list[str], interrupted: list[str]) -> None:
-        self.names = names
-        self.interrupted = interrupted
-        listed = ", ".join(repr(n) for n in names)
-        what = (
-            "it is not an interrupted task" if len(names) == 1 else "they are not interrupted tasks"
-        )
-        choices = (
-            f"interrupted: {', '.join(interrupted)}"
-            if interrupted
-            else "the snapshot lists no interrupted task"
-        )
-        super().__init__(f"cannot mark {listed} done: {what} of this snapshot ({choices})")
-
+# InterruptedTaskError lives in flow_tui.core.resume; importable from here too until
+# tests/session imports it from there.
+__all__ = ["InterruptedTaskError", "TaskStateManager"]
 
 _NONE_READY: list[int] = []  # returned when nothing became ready; never appended to
-
-
-_MARKED_DONE_MESSAGE: dict[str, str] = {
-    "flag": "marked done by hand (--mark-done)",
-    "operator": "marked done by the operator",
-}
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _check_mark_done_by(by: str) -> None:
-    if by not in _MARKED_DONE_MESSAGE:
-        raise ValueError(f"mark_done_by must be 'flag' or 'operator', got {by!r}")
-
-
-def marked_done_result(by: str = "flag") -> TaskResult:
-    """The result of an interrupted task someone says completed: by the `--mark-done`
-    flag (`by="flag"`) or by the operator's choice in a dashboard (`by="operator"`)."""
-    _check_mark_done_by(by)
-    now = _now()
-    return TaskResult(
-        TaskStatus.SUCCESS,
-        message=_MARKED_DONE_MESSAGE[by],
-        metrics=TaskMetrics(now, now, 0.0, 0),
-    )
-
-
 class TaskStateManager:
-    def __init__(self) -> None:
-        self.saved: dict[str, TaskResult] = {}
-        self.saved_versions: dict[str, str | None] | None = None
-        self.saved_interrupted: set[str] = set()
-        self.saved_interrupted_order: list[str] = []  # as the snapshot lists them
-        self.saved_tasks: list[str] = []  # the snapshot's task list (empty: it had none)
-        self.saved_fingerprint: str | None = None
-        self.saved_workflow: str | None = None
-        self.rerun_interrupted = False
-        self.mark_done: set[str] = set()
-        self.mark_done_by: str = "flag"
-        self.workflow_name: str | None = None
+    """What has happened in a run: results, what runs, what was cut off, the run status.
+
+    Others read `results`, `running`, `interrupted`, `done_count`, `graph` and `status`
+    and never change them: every change goes through a method here.
+    """
+
+    def __init__(self, workflow_name: str | None = None) -> None:
+        self.workflow_name = workflow_name
+        # What `hydrate` loaded (a copy): the snapshot the next run resumes from.
+        self._basis: Snapshot | None = None
+        self._saved_interrupted: set[str] = set()
+        self._rerun_interrupted = False
+        self._mark_done: tuple[str, ...] = ()
+        self._mark_done_by = "flag"
         self.graph: TaskGraph | None = None
         self.results: dict[str, TaskResult] = {}
         self.running: set[int] = set()
+        self.start: Callable[[int], None] = self.running.add  # see `_begin`
         self.interrupted: set[int] = set()
         self.done_count = 0
-        self.status = "pending"
+        self._status = RunStatus.PENDING
         self._remaining: list[int] = []
         self._done = bytearray()
 
@@ -167,15 +76,16 @@ class TaskStateManager:
         them again; `mark_done_by` ("flag" or "operator") says who decided, in the
         result's message.
         """
-        _check_mark_done_by(mark_done_by)
+        check_mark_done_by(mark_done_by)
         if isinstance(saved, Snapshot):
-            self.saved = dict(saved.results)
-            self.saved_versions = dict(saved.versions) if saved.versions else None
-            self.saved_interrupted_order = list(dict.fromkeys(saved.interrupted))
-            self.saved_interrupted = set(self.saved_interrupted_order)
-            self.saved_tasks = list(saved.tasks)
-            self.saved_fingerprint = saved.fingerprint
-            self.saved_workflow = saved.workflow
+            basis = Snapshot(
+                results=dict(saved.results),
+                workflow=saved.workflow,
+                fingerprint=saved.fingerprint,
+                versions=dict(saved.versions or {}),
+                interrupted=list(dict.fromkeys(saved.interrupted)),
+                tasks=list(saved.tasks),
+            )
         elif isinstance(saved, Mapping):
             for name, result in saved.items():
                 if not isinstance(result, TaskResult):
@@ -183,81 +93,43 @@ class TaskStateManager:
                         f"saved result for task {name!r} is a {type(result).__name__}, "
                         "not a TaskResult"
                     )
-            self.saved = dict(saved)
-            self.saved_versions = None
-            self.saved_interrupted = set()
-            self.saved_interrupted_order = []
-            self.saved_tasks = []
+            basis = Snapshot(results=dict(saved))
         else:
             raise SnapshotError(
                 f"with_snapshot() takes a Snapshot or a mapping of task results, "
                 f"not {type(saved).__name__}"
             )
-        self.rerun_interrupted = rerun_interrupted
-        self.mark_done = set(mark_done)
-        self.mark_done_by = mark_done_by
+        self._basis = basis
+        self._saved_interrupted = set(basis.interrupted)
+        self._rerun_interrupted = rerun_interrupted
+        self._mark_done = tuple(mark_done)
+        self._mark_done_by = mark_done_by
+
+    # -- status ------------------------------------------------------------------------
+
+    @property
+    def status(self) -> RunStatus:
+        return self._status
+
+    def set_status(self, status: RunStatus) -> None:
+        """The run was paused or resumed (by a command, or by itself)."""
+        self._status = status
+
+    def finish(self, *, cancelled: bool) -> RunStatus:
+        """The run is over: `cancelled` (a cancel, the workflow timeout), else failed
+        when a task failed or was cancelled, else finished. Returns the new status."""
+        if cancelled:
+            status = RunStatus.CANCELLED
+        # A task skipped because its condition was false is a normal outcome; one skipped
+        # because a dependency failed implies that failure, which is counted here.
+        elif not _FAILED.isdisjoint(map(_status_of, self.results.values())):
+            status = RunStatus.FAILED
+        else:
+            status = RunStatus.FINISHED
+        self._status = status
+        return status
 
     # -- planning ----------------------------------------------------------------------
-
-    def plan(self, graph: TaskGraph) -> ResumePlan:
-        """Classify every task against the saved results; pure, nothing is changed.
-
-        Raises MarkDoneError when `mark_done` names a task that is not one of the
-        snapshot's interrupted tasks (or not a task of `graph` at all).
-        """
-        steps = graph.steps
-        plan = ResumePlan()
-        if not (self.saved or self.saved_interrupted or self.mark_done or self.saved_tasks):
-            return plan  # a fresh run: nothing to classify
-        if self.mark_done:
-            markable = [s.name for s in steps if s.name in self.saved_interrupted]
-            wrong = [n for n in sorted(self.mark_done) if n not in markable]
-            if wrong:
-                raise MarkDoneError(wrong, markable)
-        listed = set(self.saved_tasks)
-        if self.saved_fingerprint is not None:
-            plan.graph_changed = self.saved_fingerprint != graph.fingerprint()
-        changed: list[int] = []
-        if self.saved_versions is not None:
-            for i, step in enumerate(steps):
-                if step.name in self.saved and step.version != self.saved_versions.get(step.name):
-                    changed.append(i)
-        stale = graph.downstream(changed) if changed else set()
-        changed_set = set(changed)
-        for i, step in enumerate(steps):
-            name = step.name
-            interrupted = name in self.saved_interrupted
-            saved = self.saved.get(name)
-            if name in self.mark_done:
-                plan.marked_done.append(name)
-                plan.kept.append(name)
-                continue
-            if interrupted and (saved is None or saved.status is not TaskStatus.SUCCESS):
-                plan.interrupted.append(name)
-                plan.rerun[name] = "interrupted"
-                if not step.idempotent:
-                    plan.needs_consent.append(name)
-                continue
-            if saved is None:
-                if listed:
-                    # The snapshot knew the task: it never started (pending), or the
-                    # snapshot is of a graph without it (new).
-                    (plan.pending if name in listed else plan.new).append(name)
-                elif self.saved or self.saved_interrupted:
-                    plan.new.append(name)
-                continue
-            if saved.status is TaskStatus.SUCCESS:
-                if i in changed_set:
-                    plan.rerun[name] = "version changed"
-                elif i in stale:
-                    plan.rerun[name] = "upstream version changed"
-                else:
-                    plan.kept.append(name)
-            else:
-                plan.rerun[name] = _RERUN_REASON[saved.status]
-        known = dict.fromkeys([*self.saved_tasks, *self.saved])
-        plan.removed = [n for n in known if n not in graph.index]
-        return plan
 
     def prepare(
         self, graph: TaskGraph, only: Collection[str] | None = None
@@ -266,26 +138,34 @@ class TaskStateManager:
 
         Kept tasks (saved successes still valid, tasks marked done, and with `only` every
         task outside it that has a saved result) are finished before the run begins.
+        Raises MarkDoneError or InterruptedTaskError (see `plan_resume`, `check_consent`)
+        before anything changes.
         """
-        plan = self.plan(graph)
-        if plan.needs_consent and not self.rerun_interrupted:
-            raise InterruptedTaskError(plan.needs_consent)
+        basis = self._basis
+        if basis is None:
+            plan = ResumePlan()
+            saved: dict[str, TaskResult] = {}
+        else:
+            plan = plan_resume(basis, graph, mark_done=self._mark_done)
+            saved = basis.results
+        check_consent(plan.needs_consent, rerun_interrupted=self._rerun_interrupted)
         n = len(graph.steps)
         self.graph = graph
         self.results = {}
-        self.running = set()
+        self._begin()
         self.interrupted = set()
         self.done_count = 0
-        self.status = "running"
+        self._status = RunStatus.RUNNING
         self._remaining = [len(d) for d in graph.deps]
         self._done = bytearray(n)
         frozen: dict[int, TaskResult] = {}
+        marked = set(plan.marked_done)
         for name in plan.kept:
             i = graph.index[name]
-            if name in self.mark_done:
-                frozen[i] = marked_done_result(self.mark_done_by)
+            if name in marked:
+                frozen[i] = marked_done_result(self._mark_done_by)
             else:
-                frozen[i] = self.saved[name]
+                frozen[i] = saved[name]
         if only is not None:
             selected = set(only)
             unknown = selected - set(graph.index)
@@ -296,8 +176,7 @@ class TaskStateManager:
                 )
             for i, step in enumerate(graph.steps):
                 if step.name not in selected and i not in frozen:
-                    saved = self.saved.get(step.name)
-                    frozen[i] = saved or TaskResult(
+                    frozen[i] = saved.get(step.name) or TaskResult(
                         TaskStatus.SKIPPED,
                         message="not selected for this run",
                         metrics=TaskMetrics(_now(), _now(), 0.0, 0),
@@ -323,6 +202,24 @@ class TaskStateManager:
         return ready, kept, plan
 
     # -- the run -----------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        self.running = set()
+        # start(i): task `i` started (its task_start was sent); cut off from now on, it
+        # counts as interrupted. Called once per task, so it is the set's own `add`, bound
+        # here, rather than a method of ours that would call it (a frame per task).
+        self.start = self.running.add
+
+    def stopped_before_start(self, i: int) -> None:
+        """Task `i` was stopped before it started: it is not running (and ends with the
+        run, or is queued again, as the executor decides)."""
+        self.running.discard(i)
+
+    def rerun(self, i: int) -> None:
+        """Task `i`, cut off by an interrupting pause, runs again: its cancelled result
+        goes (it is not finished); it stays interrupted until it ends."""
+        assert self.graph is not None
+        self.results.pop(self.graph.steps[i].name, None)
 
     def _satisfies(self, i: int, result: TaskResult) -> bool:
         status = result.status
@@ -414,7 +311,7 @@ class TaskStateManager:
         assert graph is not None
         cut_off = set(self.interrupted)
         results = self.results
-        for name in self.saved_interrupted:
+        for name in self._saved_interrupted:
             # Interrupted in an earlier run and not run again yet: still interrupted (a
             # non-idempotent task keeps asking for consent until it actually re-runs).
             i = graph.index.get(name)
@@ -428,36 +325,37 @@ class TaskStateManager:
         snapshot's interrupted tasks, as it lists them)."""
         graph = self.graph
         if graph is None:
-            return list(self.saved_interrupted_order)
+            return list(self._basis.interrupted) if self._basis is not None else []
         steps = graph.steps
         return [steps[i].name for i in sorted(self.cut_off())]
 
     def unfinished(self) -> list[int]:
         return [i for i, d in enumerate(self._done) if not d]
 
-    def is_done(self, i: int) -> bool:
-        return bool(self._done[i])
-
     # -- snapshot ----------------------------------------------------------------------
 
     def fingerprint(self) -> str | None:
         if self.graph is None:
-            return self.saved_fingerprint
+            return self._basis.fingerprint if self._basis is not None else None
         return self.graph.fingerprint()
 
     def snapshot(self, context: Any = None) -> Snapshot:
         """A consistent copy of the state, safe to take at any moment."""
         graph = self.graph
+        basis = self._basis
+        saved_workflow = basis.workflow if basis is not None else None
         if graph is None:
             # Not run yet: the hydrated results are the state.
+            if basis is None:
+                basis = Snapshot()
             return Snapshot(
-                results=dict(self.saved),
-                workflow=self.workflow_name or self.saved_workflow,
-                fingerprint=self.saved_fingerprint,
-                versions=dict(self.saved_versions or {}),
-                interrupted=list(self.saved_interrupted_order),
-                tasks=list(self.saved_tasks),
-                status=self.status,
+                results=dict(basis.results),
+                workflow=self.workflow_name or saved_workflow,
+                fingerprint=basis.fingerprint,
+                versions=dict(basis.versions),
+                interrupted=list(basis.interrupted),
+                tasks=list(basis.tasks),
+                status=self._status.value,
                 context=context,
             )
         steps = graph.steps
@@ -467,17 +365,19 @@ class TaskStateManager:
         ordered = {s.name: results[s.name] for s in steps if s.name in results}
         return Snapshot(
             results=ordered,
-            workflow=self.workflow_name or self.saved_workflow,
+            workflow=self.workflow_name or saved_workflow,
             fingerprint=self.fingerprint(),
             versions={s.name: s.version for s in steps},
             interrupted=interrupted,
             tasks=[s.name for s in steps],
-            status=self.status,
+            status=self._status.value,
             context=context,
         )
 
 
 _NOT_RUN = (TaskStatus.CANCELLED, TaskStatus.SKIPPED)
+_FAILED = frozenset((TaskStatus.FAILURE, TaskStatus.CANCELLED))
+_status_of = attrgetter("status")
 
 _VERB = {
     TaskStatus.FAILURE: "failed",

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from flow_tui.core.events import EventBus, TaskRetry
 from flow_tui.core.invoke import TaskInvoker
-from flow_tui.core.model import TaskResult, TaskStatus, TaskStep
+from flow_tui.core.model import SUCCESS, TaskResult, TaskStatus, TaskStep
 
 
 @dataclass(slots=True)
@@ -65,6 +65,23 @@ def _user_frames(tb: TracebackType | None) -> TracebackType | None:
     return tb
 
 
+# What a body's end means: `result_of` what it returned, `failure_from` what it raised.
+# StandardStrategy and the executor's inline path (a plain step) both call a body as
+#     try: value = await invoker.invoke(step, context)
+#     except Exception as exc: result = failure_from(exc)
+#     else: result = result_of(value)
+# the executor inline, to spare a coroutine frame per task (tests/core/test_core_bodies.py
+# holds the two to the same results).
+
+
+def result_of(value: Any) -> TaskResult:
+    """The result of a body that returned `value`: a TaskResult as it is, anything else a
+    success carrying `value` as its data."""
+    if isinstance(value, TaskResult):
+        return value
+    return TaskResult(SUCCESS, None, None, value)
+
+
 def failure_from(exc: BaseException, message: str | None = None) -> TaskResult:
     """A failure result for an exception: `error` names its type and gives its text
     ("ValueError: bad payload"; just the type when the text is empty); the traceback is
@@ -107,9 +124,7 @@ class StandardStrategy:
                     )
         except Exception as exc:
             return failure_from(exc)
-        if isinstance(value, TaskResult):
-            return value
-        return TaskResult(TaskStatus.SUCCESS, data=value)
+        return result_of(value)
 
 
 class RetryingStrategy:

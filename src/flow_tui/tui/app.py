@@ -33,7 +33,7 @@ from textual.widgets import Input, Tree
 from textual.worker import Worker
 
 from flow_tui.core.errors import FlowError
-from flow_tui.core.state import InterruptedTaskError
+from flow_tui.core.resume import InterruptedTaskError
 from flow_tui.exit_codes import EXIT_OK
 from flow_tui.session import LoadedSnapshot, RunState, Session
 from flow_tui.shutdown import SignalGuard

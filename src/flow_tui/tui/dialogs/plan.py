@@ -13,8 +13,8 @@ from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Static
 
+from flow_tui.core.resume import ResumePlan
 from flow_tui.core.snapshot import Snapshot
-from flow_tui.core.state import ResumePlan
 from flow_tui.tui.clock import Clock
 from flow_tui.tui.dialogs.consent import ConsentScreen, PlanDecision
 from flow_tui.tui.dialogs.paths import display_path

@@ -1,0 +1,273 @@
+"""Resuming from a snapshot: what it will do (the plan), and who must consent to it.
+
+Pure functions of a saved snapshot and a task graph: nothing here runs or changes a run.
+The state manager applies a plan when a run is prepared; front ends show one before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from flow_tui.core.errors import SnapshotError
+from flow_tui.core.graph import TaskGraph
+from flow_tui.core.model import TaskMetrics, TaskResult, TaskStatus
+from flow_tui.core.snapshot import Snapshot
+
+_RERUN_REASON = {
+    TaskStatus.FAILURE: "failed",
+    TaskStatus.CANCELLED: "cancelled",
+    TaskStatus.SKIPPED: "skipped",
+}
+
+
+@dataclass(slots=True)
+class ResumePlan:
+    """What resuming from a snapshot will do, computed before anything runs."""
+
+    kept: list[str] = field(default_factory=list)
+    rerun: dict[str, str] = field(default_factory=dict)  # task -> why
+    # In the snapshot's task list with no result and not interrupted: it never started.
+    pending: list[str] = field(default_factory=list)
+    # Not in the snapshot's task list (without such a list: every task with no result).
+    new: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)
+    needs_consent: list[str] = field(default_factory=list)  # interrupted, not idempotent
+    marked_done: list[str] = field(default_factory=list)
+    graph_changed: bool = False
+
+    def summary(self) -> str:
+        """One line of counts, e.g. "6 kept, 1 re-run, 14 pending, 0 new, 0 removed, 1
+        interrupted"."""
+        line = (
+            f"{len(self.kept)} kept, {len(self.rerun)} re-run, {len(self.pending)} pending, "
+            f"{len(self.new)} new, {len(self.removed)} removed"
+        )
+        if self.interrupted:
+            line += f", {len(self.interrupted)} interrupted"
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kept": list(self.kept),
+            "rerun": dict(self.rerun),
+            "pending": list(self.pending),
+            "new": list(self.new),
+            "removed": list(self.removed),
+            "interrupted": list(self.interrupted),
+            "needs_consent": list(self.needs_consent),
+            "marked_done": list(self.marked_done),
+            "graph_changed": self.graph_changed,
+        }
+
+
+class InterruptedTaskError(SnapshotError):
+    """Resuming would re-run a non-idempotent task that may have half-run."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        listed = ", ".join(repr(n) for n in names)
+        super().__init__(
+            f"non-idempotent task(s) {listed} were interrupted and may have partly run; "
+            "re-run them only with consent (--rerun-interrupted) or record them as "
+            "completed (--mark-done TASK)"
+        )
+
+
+class MarkDoneError(SnapshotError):
+    """`mark_done` names a task the snapshot does not list as interrupted.
+
+    `names`: the offending names (unknown tasks included); `interrupted`: the tasks that
+    could be marked done (the snapshot's interrupted tasks, in declaration order).
+    """
+
+    def __init__(self, names: list[str], interrupted: list[str]) -> None:
+        self.names = names
+        self.interrupted = interrupted
+        listed = ", ".join(repr(n) for n in names)
+        what = (
+            "it is not an interrupted task" if len(names) == 1 else "they are not interrupted tasks"
+        )
+        choices = (
+            f"interrupted: {', '.join(interrupted)}"
+            if interrupted
+            else "the snapshot lists no interrupted task"
+        )
+        super().__init__(f"cannot mark {listed} done: {what} of this snapshot ({choices})")
+
+
+# -- consent ---------------------------------------------------------------------------
+
+
+def missing_consent(
+    needs_consent: Iterable[str],
+    *,
+    rerun_interrupted: bool = False,
+    mark_done: Iterable[str] = (),
+) -> list[str]:
+    """The tasks of `needs_consent` (interrupted, not idempotent) nobody decided about:
+    none with `rerun_interrupted` (consent to run them all again), else every one not
+    recorded done in `mark_done`. In the order of `needs_consent`."""
+    if rerun_interrupted:
+        return []
+    marked = set(mark_done)
+    return [name for name in needs_consent if name not in marked]
+
+
+def check_consent(
+    needs_consent: Iterable[str],
+    *,
+    rerun_interrupted: bool = False,
+    mark_done: Iterable[str] = (),
+) -> None:
+    """Raise InterruptedTaskError naming the tasks `missing_consent` gives, if any."""
+    missing = missing_consent(
+        needs_consent, rerun_interrupted=rerun_interrupted, mark_done=mark_done
+    )
+    if missing:
+        raise InterruptedTaskError(missing)
+
+
+# -- marked done -----------------------------------------------------------------------
+
+_MARKED_DONE_MESSAGE: dict[str, str] = {
+    "flag": "marked done by hand (--mark-done)",
+    "operator": "marked done by the operator",
+}
+
+
+def check_mark_done_by(by: str) -> None:
+    """ValueError unless `by` is "flag" or "operator"."""
+    if by not in _MARKED_DONE_MESSAGE:
+        raise ValueError(f"mark_done_by must be 'flag' or 'operator', got {by!r}")
+
+
+def marked_done_result(by: str = "flag") -> TaskResult:
+    """The result of an interrupted task someone says completed: by the `--mark-done`
+    flag (`by="flag"`) or by the operator's choice in a dashboard (`by="operator"`)."""
+    check_mark_done_by(by)
+    now = datetime.now(UTC)
+    return TaskResult(
+        TaskStatus.SUCCESS,
+        message=_MARKED_DONE_MESSAGE[by],
+        metrics=TaskMetrics(now, now, 0.0, 0),
+    )
+
+
+# -- planning --------------------------------------------------------------------------
+
+
+def plan_resume(
+    basis: Snapshot,
+    graph: TaskGraph,
+    *,
+    mark_done: Iterable[str] = (),
+    mark_done_by: str = "flag",
+) -> ResumePlan:
+    """Classify every task of `graph` against the snapshot `basis`; changes nothing.
+
+    `mark_done` names interrupted tasks to record as completed instead of running them
+    again (`mark_done_by`, "flag" or "operator", is checked: the results made for them
+    will say who decided). Raises MarkDoneError when `mark_done` names a task that is not
+    one of the snapshot's interrupted tasks (or not a task of `graph` at all).
+    """
+    check_mark_done_by(mark_done_by)
+    marked = set(mark_done)
+    saved_results = basis.results
+    steps = graph.steps
+    plan = ResumePlan()
+    if not (saved_results or basis.interrupted or marked or basis.tasks):
+        return plan  # a fresh run: nothing to classify
+    saved_interrupted = set(basis.interrupted)
+    if marked:
+        markable = [s.name for s in steps if s.name in saved_interrupted]
+        wrong = [n for n in sorted(marked) if n not in markable]
+        if wrong:
+            raise MarkDoneError(wrong, markable)
+    listed = set(basis.tasks)
+    if basis.fingerprint is not None:
+        plan.graph_changed = basis.fingerprint != graph.fingerprint()
+    changed: list[int] = []
+    saved_versions = basis.versions
+    if saved_versions:
+        for i, step in enumerate(steps):
+            if step.name in saved_results and step.version != saved_versions.get(step.name):
+                changed.append(i)
+    stale = graph.downstream(changed) if changed else set()
+    changed_set = set(changed)
+    for i, step in enumerate(steps):
+        name = step.name
+        interrupted = name in saved_interrupted
+        saved = saved_results.get(name)
+        if name in marked:
+            plan.marked_done.append(name)
+            plan.kept.append(name)
+            continue
+        if interrupted and (saved is None or saved.status is not TaskStatus.SUCCESS):
+            plan.interrupted.append(name)
+            plan.rerun[name] = "interrupted"
+            if not step.idempotent:
+                plan.needs_consent.append(name)
+            continue
+        if saved is None:
+            if listed:
+                # The snapshot knew the task: it never started (pending), or the
+                # snapshot is of a graph without it (new).
+                (plan.pending if name in listed else plan.new).append(name)
+            elif saved_results or saved_interrupted:
+                plan.new.append(name)
+            continue
+        if saved.status is TaskStatus.SUCCESS:
+            if i in changed_set:
+                plan.rerun[name] = "version changed"
+            elif i in stale:
+                plan.rerun[name] = "upstream version changed"
+            else:
+                plan.kept.append(name)
+        else:
+            plan.rerun[name] = _RERUN_REASON[saved.status]
+    known = dict.fromkeys([*basis.tasks, *saved_results])
+    plan.removed = [n for n in known if n not in graph.index]
+    return plan
+
+
+def resume_snapshot(
+    basis: Snapshot,
+    graph: TaskGraph,
+    *,
+    mark_done: Iterable[str] = (),
+    mark_done_by: str = "flag",
+) -> Snapshot:
+    """The snapshot of a run of `graph` that resumes from `basis` and has not started.
+
+    The saved results stand, with the versions they were made by (so a crash before the
+    run still sees which ones changed); tasks in `mark_done` are recorded done (the
+    operator's word is a result like any other: saved before any task that depends on
+    it runs) and no longer interrupted. Workflow, status and context are the basis's.
+    """
+    results = dict(basis.results)
+    interrupted = list(basis.interrupted)
+    marked = tuple(mark_done)
+    if marked:
+        for name in marked:
+            results[name] = marked_done_result(mark_done_by)
+        interrupted = [n for n in interrupted if n not in marked]
+    versions: dict[str, str | None] = {}
+    if basis.versions:
+        versions = {
+            s.name: basis.versions.get(s.name) if s.name in basis.results else s.version
+            for s in graph.steps
+        }
+    return Snapshot(
+        results=results,
+        workflow=basis.workflow,
+        fingerprint=basis.fingerprint or graph.fingerprint(),
+        versions=versions,
+        interrupted=interrupted,
+        tasks=[s.name for s in graph.steps],
+        status=basis.status,
+        context=basis.context,
+    )
