@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from flow_tui import TaskResult, TaskRunnerBuilder, TaskStatus, TaskStep
-from flow_tui.core import current_task_name
+from flow_tui.core import EventBus, LocalInvoker, StandardStrategy, TaskRun, current_task_name
 
 
 async def run(*steps: TaskStep[Any], context: Any = None) -> dict[str, TaskResult]:
@@ -161,3 +164,55 @@ async def test_results_come_back_in_declaration_order() -> None:
     names = ["z", "a", "m", "b"]
     results = await run(*(TaskStep(n, body) for n in names))
     assert list(results) == names
+
+
+def _sync_raise(ctx: object) -> None:
+    raise KeyError("price")
+
+
+async def _async_value(ctx: object) -> dict[str, int]:
+    return {"rows": 3}
+
+
+async def _async_result(ctx: object) -> TaskResult:
+    return TaskResult(TaskStatus.FAILURE, message="bad input", error="row 3", data=[3])
+
+
+async def _async_raise(ctx: object) -> None:
+    raise ValueError("bad row 17")
+
+
+async def _async_bare(ctx: object) -> None:
+    raise RuntimeError
+
+
+def _sync_value(ctx: object) -> str:
+    return "done"
+
+
+@pytest.mark.parametrize(
+    "body", [_async_value, _async_result, _async_raise, _async_bare, _sync_value, _sync_raise]
+)
+async def test_a_plain_step_and_the_standard_strategy_make_the_same_result(
+    body: Callable[[object], Any],
+) -> None:
+    # A plain step's body is called inline by the executor; a step with a timeout goes
+    # through StandardStrategy. The two must read a body's end the same way.
+    inline = (await run(TaskStep("a", body)))["a"]
+    strategy = (await run(TaskStep("a", body, timeout=60.0)))["a"]
+    direct = await StandardStrategy().execute(
+        TaskRun(TaskStep("a", body), None, LocalInvoker(), EventBus())
+    )
+    for result in (strategy, direct):
+        assert result.status is inline.status
+        assert (result.message, result.error, result.data, result.data_is_repr) == (
+            inline.message,
+            inline.error,
+            inline.data,
+            inline.data_is_repr,
+        )
+        assert (result.traceback is None) == (inline.traceback is None)
+        if inline.traceback is not None:
+            assert result.traceback is not None
+            assert result.traceback.splitlines()[-1] == inline.traceback.splitlines()[-1]
+    assert inline.metrics is not None and inline.metrics.attempts == 1
