@@ -12,7 +12,7 @@ import pytest
 
 from flow_tui import TaskStep, Workflow
 from flow_tui.core.events import TaskEnd
-from flow_tui.core.state import InterruptedTaskError
+from flow_tui.core.resume import InterruptedTaskError
 from flow_tui.session import Session, SessionOptions
 
 

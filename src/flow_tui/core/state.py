@@ -15,7 +15,6 @@ from flow_tui.core.errors import SnapshotError
 from flow_tui.core.graph import TaskGraph
 from flow_tui.core.model import SUCCESS, RunStatus, TaskMetrics, TaskResult, TaskStatus
 from flow_tui.core.resume import (
-    InterruptedTaskError,
     ResumePlan,
     check_consent,
     check_mark_done_by,
@@ -24,9 +23,7 @@ from flow_tui.core.resume import (
 )
 from flow_tui.core.snapshot import Snapshot
 
-# InterruptedTaskError lives in flow_tui.core.resume; importable from here too until
-# tests/session imports it from there.
-__all__ = ["InterruptedTaskError", "TaskStateManager"]
+__all__ = ["TaskStateManager"]
 
 _NONE_READY: list[int] = []  # returned when nothing became ready; never appended to
 
