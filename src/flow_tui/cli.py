@@ -13,7 +13,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-EXIT_USAGE = 2
+from flow_tui.exit_codes import EXIT_OK, EXIT_SIGINT, EXIT_USAGE
+from flow_tui.streams import silence
 
 EPILOG_LAUNCH = """\
 examples:
@@ -250,11 +251,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"flow-tui: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_SIGINT
     except BrokenPipeError:
         # stdout closed early (e.g. piped into `head`): not an error of ours.
-        silence_stdout()
-        return 0
+        silence(sys.stdout)
+        return EXIT_OK
     except Exception as exc:  # one line unless --debug, never a bare traceback
         if debug:
             traceback.print_exc()
@@ -264,16 +265,6 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-
-
-def silence_stdout() -> None:
-    """Point stdout at /dev/null, so that nothing (not even the flush at exit) fails on a
-    reader that went away."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, sys.stdout.fileno())
-    finally:
-        os.close(devnull)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -11,8 +11,16 @@ from typing import Any
 
 from flow_tui.core.resume import ResumePlan
 from flow_tui.core.snapshot import Snapshot
+from flow_tui.exit_codes import EXIT_OK
 from flow_tui.loader import load_workflow
-from flow_tui.session import Session, SessionError, SessionOptions, continue_decision
+from flow_tui.session import (
+    Session,
+    SessionError,
+    SessionOptions,
+    check_same_workflow,
+    continue_decision,
+)
+from flow_tui.streams import rich_console
 
 
 def _options(args: argparse.Namespace) -> SessionOptions:
@@ -53,6 +61,10 @@ def _check_launch_flags(args: argparse.Namespace) -> None:
         )
     if args.keep is not None and not args.continue_run:
         raise SessionError("--keep applies with --continue; add --continue or drop --keep")
+
+
+#: how `graph` and `inspect` say to insist on a snapshot of another workflow
+USE_ANYWAY = "pass --force to use it anyway"
 
 
 def launch(args: argparse.Namespace) -> int:
@@ -110,9 +122,9 @@ def _print_plan(session: Session, args: argparse.Namespace) -> int:
             print(json.dumps(line, ensure_ascii=False))
         else:
             print(json.dumps(doc, ensure_ascii=False, indent=2))
-        return 0
+        return EXIT_OK
     print(render_plan(session, plan, str(args.resume) if args.resume else None))
-    return 0
+    return EXIT_OK
 
 
 def _plan_rows(session: Session, plan: ResumePlan) -> list[dict[str, Any]]:
@@ -180,7 +192,7 @@ def validate(args: argparse.Namespace) -> int:
     if non_idempotent:
         print(f"not idempotent (never re-run without consent): {', '.join(non_idempotent)}")
     print(f"fingerprint {graph.fingerprint()}")
-    return 0
+    return EXIT_OK
 
 
 def graph(args: argparse.Namespace) -> int:
@@ -190,18 +202,12 @@ def graph(args: argparse.Namespace) -> int:
     statuses = None
     if args.snapshot is not None:
         snapshot = Snapshot.load(args.snapshot)
-        _check_same_workflow(snapshot, args.snapshot, workflow.name, args.force)
+        check_same_workflow(
+            snapshot, args.snapshot, workflow.name, force=args.force, hint=USE_ANYWAY
+        )
         statuses = {name: r.status.value for name, r in snapshot.results.items()}
     sys.stdout.write(mermaid(workflow.steps, statuses))
-    return 0
-
-
-def _check_same_workflow(snapshot: Snapshot, path: Path, name: str, force: bool) -> None:
-    if snapshot.workflow is not None and snapshot.workflow != name and not force:
-        raise SessionError(
-            f"snapshot {path} is of workflow {snapshot.workflow!r}, not {name!r}; "
-            "pass --force to use it anyway"
-        )
+    return EXIT_OK
 
 
 def inspect(args: argparse.Namespace) -> int:
@@ -212,23 +218,21 @@ def inspect(args: argparse.Namespace) -> int:
     if args.workflow:
         workflow, source = load_workflow(args.workflow)
         session = Session(workflow, SessionOptions(), source)
-        _check_same_workflow(snapshot, path, workflow.name, args.force)
+        check_same_workflow(snapshot, path, workflow.name, force=args.force, hint=USE_ANYWAY)
         plan = session.plan_for(snapshot, ())
     if args.output == "json":
         doc = snapshot.to_dict()
         if plan is not None and session is not None:
             doc["plan"] = {**plan.to_dict(), "tasks": _plan_rows(session, plan)}
         print(json.dumps(doc, ensure_ascii=False, indent=2))
-        return 0
-    from rich.console import Console
+        return EXIT_OK
     from rich.table import Table
     from rich.text import Text
 
-    class _Console(Console):
-        def on_broken_pipe(self) -> None:
-            raise BrokenPipeError  # the CLI ends quietly with 0, as for print()
+    def stdout_closed() -> None:
+        raise BrokenPipeError  # the CLI ends quietly with 0, as for print()
 
-    console = _Console(highlight=False)
+    console = rich_console(on_broken_pipe=stdout_closed)
     counts = ", ".join(f"{n} {k}" for k, n in snapshot.counts().items() if n)
     console.print(
         Text(
@@ -260,4 +264,4 @@ def inspect(args: argparse.Namespace) -> int:
     console.print(table)
     if plan is not None and session is not None:
         console.print(Text(render_plan(session, plan, str(path))))
-    return 0
+    return EXIT_OK

@@ -254,11 +254,7 @@ class Session:
         """
         target = Path(path)
         snapshot = Snapshot.load(target)
-        if snapshot.workflow is not None and snapshot.workflow != self.workflow.name and not force:
-            raise SessionError(
-                f"snapshot {target} is of workflow {snapshot.workflow!r}, not "
-                f"{self.workflow.name!r}; {force_hint}"
-            )
+        check_same_workflow(snapshot, target, self.workflow.name, force=force, hint=force_hint)
         return LoadedSnapshot(target, snapshot, self.plan_for(snapshot, mark_done))
 
     def plan_for(self, snapshot: Snapshot, mark_done: Iterable[str] | None = None) -> ResumePlan:
@@ -664,6 +660,18 @@ def _outcome(runner: TaskRunner[Any]) -> RunState:
     if status is RunStatus.FAILED:
         return RunState.FAILED
     return RunState.FINISHED
+
+
+def check_same_workflow(
+    snapshot: Snapshot, path: Path, name: str, *, force: bool, hint: str
+) -> None:
+    """Refuse (SessionError) a snapshot saved by a workflow not named `name`, unless
+    `force`; `hint` tells the operator how to insist, in the words of the caller. A
+    snapshot that names no workflow is accepted."""
+    if snapshot.workflow is not None and snapshot.workflow != name and not force:
+        raise SessionError(
+            f"snapshot {path} is of workflow {snapshot.workflow!r}, not {name!r}; {hint}"
+        )
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -29,6 +29,7 @@ from flow_tui.core.events import (
 from flow_tui.core.model import TaskResult, TaskStatus
 from flow_tui.core.resume import ResumePlan
 from flow_tui.session import CheckpointFailed, RunState, Session
+from flow_tui.streams import rich_console, silence
 
 OUTPUTS = ("auto", "rich", "plain", "jsonl", "json")
 
@@ -51,20 +52,6 @@ def result_fields(result: TaskResult) -> dict[str, Any]:
         if m.attempts:
             out["attempt"] = m.attempts  # the attempt that ended (= attempts made)
     return out
-
-
-def silence(stream: IO[str]) -> None:
-    """Point `stream`'s file descriptor at /dev/null: its reader went away (a closed pipe),
-    and nothing written later, not even the flush at exit, should fail."""
-    try:
-        fd = stream.fileno()
-    except (OSError, ValueError):
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-    finally:
-        os.close(devnull)
 
 
 class Reporter:
@@ -306,23 +293,14 @@ class RichReporter(PlainReporter):
         err: IO[str] | None = None,
     ) -> None:
         super().__init__(session, stream, verbose, err)
-        from rich.console import Console
 
-        reporter = self
+        def stream_closed() -> None:
+            # Drop the output, let the run (and its checkpoint) finish.
+            self.broken = True
+            silence(stream)
 
-        class _Console(Console):
-            def on_broken_pipe(self) -> None:
-                # rich's default raises SystemExit(1) from inside the run: drop output.
-                self.quiet = True
-                reporter.broken = True
-                silence(stream)
-
-        class _ErrConsole(Console):
-            def on_broken_pipe(self) -> None:
-                self.quiet = True  # task output to a closed stderr: dropped
-
-        self.console = _Console(file=stream, highlight=False)
-        self.err_console = _ErrConsole(file=self.err, highlight=False)
+        self.console = rich_console(stream, stream_closed)
+        self.err_console = rich_console(self.err)  # task output to a closed stderr: dropped
 
     def line(self, text: str, style: str | None = None) -> None:
         from rich.text import Text
