@@ -127,18 +127,33 @@ class StandardStrategy:
         return result_of(value)
 
 
-class RetryingStrategy:
+class PolicyLayer:
+    """A layer of the stack around `inner` (a StandardStrategy unless given) that acts on
+    the steps with its policy; for the others `for_step` hands over to `inner`."""
+
+    def __init__(self, inner: ExecutionStrategy | None = None) -> None:
+        self.inner: ExecutionStrategy = inner or StandardStrategy()
+
+    def applies_to(self, step: TaskStep[Any]) -> bool:
+        """Whether `step` has the policy this layer applies."""
+        raise NotImplementedError
+
+    def for_step(self, step: TaskStep[Any]) -> ExecutionStrategy:
+        return self if self.applies_to(step) else specialize(self.inner, step)
+
+    async def execute(self, run: TaskRun) -> TaskResult:
+        raise NotImplementedError
+
+
+class RetryingStrategy(PolicyLayer):
     """Runs `inner` again after a failure, as the step's RetryPolicy allows.
 
     Under a LoopingStrategy (the default stack) each failed iteration is retried on its
     own; `run.attempts` counts every body call of the task.
     """
 
-    def __init__(self, inner: ExecutionStrategy | None = None) -> None:
-        self.inner: ExecutionStrategy = inner or StandardStrategy()
-
-    def for_step(self, step: TaskStep[Any]) -> ExecutionStrategy:
-        return self if step.retry is not None else specialize(self.inner, step)
+    def applies_to(self, step: TaskStep[Any]) -> bool:
+        return step.retry is not None
 
     async def execute(self, run: TaskRun) -> TaskResult:
         result = await self.inner.execute(run)
@@ -166,17 +181,14 @@ class RetryingStrategy:
         return result
 
 
-class LoopingStrategy:
+class LoopingStrategy(PolicyLayer):
     """Runs `inner` until the step's LoopPolicy says stop; fails when iterations run out.
 
     An iteration that fails (after the retries of an inner RetryingStrategy) ends the loop.
     """
 
-    def __init__(self, inner: ExecutionStrategy | None = None) -> None:
-        self.inner: ExecutionStrategy = inner or StandardStrategy()
-
-    def for_step(self, step: TaskStep[Any]) -> ExecutionStrategy:
-        return self if step.loop is not None else specialize(self.inner, step)
+    def applies_to(self, step: TaskStep[Any]) -> bool:
+        return step.loop is not None
 
     async def execute(self, run: TaskRun) -> TaskResult:
         policy = run.step.loop
