@@ -15,6 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from flow_tui.core import EVENT_NAMES as CORE_EVENT_NAMES
+
 HERE = Path(__file__).resolve().parent
 WORKFLOWS = HERE / "workflows"
 REPO = HERE.parents[1]
@@ -208,21 +210,9 @@ class Workspace:
 
 # -- JSON Lines ------------------------------------------------------------------------
 
-EVENT_NAMES = {
-    "workflow_start",
-    "workflow_end",
-    "task_start",
-    "task_end",
-    "task_skipped",
-    "task_retry",
-    "workflow_paused",
-    "workflow_resumed",
-    "resume_plan",
-    "notice",
-    "checkpoint_failed",
-    "task_log",
-    "summary",
-}
+#: what a headless run writes besides the runner's own events
+HEADLESS_EVENT_NAMES = {"resume_plan", "notice", "checkpoint_failed", "task_log", "summary"}
+EVENT_NAMES = {*CORE_EVENT_NAMES, *HEADLESS_EVENT_NAMES}
 TASK_EVENTS = {"task_start", "task_end", "task_skipped", "task_retry"}
 
 
