@@ -25,7 +25,9 @@ async def noop(ctx: object) -> None:
 async def test_tasks_that_never_suspend_still_let_the_loop_run_other_work() -> None:
     # A chain of 2,000 no-op tasks at concurrency 1 is run by one worker back to back;
     # another coroutine on the same loop must get turns during the run, not only after.
-    steps = [TaskStep(f"t{i}", noop, dependencies=(f"t{i - 1}",) if i else ()) for i in range(2000)]
+    steps: list[TaskStep[None]] = [
+        TaskStep(f"t{i}", noop, dependencies=(f"t{i - 1}",) if i else ()) for i in range(2000)
+    ]
     ends = 0
     ends_seen_by_ticker: list[int] = []
 
@@ -100,11 +102,16 @@ async def test_interrupting_pause_then_resume_runs_every_task_exactly_once_more(
     calls: dict[str, int] = {}
     gate = asyncio.Event()
     slow = {"t20", "t21"}
+    blocked: set[str] = set()
+    both_blocked = asyncio.Event()
 
     def body(name: str) -> Any:
         async def run(ctx: object) -> None:
             calls[name] = calls.get(name, 0) + 1
             if name in slow and calls[name] == 1:
+                blocked.add(name)
+                if blocked == slow:
+                    both_blocked.set()
                 await gate.wait()
             await asyncio.sleep(0)
 
@@ -112,18 +119,17 @@ async def test_interrupting_pause_then_resume_runs_every_task_exactly_once_more(
 
     steps = [TaskStep(f"t{i}", body(f"t{i}")) for i in range(40)]
     runner = TaskRunnerBuilder(None).build()
-    both_blocked = asyncio.Event()
+    t20_ended = asyncio.Event()
 
-    def on_start(event: TaskStart) -> None:
-        if event.step.name == "t21":
-            both_blocked.set()
+    def on_end(event: TaskEnd) -> None:
+        if event.step.name == "t20":
+            t20_ended.set()
 
-    runner.events.on("task_start", on_start)
+    runner.events.on("task_end", on_end)
     run = asyncio.get_running_loop().create_task(runner.execute(steps, concurrency=2))
-    await both_blocked.wait()
-    await asyncio.sleep(0)
+    await both_blocked.wait()  # both slow bodies are inside, waiting at the gate
     runner.pause(interrupt=True)
-    await asyncio.sleep(0)
+    await asyncio.wait_for(t20_ended.wait(), 10)
     assert runner.results["t20"].status is TaskStatus.CANCELLED
     runner.resume()
     results = await run
@@ -148,10 +154,8 @@ async def test_a_body_that_swallows_an_interrupt_leaves_no_cancellation_behind()
         assert task is not None
         return task.cancelling()
 
-    steps = [
-        TaskStep("stubborn", stubborn),
-        *(TaskStep(f"after{k}", after, dependencies=("stubborn",)) for k in range(3)),
-    ]
+    steps: list[TaskStep[None]] = [TaskStep("stubborn", stubborn)]
+    steps += [TaskStep(f"after{k}", after, dependencies=("stubborn",)) for k in range(3)]
     runner = TaskRunnerBuilder(None).build()
     run = asyncio.get_running_loop().create_task(runner.execute(steps, concurrency=1))
     await entered.wait()
@@ -219,7 +223,7 @@ async def test_under_a_barrier_reused_workers_keep_slots_until_ends_are_committe
     def on_end(event: TaskEnd) -> None:
         covered_after[event.step.name] = commits_started + 1
 
-    steps = [
+    steps: list[TaskStep[None]] = [
         TaskStep(
             f"t{i}",
             noop,
