@@ -3,6 +3,7 @@ first (s), or stay (n, escape)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import ClassVar
 
@@ -11,7 +12,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 
+from flow_tui.session import RunState
 from flow_tui.tui.dialogs.base import Dialog
+
+# How the tasks of a run that is over can have ended badly: Session.counts() keys, words.
+_BAD_ENDS = (("failure", "failed"), ("skipped", "skipped"), ("cancelled", "cancelled"))
 
 
 class QuitChoice(StrEnum):
@@ -40,6 +45,30 @@ class ConfirmQuit(Dialog[QuitChoice]):
         self.situation = situation
         self.checkpoint = checkpoint
         self.over = over  # the run is over (with failures): nothing is cancelled
+
+    @classmethod
+    def after_run(
+        cls, state: RunState, tally: Mapping[str, int], checkpoint: str | None
+    ) -> ConfirmQuit:
+        """The run is over, not every task succeeded: `tally` as `Session.counts()`."""
+        ends = [f"{tally[key]} {word}" for key, word in _BAD_ENDS if tally[key]]
+        verb = {RunState.FAILED: "failed", RunState.CANCELLED: "was cancelled"}
+        situation = (
+            f"The run {verb.get(state, 'ended')}: "
+            f"{', '.join(ends) or 'not every task succeeded'}. "
+            "Quitting exits with code 1. Quit?"
+        )
+        return cls(situation, checkpoint, over=True)
+
+    @classmethod
+    def during_run(
+        cls, state: RunState, running: int, left: int, checkpoint: str | None
+    ) -> ConfirmQuit:
+        """The run is not over: `running` tasks would be cancelled, `left` never run."""
+        situation = (
+            f"The run is {state.value}: {running} task(s) running, {left} not run yet. Quit anyway?"
+        )
+        return cls(situation, checkpoint)
 
     def hint(self) -> str:
         if self.over:

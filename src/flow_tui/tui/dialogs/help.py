@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.dom import DOMNode
 from textual.widgets import Button, Static
 
 from flow_tui.tui.dialogs.base import Dialog
@@ -19,6 +23,23 @@ class KeyHelp:
     description: str
     tooltip: str
     binding_id: str | None
+
+
+def describe_keys(app: App[Any], nodes: Iterable[DOMNode]) -> list[KeyHelp]:
+    """Every remappable key of `nodes` (the app and its widgets), in declared order,
+    showing the keys in force (a keymap applied)."""
+    out: list[KeyHelp] = []
+    for node in nodes:
+        keys: dict[str, list[str]] = {}
+        for _key, binding in node._bindings:  # Textual has no public view of keys in force
+            if binding.id is not None:
+                keys.setdefault(binding.id, []).append(app.get_key_display(binding))
+        for declared in type(node).BINDINGS:
+            if not isinstance(declared, Binding) or declared.id not in keys:
+                continue
+            shown = " / ".join(dict.fromkeys(keys[declared.id]))
+            out.append(KeyHelp(shown, declared.description, declared.tooltip, declared.id))
+    return out
 
 
 class HelpScreen(Dialog[None]):

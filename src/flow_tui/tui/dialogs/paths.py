@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from datetime import datetime
 from pathlib import Path
 
 from textual.suggester import Suggester
@@ -86,3 +88,18 @@ def find_snapshots(folders: list[Path], limit: int = 12) -> list[Path]:
                 found.append((mtime, path))
     found.sort(key=lambda item: (-item[0], str(item[1])))
     return [path for _, path in found[:limit]]
+
+
+def snapshot_folders(source: Path | None) -> list[Path]:
+    """Where snapshots are looked for: beside the workflow module, then the working folder."""
+    folders = [] if source is None else [source.parent]
+    folders.append(Path.cwd())
+    return folders
+
+
+def default_snapshot_path(source: Path | None, workflow: str, now: datetime) -> str:
+    """Next to the workflow module (else the working folder), timestamped, TOML."""
+    folder = source.parent if source is not None else Path.cwd()
+    stamp = now.strftime("%Y%m%d-%H%M%S")
+    name = re.sub(r"[^\w.-]+", "-", workflow).strip("-") or "workflow"
+    return display_path(folder / f"{name}-{stamp}.toml")
