@@ -1,0 +1,295 @@
+"""The dashboard's display of one session: its widgets kept up to date, the filter, focus
+and help. It reads the session and never steers it; the layers above do (app.py).
+
+Runner events land in PendingChanges and a 10 Hz timer applies them inside
+`batch_update()`, so a burst of task events costs one repaint.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Tree
+
+from flow_tui.session import Session
+from flow_tui.tui.changes import ChangeBatch, PendingChanges
+from flow_tui.tui.clock import Clock
+from flow_tui.tui.detail import TaskDetail
+from flow_tui.tui.dialogs import HelpScreen
+from flow_tui.tui.dialogs.help import describe_keys
+from flow_tui.tui.dialogs.paths import display_path
+from flow_tui.tui.dialogs.plan import plan_counts
+from flow_tui.tui.filter_bar import FilterBar
+from flow_tui.tui.header import RunHeader
+from flow_tui.tui.key_bar import KeyBar
+from flow_tui.tui.messages import RunMessages
+from flow_tui.tui.status import RowStatus
+from flow_tui.tui.summary import run_summary, sentence
+from flow_tui.tui.task_tree import TaskRef, TaskTree, filter_tasks, group_tasks
+from flow_tui.tui.view import RunView, Transition
+
+# The statuses a task can be retried from (`r`), once the run is not running.
+_RETRIABLE = {
+    RowStatus.FAILURE,
+    RowStatus.CANCELLED,
+    RowStatus.SKIPPED,
+    RowStatus.INTERRUPTED,
+}
+
+# The keys whose offer changes with the run: the footer is refreshed when one changes.
+_FOOTER_ACTIONS = ("pause", "resume", "load", "retry", "retry_failed")
+
+
+class RunDisplay(App[int]):
+    """The widgets of the dashboard over `session`, and their upkeep.
+
+    Textual calls the `on_mount` (and `on_unmount`) of every class of an app's MRO: the
+    layers define one each at most, and this one defines none (`show_first` is called
+    from the app's).
+    """
+
+    # Absolute, so subclasses defined elsewhere (tests, benchmarks) find it too.
+    CSS_PATH = Path(__file__).with_name("dashboard.tcss")
+    TITLE = "flow-tui"
+    ENABLE_COMMAND_PALETTE = False
+    FLUSH_INTERVAL = 0.1  # seconds between repaints of pending changes
+
+    def __init__(self, session: Session, clock: Clock | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.clock = clock or Clock()
+        self.changes = PendingChanges(self.clock)
+        self.view = RunView(session, self.changes, self.clock)
+        self.groups = group_tasks(session.steps, session.graph.depths())
+        self.filter_query = ""
+        self.flushes = 0
+        self.repainted_rows = 0
+        self.session_closed = False  # nothing is shown once the session is closed
+        self._summarized = False
+        self._retriable = False
+        self._footer_signature: tuple[bool | None, ...] = ()
+
+    # -- layout ------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        yield RunMessages(id="messages")
+        with Horizontal(id="body"):
+            with Vertical(id="tree-column"):
+                yield FilterBar(tasks=len(self.session.steps), id="filter")
+                yield TaskTree(self.view, id="tasks")
+            yield TaskDetail(self.view, id="detail")
+        yield KeyBar(id="keys")
+
+    @property
+    def task_tree(self) -> TaskTree:
+        return self.query_one("#tasks", TaskTree)
+
+    @property
+    def detail_pane(self) -> TaskDetail:
+        return self.query_one("#detail", TaskDetail)
+
+    @property
+    def run_header(self) -> RunHeader:
+        return self.query_one("#header", RunHeader)
+
+    @property
+    def run_messages(self) -> RunMessages:
+        return self.query_one("#messages", RunMessages)
+
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one("#filter", FilterBar)
+
+    def show_first(self) -> None:
+        """The first look, on mount: follow the session's events, fill the tree, say
+        what a resume kept, and start the repaints."""
+        self.session.subscribe(self.changes)
+        self.view.refresh()
+        self.task_tree.populate(self.groups)
+        self.set_focus(self.task_tree)
+        self._show_run()
+        self.detail_pane.show_task(self.task_tree.highlighted_task)
+        self._note_resume()
+        self.set_interval(self.FLUSH_INTERVAL, self.flush_changes)
+
+    def _note_resume(self) -> None:
+        session = self.session
+        plan = session.plan
+        if session.resumed_from is None or plan is None:
+            if session.start_notice:  # what --continue decided
+                self.run_messages.set_note(sentence(session.start_notice))
+            return
+        self.run_messages.set_note(
+            f"Resumed from {display_path(session.resumed_from)}: {plan_counts(plan)}."
+        )
+
+    # -- repaint -----------------------------------------------------------------------
+
+    def flush_changes(self) -> None:
+        """Apply pending changes: only changed rows, in one batch (one repaint)."""
+        if self.session_closed or not self.is_running:
+            return
+        batch = self.changes.take()
+        animate = not self.clock.frozen and bool(self.view.running)
+        live = self.session.is_running
+        if batch.empty and not animate and not live:
+            return
+        self.flushes += 1
+        whole = batch.all_rows or batch.rebuild
+        names = batch.tasks
+        if batch.run_started and not whole:
+            names = [*names, *self.view.shown_finished()]
+        if animate and not whole:
+            names = [*names, *self.view.running]  # spinners and live durations
+        changed = self.view.refresh(None if whole else names)
+        with self.batch_update():
+            self._apply(batch, names, changed)
+
+    def _apply(self, batch: ChangeBatch, names: list[str], changed: list[Transition]) -> None:
+        tree = self.task_tree
+        if batch.rebuild:
+            self.groups = group_tasks(self.session.steps, self.session.graph.depths())
+            self._populate()
+        elif names or changed:
+            # After a look at every row (a run started or ended), only the groups whose
+            # tasks changed status are relabelled.
+            self.repainted_rows += tree.update_rows(names, changed)
+        if batch.tasks or batch.all_rows or batch.rebuild or batch.run_changed:
+            self._show_run()
+        else:
+            self.run_header.show_elapsed(self.view)
+        for severity, text in batch.messages:
+            if severity == "error":
+                self.run_messages.add_error(text)
+                self.notify(text, severity="error", timeout=10)
+            else:
+                self.run_messages.set_note(text)
+        highlighted = tree.highlighted_task
+        if highlighted is not None and (
+            batch.all_rows
+            or batch.rebuild
+            or highlighted in batch.tasks
+            or highlighted in self.view.running
+        ):
+            self.detail_pane.show_task(highlighted)
+        if batch.run_changed:
+            if self.filter_query:
+                self._populate()
+            self._retriable = self.retry_target() is not None
+            self.refresh_footer()
+
+    def _show_run(self) -> None:
+        counts = self.view.counts()
+        self.run_header.show(self.view, counts)
+        state = self.session.state
+        if state.is_over and not self._summarized and not self.session.is_running:
+            self._summarized = True
+            summary = run_summary(state, counts, self.view.elapsed(), self.session.failed_tasks())
+            self.run_messages.set_summary(summary)
+
+    def clear_summary(self) -> None:
+        """A new run is on its way: the banner of the last one goes (and comes back when
+        that one is over)."""
+        self._summarized = False
+        self.run_messages.set_summary(None)
+
+    def _populate(self) -> None:
+        visible = filter_tasks(self.session.steps, self.view, self.filter_query)
+        self.task_tree.populate(self.groups, visible)
+        self.detail_pane.show_task(self.task_tree.highlighted_task)
+
+    def state_changed(self) -> None:
+        """The run's state changed by a key: show it now, not at the next repaint."""
+        self.changes.mark_run_changed()
+        self.flush_changes()
+
+    # -- the footer --------------------------------------------------------------------
+
+    def retry_target(self) -> str | None:
+        """The highlighted task, if `r` can retry it now."""
+        if self.session.is_running:
+            return None
+        name = self.task_tree.highlighted_task
+        if name is None or self.view.status(name) not in _RETRIABLE:
+            return None
+        return name
+
+    def _footer_state(self) -> tuple[bool | None, ...]:
+        return tuple(self.check_action(a, ()) for a in _FOOTER_ACTIONS)
+
+    def keep_footer(self) -> None:
+        """Take the keys offered now as the ones the footer shows."""
+        self._footer_signature = self._footer_state()
+
+    def refresh_footer(self) -> None:
+        """Refresh the keys only when one of them changed (every binding check runs
+        again on a refresh)."""
+        signature = self._footer_state()
+        if signature != self._footer_signature:
+            self._footer_signature = signature
+            self.refresh_bindings()
+
+    # -- focus, filter, help -----------------------------------------------------------
+
+    @on(Tree.NodeHighlighted, "#tasks")
+    def _highlighted(self, event: Tree.NodeHighlighted[TaskRef]) -> None:
+        data = event.node.data
+        if isinstance(data, TaskRef):
+            self.detail_pane.show_task(data.name)
+        retriable = self.retry_target() is not None
+        if retriable != self._retriable:  # the footer's r comes and goes
+            self._retriable = retriable
+            self.refresh_bindings()
+
+    @on(TaskTree.DetailRequested)
+    def _detail_requested(self, event: TaskTree.DetailRequested) -> None:
+        self.detail_pane.show_task(event.name)
+        self.set_focus(self.detail_pane)
+
+    def action_focus_detail(self) -> None:
+        self.detail_pane.show_task(self.task_tree.highlighted_task)
+        self.set_focus(self.detail_pane)
+
+    # set_focus (not widget.focus(), which is deferred) so keys typed right after
+    # reach the newly focused widget, not the one losing focus.
+
+    def action_focus_tree(self) -> None:
+        self.set_focus(self.task_tree)
+
+    def action_filter(self) -> None:
+        bar = self.filter_bar
+        bar.show()
+        self.set_focus(bar)
+        self.refresh_bindings()
+
+    def action_clear_filter(self) -> None:
+        bar = self.filter_bar
+        bar.value = ""
+        bar.hide()
+        self._set_filter("")
+        self.set_focus(self.task_tree)
+        self.refresh_bindings()
+
+    @on(FilterBar.QueryChanged)
+    def _filter_changed(self, event: FilterBar.QueryChanged) -> None:
+        self._set_filter(event.query)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.filter_bar.hide()
+        self.set_focus(self.task_tree)
+
+    def _set_filter(self, query: str) -> None:
+        if query == self.filter_query:
+            return
+        self.filter_query = query
+        self._populate()
+
+    def action_help(self) -> None:
+        keys = describe_keys(self, [self, self.task_tree, self.detail_pane])
+        self.push_screen(HelpScreen(keys))

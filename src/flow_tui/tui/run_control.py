@@ -1,0 +1,173 @@
+"""The run under the dashboard: started in an async worker on the app's loop, paused
+(drain or interrupt) and resumed, with the operator's consent before anything runs past
+an interrupted task that is not idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from textual.worker import Worker
+
+from flow_tui.core.errors import FlowError
+from flow_tui.core.resume import InterruptedTaskError
+from flow_tui.session import RunState, Session
+from flow_tui.tui.clock import Clock
+from flow_tui.tui.dialogs import ConfirmInterrupt, ConsentScreen, PlanDecision, PlanScreen
+from flow_tui.tui.display import RunDisplay
+
+
+class RunControl(RunDisplay):
+    """Starts, pauses and resumes the session's run (the layer above decides when the
+    dashboard stops: `stopping`, `after_run`)."""
+
+    def __init__(
+        self, session: Session, clock: Clock | None = None, autostart: bool = True
+    ) -> None:
+        super().__init__(session, clock)
+        self.autostart = autostart
+        self.run_task_worker: Worker[None] | None = None
+        self._no_start_pending = asyncio.Event()  # cleared while a start waits for a paint
+        self._no_start_pending.set()
+
+    # -- starting ----------------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        """No run may start any more (the dashboard is on its way out)."""
+        return False
+
+    def after_run(self) -> None:
+        """Called once the run worker has ended and its last changes are shown."""
+
+    @property
+    def start_pending(self) -> bool:
+        """The run starts on its own after the next paint."""
+        return not self._no_start_pending.is_set()
+
+    def start_after_paint(self) -> None:
+        """Start the run after the first paint: the operator sees the tree before events
+        flood in, and laying out thousands of rows does not stall the first tasks."""
+        self._no_start_pending.clear()
+        self.call_after_refresh(self.start_run)
+
+    def start_run(self) -> None:
+        """Start the prepared run in an async worker on this loop."""
+        self._no_start_pending.set()
+        if self.session.is_running or self.stopping:
+            return
+        self.clear_summary()
+        self.run_task_worker = self.run_worker(
+            self._execute(), name="run", group="run", exit_on_error=False
+        )
+
+    async def _execute(self) -> None:
+        try:
+            await self.session.run()
+        except FlowError as exc:
+            self.changes.error(str(exc))
+        except Exception as exc:  # the dashboard must show it, never crash
+            self.changes.error(f"the run stopped on an unexpected {type(exc).__name__}: {exc}")
+        finally:
+            self.changes.mark_all_rows()
+        self.flush_changes()
+        self.after_run()
+
+    async def wait_for_run(self) -> None:
+        """Wait for the run worker to end (tests, quitting), once it has started."""
+        await self._no_start_pending.wait()  # a start waits for the first paint
+        worker = self.run_task_worker
+        if worker is not None:
+            with contextlib.suppress(Exception):
+                await worker.wait()
+
+    def ask_consent(self) -> None:
+        """Launched with --resume over interrupted non-idempotent tasks: ask before running."""
+        session = self.session
+        assert session.plan is not None and session.resumed_from is not None
+        screen = PlanScreen(session.plan, session.resumed_from, None, self.clock)
+        self.push_screen(screen, self._consented)
+
+    def _consented(self, decision: PlanDecision | None) -> None:
+        if decision is None:
+            self.run_messages.set_note(
+                "Not started: interrupted non-idempotent tasks need a decision. "
+                "Press o to load a snapshot, or q to quit."
+            )
+            return
+        self.session.consent(decision.rerun_interrupted, decision.mark_done, by="operator")
+        if self.autostart:
+            self.start_run()
+        self.state_changed()
+
+    # -- pause and resume --------------------------------------------------------------
+
+    def action_pause(self) -> None:
+        if self.session.state is RunState.RUNNING:
+            self.session.pause()
+            self.state_changed()
+
+    def action_resume(self) -> None:
+        session = self.session
+        if session.state not in (RunState.PAUSING, RunState.PAUSED):
+            return
+        if session.needs_consent:
+            self._ask_resume_consent(session.needs_consent)
+            return
+        try:
+            session.resume()
+        except InterruptedTaskError as exc:
+            self._ask_resume_consent(exc.names)  # never resume past a held task silently
+            return
+        if not session.is_running:
+            self.run_messages.set_note(None)
+            self.start_run()
+        self.state_changed()
+
+    def _ask_resume_consent(self, held: list[str]) -> None:
+        """An interrupting pause cut off non-idempotent tasks: the run resumes only once
+        the operator said, for each, run it again or it completed."""
+        if isinstance(self.screen, ConsentScreen):
+            return
+        self.push_screen(ConsentScreen(list(held)), self._resume_consented)
+
+    def _resume_consented(self, decision: PlanDecision | None) -> None:
+        session = self.session
+        if decision is None:
+            self.run_messages.set_note(
+                f"Still paused: {', '.join(session.needs_consent) or 'a task'} was "
+                "interrupted and is not idempotent. Press p to decide and resume."
+            )
+            return
+        if session.state not in (RunState.PAUSING, RunState.PAUSED):
+            return  # the run ended (or was stopped) while the question was open
+        try:
+            session.consent(decision.rerun_interrupted, decision.mark_done, by="operator")
+        except FlowError as exc:
+            self.changes.error(str(exc))
+            self.flush_changes()
+            return
+        self.run_messages.set_note(None)
+        self.action_resume()
+
+    def action_pause_interrupt(self) -> None:
+        session = self.session
+        if session.state not in (RunState.RUNNING, RunState.PAUSING):
+            return
+        if isinstance(self.screen, ConfirmInterrupt):
+            return
+        index = session.graph.index
+        fragile = [n for n in session.running if not session.steps[index[n]].idempotent]
+        if fragile:
+            self.push_screen(ConfirmInterrupt(fragile), self._interrupt_confirmed)
+            return
+        self._interrupt()
+
+    def _interrupt_confirmed(self, interrupt: bool | None) -> None:
+        if interrupt:
+            self._interrupt()
+
+    def _interrupt(self) -> None:
+        if self.session.state in (RunState.RUNNING, RunState.PAUSING):
+            self.session.pause(interrupt=True)
+            self.state_changed()
