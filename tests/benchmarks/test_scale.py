@@ -9,11 +9,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _scale(tmp_path: Path, *extra: str) -> dict:
+def _scale(tmp_path: Path, *extra: str) -> dict[str, Any]:
     out = tmp_path / "scale.json"
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--scale", "--tiny", "--json", str(out), *extra],
@@ -24,7 +25,7 @@ def _scale(tmp_path: Path, *extra: str) -> dict:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    doc: dict = json.loads(out.read_text())
+    doc: dict[str, Any] = json.loads(out.read_text())
     assert "load + resume, all success" in done.stdout
     return doc
 

@@ -22,7 +22,6 @@ from flow_tui import Snapshot, TaskStatus
 from flow_tui import checkpoint as checkpoint_module
 from flow_tui.core.events import Event
 from flow_tui.session import CheckpointFailed, Session, SessionOptions
-from flow_tui.snapshot import journal
 from flow_tui.snapshot.journal import journal_path
 
 
@@ -289,7 +288,7 @@ async def _journal_fails_when_a_ends(
     run = asyncio.create_task(session.run())
     await wait_for(lambda: session.running == ["a"])
     before = Snapshot.load(ck)
-    monkeypatch.setattr(journal.os, "fdatasync", _no_space)
+    monkeypatch.setattr(os, "fdatasync", _no_space)
     gate.set()
     await wait_for(lambda: any(isinstance(e, CheckpointFailed) for e in events))
     return session, run, events, before
@@ -333,7 +332,6 @@ async def test_after_a_failure_a_resume_rewrites_the_checkpoint_and_carries_on(
 async def test_session_save_failure_says_which_file_and_why(
     ck: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from flow_tui.snapshot import files
 
     target = ck.with_name("saved" + ck.suffix)
     session = Session(workflow([step("a")]))
@@ -343,7 +341,7 @@ async def test_session_save_failure_says_which_file_and_why(
     def denied(src: str, dst: str) -> None:
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
 
-    monkeypatch.setattr(files.os, "replace", denied)
+    monkeypatch.setattr(os, "replace", denied)
     with pytest.raises(Exception) as failure:
         session.save(target)
     assert type(failure.value).__name__ == "SnapshotError"
@@ -372,7 +370,7 @@ async def test_a_non_idempotent_body_does_not_run_when_its_start_cannot_be_made_
     session = Session.open(workflow(steps), SessionOptions(checkpoint=ck))
     events: list[Event] = []
     session.subscribe(events.append)
-    monkeypatch.setattr(journal.os, "fdatasync", second_fails)
+    monkeypatch.setattr(os, "fdatasync", second_fails)
     run = asyncio.create_task(session.run())
     await wait_for(lambda: any(isinstance(e, CheckpointFailed) for e in events))
     session.cancel()
@@ -404,7 +402,7 @@ async def test_journal_syncs_move_to_the_loop_thread_while_fast_and_back_when_sl
         if recording:
             synced_on.append(threading.get_ident() == loop_thread)
 
-    monkeypatch.setattr(journal.os, "fdatasync", recording_fdatasync)
+    monkeypatch.setattr(os, "fdatasync", recording_fdatasync)
     slow_from = 12
 
     async def body(ctx: Any) -> None:

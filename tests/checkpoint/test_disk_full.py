@@ -24,7 +24,6 @@ from ckhelpers import WORKFLOWS, child_env, dir_listing, flow_tui, resume_headle
 
 from flow_tui import Snapshot, SnapshotError
 from flow_tui.session import Session
-from flow_tui.snapshot import files
 
 GATED = WORKFLOWS / "gated.py"
 
@@ -58,7 +57,7 @@ def test_a_failed_save_leaves_the_previous_file_and_says_why(
     session = Session(workflow([step("a"), step("b")]))
     session.save(target)
     before = target.read_bytes()
-    owner = files.tempfile if function == "mkstemp" else files.os
+    owner = tempfile if function == "mkstemp" else os
     monkeypatch.setattr(owner, function, _raise(code))
     with pytest.raises(SnapshotError) as failure:
         session.save(target)

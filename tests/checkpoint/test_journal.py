@@ -160,7 +160,7 @@ def test_a_failed_append_is_cut_back_and_the_journal_stays_usable(
     def no_space(fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(journal.os, "fdatasync", no_space)
+    monkeypatch.setattr(os, "fdatasync", no_space)
     with pytest.raises(SnapshotError) as failure:
         writer.write(end_record("b", success()))
     assert str(journal_path(ck)) in str(failure.value)

@@ -4,6 +4,7 @@ of a process that is gone is taken over."""
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import signal
@@ -15,7 +16,6 @@ from pathlib import Path
 import pytest
 from ckhelpers import FLOW_TUI, WORKFLOWS, child_env, resume_headless, step, workflow
 
-from flow_tui import checkpoint as checkpoint_module
 from flow_tui.checkpoint import CheckpointLock, CheckpointLockError
 from flow_tui.session import Session, SessionOptions
 
@@ -118,7 +118,7 @@ def test_without_flock_the_pid_in_the_file_decides(
     def no_locks(fd: int, op: int) -> None:
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
 
-    monkeypatch.setattr(checkpoint_module.fcntl, "flock", no_locks)
+    monkeypatch.setattr(fcntl, "flock", no_locks)
     ck = tmp_path / "ck.json"
     live = subprocess.Popen(["sleep", "60"])
     try:

@@ -42,7 +42,7 @@ metrics = clock_metrics | st.builds(
     TaskMetrics,
     started_at=st.none() | times,
     finished_at=st.none() | times,
-    duration_ms=st.floats(min_value=0, max_value=1e12) | st.integers(0, 10**6),  # type: ignore[arg-type]
+    duration_ms=st.floats(min_value=0, max_value=1e12) | st.integers(0, 10**6),
     attempts=st.integers(min_value=0, max_value=9),
 )
 plain_successes = st.builds(TaskResult, status=st.just(TaskStatus.SUCCESS), metrics=metrics)
@@ -136,4 +136,5 @@ def test_clock_times_are_formatted_as_datetime_formats_them(ts: float, duration_
         "t", TaskResult(TaskStatus.SUCCESS, metrics=metrics)
     )[2]
     assert fields is not None
+    assert metrics.started_at is not None and metrics.finished_at is not None
     assert fields[2:] == (metrics.started_at.isoformat(), metrics.finished_at.isoformat())

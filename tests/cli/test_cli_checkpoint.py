@@ -90,7 +90,8 @@ def test_resume_into_a_new_checkpoint_file(ws: Workspace) -> None:
     assert set(Snapshot.load(ws.path / "b.json").results) == {"extract", "transform", "load"}
 
 
-CORRUPT = {
+#: case -> (file name, content, what the one error line names)
+CORRUPT: dict[str, tuple[str, str | bytes, tuple[str, ...]]] = {
     "toml syntax": ("bad.toml", "results = [\n", ("bad.toml", "TOML")),
     "json syntax": ("bad.json", '{"format": "flow-tui-snapshot",', ("bad.json", "JSON")),
     "not a snapshot": ("bad.json", '{"hello": "world"}\n', ("bad.json", "not a flow-tui snapshot")),

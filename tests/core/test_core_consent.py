@@ -72,7 +72,7 @@ async def interrupt_when_running(runner: TaskRunner[Any], g: Gated, *names: str)
 async def test_a_cut_off_non_idempotent_task_is_held_and_resume_refuses_without_consent() -> None:
     g = Gated()
     rec = Recorder()
-    runner = TaskRunnerBuilder().on("task_end", rec).build()
+    runner = TaskRunnerBuilder(None).on("task_end", rec).build()
 
     async def operator() -> None:
         await interrupt_when_running(runner, g, "charge")
@@ -110,7 +110,7 @@ async def test_resume_with_mark_done_records_the_held_task_as_done_by_the_operat
     rec = Recorder()
     order: list[str] = []
     runner = (
-        TaskRunnerBuilder()
+        TaskRunnerBuilder(None)
         .on("task_end", rec)
         .on("task_end", lambda e: order.append(f"end {e.step.name}"))
         .on("task_start", lambda e: order.append(f"start {e.step.name}"))
@@ -140,7 +140,7 @@ async def test_resume_with_mark_done_records_the_held_task_as_done_by_the_operat
 async def test_mark_done_naming_a_task_that_is_not_held_raises_value_error() -> None:
     g = Gated()
     rec = Recorder()
-    runner = TaskRunnerBuilder().on("task_end", rec).build()
+    runner = TaskRunnerBuilder(None).on("task_end", rec).build()
 
     async def operator() -> None:
         await interrupt_when_running(runner, g, "charge")
@@ -161,7 +161,7 @@ async def test_mark_done_naming_a_task_that_is_not_held_raises_value_error() -> 
 async def test_each_held_task_must_be_covered() -> None:
     g = Gated()
     rec = Recorder()
-    runner = TaskRunnerBuilder().on("task_end", rec).build()
+    runner = TaskRunnerBuilder(None).on("task_end", rec).build()
     steps = [
         g.step("charge", gated=True, idempotent=False),
         g.step("email", gated=True, idempotent=False),
@@ -195,7 +195,7 @@ async def test_each_held_task_must_be_covered() -> None:
 async def test_cancelling_a_run_with_held_tasks_ends_it_and_keeps_them_interrupted() -> None:
     g = Gated()
     rec = Recorder()
-    runner = TaskRunnerBuilder().on("task_end", rec).build()
+    runner = TaskRunnerBuilder(None).on("task_end", rec).build()
 
     async def operator() -> None:
         await interrupt_when_running(runner, g, "charge")
@@ -226,7 +226,7 @@ async def test_a_run_resumed_before_the_cut_off_body_ended_pauses_again_for_cons
         if len(pauses) == 2:
             repaused.set()
 
-    runner = TaskRunnerBuilder().on("task_end", rec).on("workflow_paused", on_paused).build()
+    runner = TaskRunnerBuilder(None).on("task_end", rec).on("workflow_paused", on_paused).build()
 
     async def operator() -> None:
         await g.began("charge").wait()
@@ -249,7 +249,7 @@ async def test_a_run_resumed_before_the_cut_off_body_ended_pauses_again_for_cons
 async def test_idempotent_interrupted_tasks_still_run_again_on_a_plain_resume() -> None:
     g = Gated()
     rec = Recorder()
-    runner = TaskRunnerBuilder().on("task_end", rec).build()
+    runner = TaskRunnerBuilder(None).on("task_end", rec).build()
 
     async def operator() -> None:
         await interrupt_when_running(runner, g, "resize")
@@ -267,7 +267,7 @@ async def test_idempotent_interrupted_tasks_still_run_again_on_a_plain_resume() 
 
 
 async def test_resume_without_a_run_keeps_its_behaviour() -> None:
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     runner.resume()  # nothing paused: nothing happens
     runner.pause()
     assert runner.is_paused and runner.snapshot().status == "paused"
@@ -312,7 +312,7 @@ async def test_consent_under_a_commit_barrier(decision: str) -> None:
         durable_at_start.setdefault(event.step.name, list(journal.durable))
 
     runner = (
-        TaskRunnerBuilder()
+        TaskRunnerBuilder(None)
         .with_barrier(journal)
         .on("task_end", journal.on_end)
         .on("task_end", rec)

@@ -60,7 +60,7 @@ async def test_pause_drains_running_tasks_and_starts_nothing_new_until_resume() 
             drained.set()
 
     runner = (
-        TaskRunnerBuilder()
+        TaskRunnerBuilder(None)
         .on("task_start", on_start)
         .on("task_end", on_end)
         .on("workflow_paused", lambda e: paused.set())
@@ -111,7 +111,7 @@ async def test_pause_interrupt_cancels_running_tasks_which_run_again_after_resum
                 interrupted.set()
 
     runner = (
-        TaskRunnerBuilder()
+        TaskRunnerBuilder(None)
         .on("task_end", on_end)
         .on("workflow_paused", pauses.append)
         .on("workflow_resumed", lambda e: resumed.set())
@@ -154,7 +154,7 @@ async def test_pause_interrupt_then_immediate_resume_still_reruns_the_task() -> 
         runner.pause(interrupt=True)
         runner.resume()  # before the cancelled body has even noticed
 
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     op = control(operator())
     results = await runner.execute([g.step("slow", gated=True), g.step("after", "slow")])
     await op
@@ -165,7 +165,9 @@ async def test_pause_interrupt_then_immediate_resume_still_reruns_the_task() -> 
 
 async def test_pause_before_execute_holds_the_run_until_resume() -> None:
     g = Gates()
-    runner = TaskRunnerBuilder().on("workflow_start", lambda e: g.log.append("wf start")).build()
+    runner = (
+        TaskRunnerBuilder(None).on("workflow_start", lambda e: g.log.append("wf start")).build()
+    )
     runner.pause()
     assert runner.is_paused
     assert runner.snapshot().status == "paused"
@@ -189,7 +191,7 @@ async def test_pause_before_execute_holds_the_run_until_resume() -> None:
 
 async def test_cancel_before_execute_cancels_everything_and_runs_nothing() -> None:
     g = Gates()
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     runner.cancel()
     results = await runner.execute([g.step("a"), g.step("b", "a"), g.step("c")])
     assert g.calls == {}
@@ -203,7 +205,7 @@ async def test_cancel_before_execute_cancels_everything_and_runs_nothing() -> No
 
 async def test_cancel_during_a_run() -> None:
     g = Gates()
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
 
     async def operator() -> None:
         await g.started_event("slow").wait()
@@ -226,7 +228,7 @@ async def test_cancel_during_a_run() -> None:
 
 async def test_cancel_while_paused_ends_the_run() -> None:
     g = Gates()
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     paused = asyncio.Event()
     runner.events.on("workflow_paused", lambda e: paused.set())
 
@@ -250,7 +252,7 @@ async def test_cancel_while_paused_ends_the_run() -> None:
 
 async def test_cancelling_the_execute_call_stops_the_tasks() -> None:
     g = Gates()
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     run = asyncio.ensure_future(runner.execute([g.step("slow", gated=True)]))
     await g.started_event("slow").wait()
     run.cancel()
@@ -272,7 +274,7 @@ async def test_cancel_reaches_tasks_dispatched_but_not_yet_started() -> None:
         if event.step.name == "a":
             runner.cancel()  # "b" was dispatched with "a" and has not begun
 
-    runner = TaskRunnerBuilder().on("task_start", on_start).build()
+    runner = TaskRunnerBuilder(None).on("task_start", on_start).build()
     steps = [g.step("a"), g.step("b"), g.step("c", "a")]
     results = await asyncio.wait_for(runner.execute(steps), 10)
     assert {n: r.status for n, r in results.items()} == {
@@ -296,7 +298,7 @@ async def test_interrupt_reaches_tasks_dispatched_but_not_yet_started() -> None:
             runner.pause(interrupt=True)
             runner.resume()
 
-    runner = TaskRunnerBuilder().on("task_start", on_start).build()
+    runner = TaskRunnerBuilder(None).on("task_start", on_start).build()
     results = await asyncio.wait_for(runner.execute([g.step("a"), g.step("b")]), 10)
     assert all(r.status is TaskStatus.SUCCESS for r in results.values())
     # "a" was stopped from its task_start listener, before its body was called.
@@ -308,8 +310,11 @@ async def test_a_raising_strategy_fails_the_task_instead_of_hanging() -> None:
         async def execute(self, run: Any) -> TaskResult:
             raise RuntimeError("strategy bug")
 
-    runner = TaskRunnerBuilder().use_strategy(Broken()).build()
-    steps = [TaskStep("a", lambda c: 1), TaskStep("b", lambda c: 2, dependencies=["a"])]
+    runner = TaskRunnerBuilder(None).use_strategy(Broken()).build()
+    steps: list[TaskStep[None]] = [
+        TaskStep("a", lambda c: 1),
+        TaskStep("b", lambda c: 2, dependencies=["a"]),
+    ]
     results = await asyncio.wait_for(runner.execute(steps), 10)
     assert results["a"].status is TaskStatus.FAILURE
     assert results["a"].error == "RuntimeError: strategy bug"
@@ -331,7 +336,7 @@ async def test_a_rerun_after_interrupt_is_not_reported_as_finished_while_it_runs
         if event.result.status is TaskStatus.CANCELLED:
             interrupted.set()
 
-    runner = TaskRunnerBuilder().on("task_start", on_start).on("task_end", on_end).build()
+    runner = TaskRunnerBuilder(None).on("task_start", on_start).on("task_end", on_end).build()
 
     async def operator() -> None:
         await g.started_event("slow").wait()

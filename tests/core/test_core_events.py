@@ -35,7 +35,7 @@ ALL_EVENTS = (
 
 async def test_all_eight_events_fire_with_their_fields() -> None:
     seen: dict[str, list[Any]] = {name: [] for name in ALL_EVENTS}
-    builder = TaskRunnerBuilder()
+    builder = TaskRunnerBuilder(None)
     for name in ALL_EVENTS:
         builder.on(name, seen[name].append)
     runner = builder.build()
@@ -57,7 +57,7 @@ async def test_all_eight_events_fire_with_their_fields() -> None:
     async def boom(ctx: object) -> None:
         raise RuntimeError("boom")
 
-    steps = [
+    steps: list[TaskStep[None]] = [
         TaskStep("first", lambda c: 1),
         TaskStep("flaky", flaky, dependencies=["first"], retry=RetryPolicy(attempts=1)),
         TaskStep("broken", boom),
@@ -98,7 +98,7 @@ async def test_all_eight_events_fire_with_their_fields() -> None:
 
 async def test_event_order_for_a_chain() -> None:
     log: list[str] = []
-    runner = TaskRunnerBuilder().on("*", lambda e: log.append(e.name)).build()
+    runner = TaskRunnerBuilder(None).on("*", lambda e: log.append(e.name)).build()
     await runner.execute([TaskStep("a", lambda c: 1), TaskStep("b", lambda c: 2, dependencies="a")])
     assert log == [
         "workflow_start",
@@ -112,7 +112,7 @@ async def test_event_order_for_a_chain() -> None:
 
 async def test_workflow_end_status_finished_when_everything_succeeds() -> None:
     ends: list[WorkflowEnd] = []
-    runner = TaskRunnerBuilder().on("workflow_end", ends.append).build()
+    runner = TaskRunnerBuilder(None).on("workflow_end", ends.append).build()
     await runner.execute([TaskStep("a", lambda c: 1)])
     assert ends[0].status == "finished"
     assert runner.snapshot().status == "finished"
@@ -125,7 +125,7 @@ async def test_async_callbacks_are_awaited_before_execute_returns() -> None:
         await asyncio.sleep(0.01)
         done.append(event.step.name)
 
-    runner = TaskRunnerBuilder().on("task_end", slow_listener).build()
+    runner = TaskRunnerBuilder(None).on("task_end", slow_listener).build()
     await runner.execute([TaskStep("a", lambda c: 1), TaskStep("b", lambda c: 2)])
     assert sorted(done) == ["a", "b"]
 
@@ -141,7 +141,7 @@ async def test_a_raising_callback_is_reported_and_never_breaks_the_run(
 
     later: list[str] = []
     runner = (
-        TaskRunnerBuilder()
+        TaskRunnerBuilder(None)
         .on("task_start", bad_sync)
         .on("task_end", bad_async)
         .on("task_end", bad_sync)
@@ -172,7 +172,7 @@ async def test_a_raising_callback_is_reported_and_never_breaks_the_run(
 
 def test_unknown_event_name_is_rejected() -> None:
     with pytest.raises(ValueError, match="task_finished"):
-        TaskRunnerBuilder().on("task_finished", print).build()
+        TaskRunnerBuilder(None).on("task_finished", print).build()
 
 
 async def test_plugin_install_gets_the_runner_and_context_and_can_listen() -> None:
@@ -204,12 +204,12 @@ async def test_plugin_install_gets_the_runner_and_context_and_can_listen() -> No
 
 def test_use_rejects_an_object_without_install() -> None:
     with pytest.raises(TypeError):
-        TaskRunnerBuilder().use(object())  # type: ignore[arg-type]
+        TaskRunnerBuilder(None).use(object())  # type: ignore[arg-type]
 
 
 async def test_task_end_callback_sees_the_final_result_with_metrics() -> None:
     seen: list[TaskResult] = []
-    runner = TaskRunnerBuilder().on("task_end", lambda e: seen.append(e.result)).build()
+    runner = TaskRunnerBuilder(None).on("task_end", lambda e: seen.append(e.result)).build()
     await runner.execute([TaskStep("a", lambda c: 5)])
     (result,) = seen
     assert result.data == 5
@@ -227,7 +227,7 @@ async def test_every_task_cancelled_with_the_run_gets_an_end_event() -> None:
 
     ended: list[str] = []
     runner = (
-        TaskRunnerBuilder()
+        TaskRunnerBuilder(None)
         .on("task_end", lambda e: ended.append(e.step.name))
         .on("task_skipped", lambda e: ended.append(e.step.name))
         .build()
@@ -249,7 +249,7 @@ async def test_an_async_plugin_install_is_awaited_before_any_task_runs() -> None
             context.on("task_start", lambda e: log.append(f"start {e.step.name}"))
             context.on("workflow_start", lambda e: log.append("workflow_start"))
 
-    runner = TaskRunnerBuilder().use(Remote()).build()
+    runner = TaskRunnerBuilder(None).use(Remote()).build()
     assert log == []  # nothing awaited at build()
     results = await runner.execute([TaskStep("a", lambda c: log.append("body a"))])
     assert results["a"].ok
@@ -267,5 +267,5 @@ async def test_a_sync_plugin_install_still_happens_at_build() -> None:
         def install(self, context: PluginContext) -> None:
             installed.append(context)
 
-    runner = TaskRunnerBuilder().use(Local()).build()
+    runner = TaskRunnerBuilder(None).use(Local()).build()
     assert len(installed) == 1 and installed[0].runner is runner

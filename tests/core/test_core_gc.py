@@ -34,7 +34,7 @@ async def test_a_large_run_freezes_during_the_run_and_restores_the_collector() -
     async def look(ctx: object) -> None:
         seen.append((gc.isenabled(), gc.get_freeze_count()))
 
-    work = [*steps(GC_FREEZE_MIN_TASKS), TaskStep("look", look)]
+    work: list[TaskStep[None]] = [*steps(GC_FREEZE_MIN_TASKS), TaskStep("look", look)]
     results = await TaskRunnerBuilder(None).build().execute(work, concurrency=8)
     assert results["look"].ok
     enabled, frozen = seen[0]
@@ -63,7 +63,9 @@ async def test_a_collector_the_caller_turned_off_or_froze_is_left_as_it_was() ->
 
 
 async def test_the_collector_is_restored_when_planning_refuses_or_the_run_is_cancelled() -> None:
-    work = [TaskStep(f"t{i}", noop, idempotent=i != 0) for i in range(GC_FREEZE_MIN_TASKS)]
+    work: list[TaskStep[None]] = [
+        TaskStep(f"t{i}", noop, idempotent=i != 0) for i in range(GC_FREEZE_MIN_TASKS)
+    ]
     refused = Snapshot(results={}, interrupted=["t0"])
     with pytest.raises(InterruptedTaskError):
         await TaskRunnerBuilder(None).with_snapshot(refused).build().execute(work)

@@ -42,7 +42,7 @@ def test_simple_graph() -> None:
 
 def test_awkward_names_get_safe_unique_ids_and_escaped_labels() -> None:
     names = ["load[1]", "a b", 'say "hi"', "x-y", "x_y", "x.y", "end", "graph", "a|b;c"]
-    spec = [(n, ()) for n in names]
+    spec: list[tuple[str, tuple[str, ...]]] = [(n, ()) for n in names]
     spec.append(("sink", tuple(names)))
     text = TaskRunner.mermaid(steps(*spec))
     nodes, edges = parse(text)

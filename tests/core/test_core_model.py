@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC
+from typing import Any
 
 import pytest
 
@@ -38,7 +39,8 @@ def test_public_names_are_importable_from_the_package() -> None:
 
 def test_task_status_is_exactly_the_reference_four() -> None:
     assert {s.value for s in TaskStatus} == {"success", "failure", "skipped", "cancelled"}
-    assert TaskStatus.SUCCESS == "success"
+    status: str = TaskStatus.SUCCESS
+    assert status == "success"
     assert TaskStatus("failure") is TaskStatus.FAILURE
     assert isinstance(TaskStatus.SKIPPED, str)
 
@@ -74,12 +76,12 @@ def test_task_step_defaults() -> None:
 
 
 def test_task_step_takes_a_single_dependency_as_a_string() -> None:
-    step = TaskStep("b", lambda ctx: None, dependencies="extract")
+    step: TaskStep[None] = TaskStep("b", lambda ctx: None, dependencies="extract")
     assert tuple(step.dependencies) == ("extract",)
 
 
 @pytest.mark.parametrize("kwargs", [{"name": ""}, {"name": "a", "timeout": 0}])
-def test_task_step_rejects_bad_values(kwargs: dict) -> None:
+def test_task_step_rejects_bad_values(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         TaskStep(run=lambda ctx: None, **kwargs)
 
@@ -111,13 +113,13 @@ async def test_every_result_carries_metrics() -> None:
     def boom(ctx: object) -> None:
         raise RuntimeError("no")
 
-    steps = [
+    steps: list[TaskStep[None]] = [
         TaskStep("ok", fine),
         TaskStep("bad", boom),
         TaskStep("after_bad", fine, dependencies=["bad"]),
         TaskStep("off", fine, condition=lambda ctx: False),
     ]
-    results = await TaskRunnerBuilder().build().execute(steps)
+    results = await TaskRunnerBuilder(None).build().execute(steps)
     assert set(results) == {"ok", "bad", "after_bad", "off"}
     for name, result in results.items():
         m = result.metrics
@@ -140,7 +142,7 @@ async def test_duration_reflects_the_work_done() -> None:
     async def work(ctx: object) -> None:
         await asyncio.sleep(0.03)
 
-    results = await TaskRunnerBuilder().build().execute([TaskStep("w", work)])
+    results = await TaskRunnerBuilder(None).build().execute([TaskStep("w", work)])
     m = results["w"].metrics
     assert m is not None and m.started_at and m.finished_at
     assert m.duration_ms >= 29.0

@@ -116,7 +116,7 @@ async def test_pending_tasks_run_on_resume_like_new_ones() -> None:
     c = Calls()
     steps = [c.step("a"), c.step("b"), c.step("c"), c.step("d", "a"), c.step("e"), c.step("f")]
     snap = killed_run_snapshot()
-    runner = TaskRunnerBuilder().with_snapshot(snap, rerun_interrupted=True).build()
+    runner = TaskRunnerBuilder(None).with_snapshot(snap, rerun_interrupted=True).build()
     results = await runner.execute(steps)
     assert sorted(c.names) == ["b", "c", "d", "e", "f"]
     assert all(r.ok for r in results.values())
@@ -141,7 +141,7 @@ def test_marked_done_wording_says_who_decided() -> None:
 async def test_with_snapshot_mark_done_by(by: str, message: str) -> None:
     c = Calls()
     snap = killed_run_snapshot()
-    runner = TaskRunnerBuilder().with_snapshot(snap, mark_done=["c"], mark_done_by=by).build()
+    runner = TaskRunnerBuilder(None).with_snapshot(snap, mark_done=["c"], mark_done_by=by).build()
     results = await runner.execute([c.step(n) for n in "abcde"])
     assert "c" not in c.names
     assert results["c"].status is TaskStatus.SUCCESS
@@ -151,13 +151,13 @@ async def test_with_snapshot_mark_done_by(by: str, message: str) -> None:
 
 def test_with_snapshot_rejects_an_unknown_mark_done_by() -> None:
     with pytest.raises(ValueError, match="mark_done_by"):
-        TaskRunnerBuilder().with_snapshot(killed_run_snapshot(), mark_done_by="robot")
+        TaskRunnerBuilder(None).with_snapshot(killed_run_snapshot(), mark_done_by="robot")
 
 
 @pytest.mark.parametrize("name", ["a", "d", "zzz"])  # a success, never started, unknown
 async def test_mark_done_accepts_only_an_interrupted_task_of_the_snapshot(name: str) -> None:
     c = Calls()
-    runner = TaskRunnerBuilder().with_snapshot(killed_run_snapshot(), mark_done=[name]).build()
+    runner = TaskRunnerBuilder(None).with_snapshot(killed_run_snapshot(), mark_done=[name]).build()
     with pytest.raises(MarkDoneError) as info:
         await runner.execute([c.step(n) for n in "abcde"])
     error = info.value
@@ -226,7 +226,7 @@ def test_missing_consent_and_check_consent() -> None:
 async def test_a_runner_refuses_a_resume_nobody_consented_to() -> None:
     c = Calls()
     steps = [c.step(n) for n in "ab"] + [c.step("c", idempotent=False)] + [c.step("d")]
-    runner: TaskRunner[Any] = TaskRunnerBuilder().with_snapshot(killed_run_snapshot()).build()
+    runner: TaskRunner[Any] = TaskRunnerBuilder(None).with_snapshot(killed_run_snapshot()).build()
     with pytest.raises(InterruptedTaskError) as info:
         await runner.execute(steps)
     assert info.value.names == ["c"]

@@ -48,7 +48,7 @@ async def test_snapshot_inside_task_callbacks_mid_run_is_consistent_and_serializ
     started: list[str] = []
     ended: list[str] = []
     checks: list[Snapshot] = []
-    runner = TaskRunnerBuilder().with_workflow_name("wf").build()
+    runner = TaskRunnerBuilder(None).with_workflow_name("wf").build()
 
     def check(snap: Snapshot) -> None:
         assert set(snap.results) == set(ended)
@@ -103,7 +103,7 @@ async def test_snapshot_inside_task_callbacks_mid_run_is_consistent_and_serializ
 
 async def test_snapshot_in_a_task_end_callback_includes_the_cascade() -> None:
     seen: list[Snapshot] = []
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     runner.events.on(
         "task_end", lambda e: seen.append(runner.snapshot()) if e.step.name == "bad" else None
     )
@@ -124,7 +124,7 @@ async def test_snapshot_from_outside_while_tasks_run() -> None:
         await gate.wait()
         return "slow"
 
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
 
     async def observer() -> Snapshot:
         await running.wait()
@@ -151,7 +151,10 @@ def test_snapshot_before_any_run() -> None:
     assert snap.status == "pending"
     assert snap.context is None
     hydrated = (
-        TaskRunnerBuilder().with_snapshot({"a": result(TaskStatus.SUCCESS, 1)}).build().snapshot()
+        TaskRunnerBuilder(None)
+        .with_snapshot({"a": result(TaskStatus.SUCCESS, 1)})
+        .build()
+        .snapshot()
     )
     assert hydrated.results["a"].data == 1
 
@@ -176,7 +179,7 @@ async def test_the_context_is_never_serialized_unless_passed() -> None:
 async def test_saved_success_never_runs_again_and_satisfies_dependents() -> None:
     first = Counter(failing={"b"})
     steps = [first.step("a"), first.step("b"), first.step("c", "a", "b"), first.step("d", "a")]
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     results = await runner.execute(steps)
     assert results["b"].status is TaskStatus.FAILURE
     assert results["c"].status is TaskStatus.SKIPPED
@@ -184,7 +187,7 @@ async def test_saved_success_never_runs_again_and_satisfies_dependents() -> None
 
     second = Counter()
     steps2 = [second.step("a"), second.step("b"), second.step("c", "a", "b"), second.step("d", "a")]
-    resumed = TaskRunnerBuilder().with_snapshot(snap).build()
+    resumed = TaskRunnerBuilder(None).with_snapshot(snap).build()
     results2 = await resumed.execute(steps2)
     assert second.calls == {"b": 1, "c": 1}
     assert all(r.status is TaskStatus.SUCCESS for r in results2.values())
@@ -214,7 +217,7 @@ async def test_mapping_form_reruns_failed_cancelled_and_skipped() -> None:
     ]
     starts: list[str] = []
     runner = (
-        TaskRunnerBuilder()
+        TaskRunnerBuilder(None)
         .with_snapshot(saved)
         .on("task_start", lambda e: starts.append(e.step.name))
         .build()
@@ -229,9 +232,9 @@ async def test_mapping_form_reruns_failed_cancelled_and_skipped() -> None:
 
 async def test_with_snapshot_rejects_values_that_are_not_results() -> None:
     with pytest.raises(SnapshotError):
-        TaskRunnerBuilder().with_snapshot({"a": "success"}).build()  # type: ignore[dict-item]
+        TaskRunnerBuilder(None).with_snapshot({"a": "success"}).build()  # type: ignore[dict-item]
     with pytest.raises(SnapshotError):
-        TaskRunnerBuilder().with_snapshot([1, 2]).build()  # type: ignore[arg-type]
+        TaskRunnerBuilder(None).with_snapshot([1, 2]).build()  # type: ignore[arg-type]
 
 
 def versioned(c: Counter, versions: dict[str, str | None]) -> list[TaskStep[Any]]:
@@ -247,15 +250,15 @@ def versioned(c: Counter, versions: dict[str, str | None]) -> list[TaskStep[Any]
 
 
 async def test_version_change_reruns_the_task_and_its_downstream_transitively() -> None:
-    base = {"a": "1", "b": "1", "c": "1", "d": "1"}
+    base: dict[str, str | None] = {"a": "1", "b": "1", "c": "1", "d": "1"}
     first = Counter()
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     await runner.execute(versioned(first, base))
     snap = Snapshot.from_json(runner.snapshot().to_json())
     assert snap.versions["b"] == "1" and snap.versions["e"] is None
 
     second = Counter()
-    resumed = TaskRunnerBuilder().with_snapshot(snap).build()
+    resumed = TaskRunnerBuilder(None).with_snapshot(snap).build()
     results = await resumed.execute(versioned(second, {**base, "b": "2"}))
     assert second.calls == {"b": 1, "c": 1, "e": 1}
     assert all(r.status is TaskStatus.SUCCESS for r in results.values())
@@ -270,7 +273,7 @@ async def test_version_change_reruns_the_task_and_its_downstream_transitively() 
 
     # Adding a version where there was none is a change too.
     third = Counter()
-    again = TaskRunnerBuilder().with_snapshot(resumed.snapshot()).build()
+    again = TaskRunnerBuilder(None).with_snapshot(resumed.snapshot()).build()
     await again.execute(versioned(third, {**base, "b": "2", "x": "new"}))
     assert third.calls == {"x": 1}
 
@@ -278,7 +281,7 @@ async def test_version_change_reruns_the_task_and_its_downstream_transitively() 
 async def test_mapping_form_has_no_versions_to_compare() -> None:
     saved = {"a": result(TaskStatus.SUCCESS)}
     c = Counter()
-    await TaskRunnerBuilder().with_snapshot(saved).build().execute([c.step("a", version="9")])
+    await TaskRunnerBuilder(None).with_snapshot(saved).build().execute([c.step("a", version="9")])
     assert c.calls == {}
 
 
@@ -293,11 +296,11 @@ async def test_resume_from_a_snapshot_taken_while_a_task_ran() -> None:
         await gate.wait()
         return "slow"
 
-    steps = [
+    steps: list[TaskStep[None]] = [
         TaskStep("quick", lambda c: calls.append("quick")),
         TaskStep("slow", slow, dependencies=["quick"]),
     ]
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     run = asyncio.ensure_future(runner.execute(steps))
     await running.wait()
     snap = Snapshot.from_toml(runner.snapshot().to_toml())
@@ -306,7 +309,7 @@ async def test_resume_from_a_snapshot_taken_while_a_task_ran() -> None:
     assert snap.interrupted == ["slow"]
 
     calls.clear()
-    resumed = TaskRunnerBuilder().with_snapshot(snap).build()
+    resumed = TaskRunnerBuilder(None).with_snapshot(snap).build()
     results = await resumed.execute(steps)
     assert calls == ["slow"]
     assert results["slow"].status is TaskStatus.SUCCESS
@@ -320,10 +323,13 @@ async def test_interrupted_non_idempotent_task_needs_consent() -> None:
         charged.append(1)
         return "charged"
 
-    steps = [TaskStep("charge", charge, idempotent=False), TaskStep("mail", lambda c: "sent")]
+    steps: list[TaskStep[None]] = [
+        TaskStep("charge", charge, idempotent=False),
+        TaskStep("mail", lambda c: "sent"),
+    ]
     snap = Snapshot(interrupted=["charge"], results={}, tasks=["charge", "mail"])
 
-    refused = TaskRunnerBuilder().with_snapshot(snap).build()
+    refused = TaskRunnerBuilder(None).with_snapshot(snap).build()
     with pytest.raises(InterruptedTaskError) as info:
         await refused.execute(steps)
     assert isinstance(info.value, SnapshotError)
@@ -331,12 +337,12 @@ async def test_interrupted_non_idempotent_task_needs_consent() -> None:
     assert info.value.names == ["charge"]
     assert charged == []
 
-    marked = TaskRunnerBuilder().with_snapshot(snap, mark_done=["charge"]).build()
+    marked = TaskRunnerBuilder(None).with_snapshot(snap, mark_done=["charge"]).build()
     results = await marked.execute(steps)
     assert charged == []
     assert results["charge"].status is TaskStatus.SUCCESS
 
-    consent = TaskRunnerBuilder().with_snapshot(snap, rerun_interrupted=True).build()
+    consent = TaskRunnerBuilder(None).with_snapshot(snap, rerun_interrupted=True).build()
     results = await consent.execute(steps)
     assert charged == [1]
     assert results["charge"].data == "charged"
@@ -350,7 +356,7 @@ async def test_resume_through_a_saved_file(tmp_path: Path, suffix: str) -> None:
         first.step("transform", "extract"),
         first.step("load", "transform"),
     ]
-    runner = TaskRunnerBuilder().with_workflow_name("etl").build()
+    runner = TaskRunnerBuilder(None).with_workflow_name("etl").build()
     await runner.execute(steps)
     path = runner.snapshot().save(tmp_path / f"run{suffix}")
     loaded = Snapshot.load(path)
@@ -363,7 +369,7 @@ async def test_resume_through_a_saved_file(tmp_path: Path, suffix: str) -> None:
         second.step("transform", "extract"),
         second.step("load", "transform"),
     ]
-    results = await TaskRunnerBuilder().with_snapshot(loaded).build().execute(steps2)
+    results = await TaskRunnerBuilder(None).with_snapshot(loaded).build().execute(steps2)
     assert second.calls == {"load": 1}
     assert results["transform"].data == {"task": "transform", "n": 1}
     assert all(r.status is TaskStatus.SUCCESS for r in results.values())
@@ -388,7 +394,7 @@ async def test_barrier_commits_before_dependents_start_and_before_non_idempotent
         return run
 
     runner = (
-        TaskRunnerBuilder()
+        TaskRunnerBuilder(None)
         .with_barrier(Barrier())
         .on("task_end", lambda e: log.append(f"end {e.step.name}"))
         .build()

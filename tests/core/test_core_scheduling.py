@@ -49,7 +49,7 @@ class Tracker:
 
 
 async def run(steps: list[TaskStep[Any]], **kw: Any) -> dict[str, TaskResult]:
-    return await TaskRunnerBuilder().build().execute(steps, **kw)
+    return await TaskRunnerBuilder(None).build().execute(steps, **kw)
 
 
 # -- dependencies ----------------------------------------------------------------------
@@ -116,7 +116,9 @@ async def test_dependents_of_a_failure_are_skipped_and_the_skip_cascades() -> No
 async def test_diamond_with_one_failed_branch_skips_the_join_once() -> None:
     t = Tracker()
     skipped: list[str] = []
-    runner = TaskRunnerBuilder().on("task_skipped", lambda e: skipped.append(e.step.name)).build()
+    runner = (
+        TaskRunnerBuilder(None).on("task_skipped", lambda e: skipped.append(e.step.name)).build()
+    )
     results = await runner.execute(
         [
             t.step("top"),
@@ -229,7 +231,7 @@ async def test_workflow_timeout_cancels_running_and_unstarted_tasks() -> None:
     async def after(ctx: object) -> None:
         started.append("after")
 
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     results = await runner.execute(
         [
             TaskStep("quick", quick),
@@ -318,7 +320,7 @@ async def test_dry_run_calls_nothing_fires_events_and_reports_success() -> None:
 
     events: list[tuple[str, str]] = []
     runner = (
-        TaskRunnerBuilder()
+        TaskRunnerBuilder(None)
         .on("task_start", lambda e: events.append(("start", e.step.name)))
         .on("task_end", lambda e: events.append(("end", e.step.name)))
         .on("task_retry", lambda e: events.append(("retry", e.step.name)))
@@ -326,7 +328,7 @@ async def test_dry_run_calls_nothing_fires_events_and_reports_success() -> None:
         .on("workflow_end", lambda e: events.append(("wf_end", "")))
         .build()
     )
-    steps = [
+    steps: list[TaskStep[None]] = [
         TaskStep("a", body, retry=RetryPolicy(attempts=3, should_retry=should_retry)),
         TaskStep("b", body, dependencies=["a"], condition=condition),
         TaskStep("c", body, dependencies=["b"], loop=LoopPolicy(until=until)),
@@ -371,7 +373,9 @@ async def test_a_long_chain_cascades_without_recursion() -> None:
 
 async def test_a_long_cycle_is_reported_without_recursion() -> None:
     n = 3000
-    steps = [TaskStep(f"t{i}", lambda c: None, dependencies=[f"t{(i + 1) % n}"]) for i in range(n)]
+    steps: list[TaskStep[Any]] = [
+        TaskStep(f"t{i}", lambda c: None, dependencies=[f"t{(i + 1) % n}"]) for i in range(n)
+    ]
     with pytest.raises(WorkflowValidationError, match="cycle"):
         await run(steps)
 
@@ -384,7 +388,7 @@ async def test_execute_is_not_reentrant() -> None:
         started.set()
         await gate.wait()
 
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     first = asyncio.ensure_future(runner.execute([TaskStep("a", wait)]))
     await started.wait()
     assert runner.is_running
@@ -403,7 +407,7 @@ async def test_a_skip_carries_the_failed_dependency_error_and_cascades_keep_thei
         return TaskResult(TaskStatus.FAILURE, message="no data today")
 
     results = (
-        await TaskRunnerBuilder()
+        await TaskRunnerBuilder(None)
         .build()
         .execute(
             [

@@ -71,12 +71,13 @@ class Bodies:
 
 
 def test_the_issue_repro_cancel_from_a_lambda_condition(capsys: pytest.CaptureFixture[str]) -> None:
-    runner: TaskRunner[Any] = TaskRunnerBuilder().build()
+    runner: TaskRunner[Any] = TaskRunnerBuilder(None).build()
 
     def body(ctx: object) -> None:
         print("body ran")
 
-    step = TaskStep("A", body, condition=lambda c: (runner.cancel(), True)[1])
+    # The issue's repro, verbatim: cancel() returns None, the tuple picks True.
+    step = TaskStep("A", body, condition=lambda c: (runner.cancel(), True)[1])  # type: ignore[func-returns-value]
     results = asyncio.run(asyncio.wait_for(runner.execute([step]), 10))
     assert "body ran" not in capsys.readouterr().out
     assert results["A"].status is TaskStatus.CANCELLED
@@ -85,7 +86,7 @@ def test_the_issue_repro_cancel_from_a_lambda_condition(capsys: pytest.CaptureFi
 @pytest.mark.parametrize("kind", CONDITION_KINDS)
 async def test_cancel_from_a_condition_calls_no_body(kind: str) -> None:
     b = Bodies()
-    runner: TaskRunner[Any] = TaskRunnerBuilder().build()
+    runner: TaskRunner[Any] = TaskRunnerBuilder(None).build()
     ends: list[TaskEnd] = []
     runner.events.on("task_end", ends.append)
     steps = [
@@ -114,7 +115,7 @@ async def test_cancel_from_a_task_start_listener_calls_no_body(body_kind: str) -
         if event.step.name == "A":
             runner.cancel()
 
-    runner = TaskRunnerBuilder().on("task_start", on_start).build()
+    runner = TaskRunnerBuilder(None).on("task_start", on_start).build()
     make = b.sync if body_kind == "sync" else b.async_
     steps = [TaskStep("A", make("A")), TaskStep("B", make("B"), dependencies=["A"])]
     results = await asyncio.wait_for(runner.execute(steps), 10)
@@ -134,7 +135,7 @@ async def test_cancel_from_a_task_start_listener_on_the_strategy_path() -> None:
     def on_start(event: TaskStart) -> None:
         runner.cancel()
 
-    runner = TaskRunnerBuilder().on("task_start", on_start).build()
+    runner = TaskRunnerBuilder(None).on("task_start", on_start).build()
     step = TaskStep("A", b.async_("A"), retry=RetryPolicy(attempts=2), timeout=5.0)
     results = await asyncio.wait_for(runner.execute([step]), 10)
     assert b.calls == []
@@ -150,7 +151,7 @@ async def test_cancel_inside_a_barrier_commit_before_a_non_idempotent_body() -> 
             if not runner.results:  # the commit before "charge": the run is cancelled
                 runner.cancel()
 
-    runner = TaskRunnerBuilder().with_barrier(Barrier()).build()
+    runner = TaskRunnerBuilder(None).with_barrier(Barrier()).build()
     steps = [TaskStep("charge", b.sync("charge"), idempotent=False)]
     results = await asyncio.wait_for(runner.execute(steps), 10)
     assert b.calls == []
@@ -165,8 +166,8 @@ async def test_cancel_from_a_task_retry_listener_calls_no_retry() -> None:
         calls.append(1)
         raise ConnectionError("down")
 
-    runner = TaskRunnerBuilder().on("task_retry", lambda e: runner.cancel()).build()
-    step = TaskStep("api", flaky, retry=RetryPolicy(attempts=3))
+    runner = TaskRunnerBuilder(None).on("task_retry", lambda e: runner.cancel()).build()
+    step: TaskStep[None] = TaskStep("api", flaky, retry=RetryPolicy(attempts=3))
     results = await asyncio.wait_for(runner.execute([step]), 10)
     assert calls == [1]
     assert results["api"].status is TaskStatus.CANCELLED
@@ -174,7 +175,7 @@ async def test_cancel_from_a_task_retry_listener_calls_no_retry() -> None:
 
 async def test_cancel_from_a_loop_until_calls_no_next_iteration() -> None:
     calls: list[int] = []
-    runner: TaskRunner[Any] = TaskRunnerBuilder().build()
+    runner: TaskRunner[Any] = TaskRunnerBuilder(None).build()
 
     def until(ctx: object, result: Any) -> bool:
         runner.cancel()
@@ -198,7 +199,7 @@ async def test_interrupting_pause_from_a_condition_calls_no_body_until_resume(
     kind: str, idempotent: bool
 ) -> None:
     b = Bodies()
-    runner: TaskRunner[Any] = TaskRunnerBuilder().build()
+    runner: TaskRunner[Any] = TaskRunnerBuilder(None).build()
     paused = asyncio.Event()
     runner.events.on("workflow_paused", lambda e: paused.set())
     evaluated: list[int] = []
@@ -251,7 +252,7 @@ async def test_interrupting_pause_from_a_task_start_listener_reruns_an_idempoten
         ends.append(event)
         stopped.set()
 
-    runner = TaskRunnerBuilder().on("task_start", on_start).on("task_end", on_end).build()
+    runner = TaskRunnerBuilder(None).on("task_start", on_start).on("task_end", on_end).build()
 
     async def operator() -> None:
         await stopped.wait()
@@ -284,7 +285,7 @@ async def test_interrupting_pause_from_a_task_start_listener_holds_a_non_idempot
         if event.interrupted:
             held.set()
 
-    runner = TaskRunnerBuilder().on("task_start", on_start).on("task_end", on_end).build()
+    runner = TaskRunnerBuilder(None).on("task_start", on_start).on("task_end", on_end).build()
 
     async def operator() -> None:
         await held.wait()
@@ -316,7 +317,10 @@ async def test_interrupting_pause_from_a_task_retry_listener_calls_no_retry() ->
         runner.pause(interrupt=True)
 
     runner = (
-        TaskRunnerBuilder().on("task_retry", on_retry).on("task_end", lambda e: ended.set()).build()
+        TaskRunnerBuilder(None)
+        .on("task_retry", on_retry)
+        .on("task_end", lambda e: ended.set())
+        .build()
     )
 
     async def operator() -> None:
@@ -325,7 +329,7 @@ async def test_interrupting_pause_from_a_task_retry_listener_calls_no_retry() ->
         runner.resume()
 
     op = asyncio.ensure_future(operator())
-    step = TaskStep("api", flaky, retry=RetryPolicy(attempts=3))
+    step: TaskStep[None] = TaskStep("api", flaky, retry=RetryPolicy(attempts=3))
     results = await asyncio.wait_for(runner.execute([step]), 10)
     await op
     assert calls == [1, 1]  # the task ran again from its first attempt, which succeeded
@@ -357,7 +361,7 @@ async def test_a_stopped_worker_leaves_no_stale_cancellation_to_later_bodies(
         stop_once()
         return True
 
-    builder = TaskRunnerBuilder()
+    builder = TaskRunnerBuilder(None)
     if where == "task_start":
         builder.on("task_start", on_start)
     runner = builder.build()
@@ -369,7 +373,9 @@ async def test_a_stopped_worker_leaves_no_stale_cancellation_to_later_bodies(
 
     runner.events.on("task_end", on_end)
     make = b.sync if body_kind == "sync" else b.async_
-    steps = [TaskStep("t0", make("t0"), condition=cond if where == "condition" else None)]
+    steps: list[TaskStep[None]] = [
+        TaskStep("t0", make("t0"), condition=cond if where == "condition" else None)
+    ]
     steps += [TaskStep(f"t{i}", make(f"t{i}"), dependencies=[f"t{i - 1}"]) for i in range(1, 8)]
     steps += [TaskStep(f"u{i}", make(f"u{i}")) for i in range(8)]
     results = await asyncio.wait_for(runner.execute(steps, concurrency=1), 10)

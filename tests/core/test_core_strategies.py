@@ -29,7 +29,7 @@ def flaky(fail_times: int, calls: list[float]) -> Any:
 async def test_retry_until_success_counts_attempts_and_emits_task_retry() -> None:
     calls: list[float] = []
     retries: list[TaskRetry] = []
-    runner = TaskRunnerBuilder().on("task_retry", retries.append).build()
+    runner = TaskRunnerBuilder(None).on("task_retry", retries.append).build()
     results = await runner.execute(
         [TaskStep("api", flaky(2, calls), retry=RetryPolicy(attempts=3, delay=0))]
     )
@@ -50,7 +50,7 @@ async def test_retry_until_success_counts_attempts_and_emits_task_retry() -> Non
 async def test_retries_exhausted_is_a_failure_after_attempts_plus_one_runs() -> None:
     calls: list[float] = []
     results = (
-        await TaskRunnerBuilder()
+        await TaskRunnerBuilder(None)
         .build()
         .execute([TaskStep("api", flaky(99, calls), retry=RetryPolicy(attempts=2))])
     )
@@ -62,7 +62,7 @@ async def test_retries_exhausted_is_a_failure_after_attempts_plus_one_runs() -> 
 
 async def test_no_retry_policy_runs_once() -> None:
     calls: list[float] = []
-    results = await TaskRunnerBuilder().build().execute([TaskStep("x", flaky(1, calls))])
+    results = await TaskRunnerBuilder(None).build().execute([TaskStep("x", flaky(1, calls))])
     assert results["x"].status is TaskStatus.FAILURE
     assert len(calls) == 1
 
@@ -70,7 +70,7 @@ async def test_no_retry_policy_runs_once() -> None:
 async def test_fixed_backoff_waits_the_delay_before_each_retry() -> None:
     calls: list[float] = []
     retries: list[TaskRetry] = []
-    runner = TaskRunnerBuilder().on("task_retry", retries.append).build()
+    runner = TaskRunnerBuilder(None).on("task_retry", retries.append).build()
     policy = RetryPolicy(attempts=2, delay=0.04, backoff="fixed")
     await runner.execute([TaskStep("api", flaky(99, calls), retry=policy)])
     assert len(calls) == 3
@@ -82,7 +82,7 @@ async def test_fixed_backoff_waits_the_delay_before_each_retry() -> None:
 async def test_exponential_backoff_doubles_the_delay() -> None:
     calls: list[float] = []
     retries: list[TaskRetry] = []
-    runner = TaskRunnerBuilder().on("task_retry", retries.append).build()
+    runner = TaskRunnerBuilder(None).on("task_retry", retries.append).build()
     policy = RetryPolicy(attempts=3, delay=0.02, backoff="exponential")
     results = await runner.execute([TaskStep("api", flaky(3, calls), retry=policy)])
     assert results["api"].status is TaskStatus.SUCCESS
@@ -102,7 +102,7 @@ async def test_should_retry_can_veto_a_retry() -> None:
         return "transient" in (result.error or "")
 
     retries: list[TaskRetry] = []
-    runner = TaskRunnerBuilder().on("task_retry", retries.append).build()
+    runner = TaskRunnerBuilder(None).on("task_retry", retries.append).build()
     policy = RetryPolicy(attempts=5, should_retry=only_transient)
     results = await runner.execute([TaskStep("api", flaky(99, calls), retry=policy)])
     assert results["api"].status is TaskStatus.FAILURE
@@ -115,7 +115,9 @@ async def test_should_retry_allows_a_retry() -> None:
     calls: list[float] = []
     policy = RetryPolicy(attempts=5, should_retry=lambda r: "attempt 1" in (r.error or ""))
     results = (
-        await TaskRunnerBuilder().build().execute([TaskStep("api", flaky(99, calls), retry=policy)])
+        await TaskRunnerBuilder(None)
+        .build()
+        .execute([TaskStep("api", flaky(99, calls), retry=policy)])
     )
     # Retried after attempt 1, vetoed after attempt 2.
     assert len(calls) == 2
@@ -135,7 +137,7 @@ async def test_retry_applies_to_returned_failures_and_per_attempt_timeouts() -> 
         return "third time lucky"
 
     results = (
-        await TaskRunnerBuilder()
+        await TaskRunnerBuilder(None)
         .build()
         .execute([TaskStep("t", body, timeout=0.05, retry=RetryPolicy(attempts=2))])
     )
@@ -157,7 +159,7 @@ async def test_loop_runs_until_the_predicate_is_true() -> None:
 
     def until(c: dict[str, int], result: TaskResult) -> bool:
         seen.append(result.data)
-        return result.data == 4
+        return bool(result.data == 4)
 
     results = (
         await TaskRunnerBuilder(ctx)
@@ -179,10 +181,10 @@ async def test_loop_with_async_until_and_interval() -> None:
 
     async def until(ctx: object, result: TaskResult) -> bool:
         await asyncio.sleep(0)
-        return result.data == 3
+        return bool(result.data == 3)
 
     results = (
-        await TaskRunnerBuilder()
+        await TaskRunnerBuilder(None)
         .build()
         .execute([TaskStep("poll", poll, loop=LoopPolicy(until=until, interval=0.03))])
     )
@@ -200,7 +202,7 @@ async def test_loop_fails_when_iterations_run_out() -> None:
         return "pending"
 
     results = (
-        await TaskRunnerBuilder()
+        await TaskRunnerBuilder(None)
         .build()
         .execute(
             [
@@ -224,7 +226,7 @@ async def test_loop_stops_at_a_failed_iteration() -> None:
             raise RuntimeError("poll broke")
 
     results = (
-        await TaskRunnerBuilder()
+        await TaskRunnerBuilder(None)
         .build()
         .execute(
             [TaskStep("poll", poll, loop=LoopPolicy(until=lambda c, r: False, max_iterations=10))]
@@ -240,7 +242,7 @@ async def test_loop_until_raising_is_a_failure() -> None:
         raise ValueError("bad predicate")
 
     results = (
-        await TaskRunnerBuilder()
+        await TaskRunnerBuilder(None)
         .build()
         .execute([TaskStep("poll", lambda c: 1, loop=LoopPolicy(until=until))])
     )
@@ -265,7 +267,7 @@ async def test_use_strategy_replaces_the_default_stack() -> None:
             return result
 
     calls: list[float] = []
-    runner = TaskRunnerBuilder().use_strategy(Audited()).build()
+    runner = TaskRunnerBuilder(None).use_strategy(Audited()).build()
     results = await runner.execute(
         [
             TaskStep("a", flaky(1, calls), retry=RetryPolicy(attempts=3)),
@@ -333,7 +335,7 @@ async def test_condition_that_raises_is_a_failure() -> None:
         raise LookupError("async flag lookup failed")
 
     results = (
-        await TaskRunnerBuilder()
+        await TaskRunnerBuilder(None)
         .build()
         .execute(
             [
@@ -352,7 +354,7 @@ async def test_condition_that_raises_is_a_failure() -> None:
 
 
 async def test_a_task_skipped_by_its_condition_does_not_fail_the_run() -> None:
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     results = await runner.execute(
         [TaskStep("a", lambda c: 1), TaskStep("b", lambda c: 2, condition=lambda c: False)]
     )
@@ -376,13 +378,13 @@ async def test_retry_and_loop_retry_a_failed_iteration_on_its_own() -> None:
         done = n
         return n
 
-    step = TaskStep(
+    step: TaskStep[None] = TaskStep(
         "poll",
         poll,
         retry=RetryPolicy(attempts=1),
         loop=LoopPolicy(until=lambda c, r: r.data == 4, max_iterations=10),
     )
-    runner = TaskRunnerBuilder().on("task_retry", retries.append).build()
+    runner = TaskRunnerBuilder(None).on("task_retry", retries.append).build()
     results = await runner.execute([step])
     result = results["poll"]
     assert result.status is TaskStatus.SUCCESS
@@ -401,13 +403,13 @@ async def test_retry_and_loop_fail_when_an_iteration_exhausts_its_retries() -> N
             raise ConnectionError("down for good")
         return len(calls)
 
-    step = TaskStep(
+    step: TaskStep[None] = TaskStep(
         "poll",
         poll,
         retry=RetryPolicy(attempts=2),
         loop=LoopPolicy(until=lambda c, r: False, max_iterations=10),
     )
-    results = await TaskRunnerBuilder().build().execute([step])
+    results = await TaskRunnerBuilder(None).build().execute([step])
     assert results["poll"].status is TaskStatus.FAILURE
     assert results["poll"].error == "ConnectionError: down for good"
     assert len(calls) == 4  # iteration 1, then iteration 2 and its two retries

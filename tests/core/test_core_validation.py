@@ -24,7 +24,7 @@ def _reset_calls() -> None:
 
 
 async def expect_invalid(steps: list[TaskStep[Any]]) -> str:
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     with pytest.raises(WorkflowValidationError) as info:
         await runner.execute(steps)
     assert calls == [], "nothing may run when the graph is invalid"
@@ -84,18 +84,18 @@ def test_mermaid_validates_too() -> None:
 
 
 async def test_a_valid_graph_with_repeated_dependency_runs() -> None:
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     results = await runner.execute([step("a"), step("b", "a", "a")])
     assert calls == ["a", "b"]
     assert all(r.ok for r in results.values())
 
 
 async def test_empty_workflow_returns_no_results() -> None:
-    assert await TaskRunnerBuilder().build().execute([]) == {}
+    assert await TaskRunnerBuilder(None).build().execute([]) == {}
 
 
 async def test_bad_arguments_to_execute() -> None:
-    runner = TaskRunnerBuilder().build()
+    runner = TaskRunnerBuilder(None).build()
     with pytest.raises(ValueError):
         await runner.execute([step("a")], concurrency=0)
     with pytest.raises(ValueError):

@@ -302,8 +302,7 @@ def test_load_problems_name_the_file(tmp_path: Path) -> None:
 
 
 def doc(**changes: Any) -> dict[str, Any]:
-    base = sample({"x": 1}).to_dict()
-    base = json.loads(json.dumps(base))
+    base: dict[str, Any] = json.loads(json.dumps(sample({"x": 1}).to_dict()))
     for key, value in changes.items():
         if value is ...:
             base.pop(key, None)

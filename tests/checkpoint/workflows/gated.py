@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from flow_tui import TaskStep, Workflow
@@ -18,7 +19,7 @@ def _record(name: str) -> None:
             fh.write(name + "\n")
 
 
-def _body(name: str) -> object:
+def _body(name: str) -> Callable[[object], Awaitable[object]]:
     size = int(os.environ.get("CK_DATA_BYTES", "0"))
 
     async def body(ctx: object) -> object:
