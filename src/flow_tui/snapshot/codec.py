@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from flow_tui.core.errors import SnapshotError
+from flow_tui.core.model import TaskResult
 from flow_tui.core.snapshot import Snapshot, register_codec
 from flow_tui.snapshot import schema
 from flow_tui.snapshot.files import atomic_write, describe_os_error
+from flow_tui.snapshot.plain import PLAIN_JSON, json_name, plain_fields
+
+orjson: Any
+try:  # reads a large document in about half the time of the json module
+    import orjson
+except ImportError:  # pragma: no cover - a dependency; the json module reads alone
+    orjson = None
 
 SUFFIXES = (".json", ".toml")
 
@@ -23,22 +34,58 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+# Results per piece of text the JSON writer hands on: large enough that the per-piece
+# costs vanish, small enough that a 1M-task file is never whole in memory.
+_RESULTS_PER_CHUNK = 2048
+
+
+def iter_json(snapshot: Snapshot) -> Iterator[str]:
+    """The JSON document, piece by piece: one line per key, then one line per result.
+
+    One line per task keeps the file readable (and diffable); a plain success is written
+    from a template (`plain.PLAIN_JSON`), any other result by the JSON encoder.
+    """
+    head = ["{"]
+    for key, value in schema.header_to_dict(snapshot).items():
+        head.append(f" {_json_dumps(key)}: {_json_dumps(value)},")
+    results = snapshot.results
+    if not results:
+        head.append(' "results": {}\n}\n')
+        yield "\n".join(head)
+        return
+    head.append(' "results": {\n')
+    yield "\n".join(head)
+    separator = ""
+    items = iter(results.items())
+    while chunk := list(islice(items, _RESULTS_PER_CHUNK)):
+        yield separator + ",\n".join(_json_lines(chunk))
+        separator = ",\n"
+    yield "\n }\n}\n"
+
+
+_PLAIN_LINE = '  "%s": ' + PLAIN_JSON
+
+
+def _json_lines(chunk: list[tuple[str, TaskResult]]) -> list[str]:
+    """The lines of these results (the loop that writes a large file: kept tight)."""
+    names = "".join([name for name, _ in chunk])
+    # Names that are written as they are (no escape), checked for the whole chunk at once.
+    bare = names.isascii() and names.isprintable() and '"' not in names and "\\" not in names
+    plain_line = _PLAIN_LINE
+    lines = []
+    for name, result in chunk:
+        fields = plain_fields(result)
+        if fields is None:
+            lines.append(f"  {json_name(name)}: {_json_dumps(schema.result_to_dict(name, result))}")
+        elif bare:
+            lines.append(plain_line % (name, *fields))
+        else:
+            lines.append(f"  {json_name(name)}: {PLAIN_JSON % fields}")
+    return lines
+
+
 def to_json(snapshot: Snapshot) -> str:
-    doc = schema.to_dict(snapshot)
-    results = doc.pop("results")
-    # One line per task keeps the file readable and lets the C encoder do the work.
-    lines = ["{"]
-    for key, value in doc.items():
-        lines.append(f" {_json_dumps(key)}: {_json_dumps(value)},")
-    if results:
-        lines.append(' "results": {')
-        items = [f"  {_json_dumps(k)}: {_json_dumps(v)}" for k, v in results.items()]
-        lines.append(",\n".join(items))
-        lines.append(" }")
-    else:
-        lines.append(' "results": {}')
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    return "".join(iter_json(snapshot))
 
 
 def _text(raw: str | bytes, source: str) -> str:
@@ -52,7 +99,76 @@ def _text(raw: str | bytes, source: str) -> str:
     return raw
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while a document is decoded.
+
+    Decoding makes millions of objects that form no cycles (at 1M results: the parsed
+    dicts, then a TaskResult, TaskMetrics and two datetimes per result), and every full
+    collection they trigger walks everything alive, the results decoded so far too: a
+    1M-result load spent most of its time there. Nothing is collected less in the end.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def from_json(raw: str | bytes, source: str = "snapshot") -> Snapshot:
+    with collector_paused():
+        return _from_json(raw, source)
+
+
+# A JSON integer of 19 digits or more may lie beyond 64 bits, which orjson reads as a
+# float: a document that may hold one goes to the json module, so every integer stays
+# an integer. The test maps each byte to its shape (a digit to "0"; ".", "e" and "E" to
+# themselves, as a run of digits after them is a fraction or an exponent; anything else
+# to a space) and looks for a space followed by 19 zeros. Digits in strings may send a
+# document to the json module too: that only costs time. (A regular expression over a
+# 200 MB file took seconds; translate and find take a tenth of a second.)
+_SHAPE = bytearray(b" " * 256)
+_SHAPE[ord("0") : ord("9") + 1] = b"0" * 10
+for _kept in b".eE":
+    _SHAPE[_kept] = _kept
+_SHAPES = bytes(_SHAPE)
+_LONG_RUN = b" " + b"0" * 19
+_SCAN_PIECE = 1 << 24
+
+
+def _may_hold_long_integer(raw: bytes) -> bool:
+    if raw[:19].translate(_SHAPES) == _LONG_RUN[1:]:
+        return True  # the document starts with one
+    for start in range(0, len(raw), _SCAN_PIECE):
+        # Pieces overlap by 20 bytes, so a run across a boundary is seen whole.
+        if _LONG_RUN in raw[max(0, start - 20) : start + _SCAN_PIECE].translate(_SHAPES):
+            return True
+    return False
+
+
+def _orjson_document(raw: str | bytes) -> Any:
+    """The document as orjson reads it, or `_NOT_READ` when the json module must read it:
+    orjson is missing, the text is a str (the bytes of a file are what is read fast), an
+    integer may exceed 64 bits, or orjson refuses the text (then json says precisely what
+    is wrong, or reads what only it accepts, such as NaN)."""
+    if orjson is None or not isinstance(raw, bytes) or _may_hold_long_integer(raw):
+        return _NOT_READ
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _NOT_READ
+
+
+_NOT_READ: Any = object()
+
+
+def _from_json(raw: str | bytes, source: str) -> Snapshot:
+    doc = _orjson_document(raw)
+    if doc is not _NOT_READ:
+        return schema.from_dict(doc, source)
     text = _text(raw, source)
     try:
         doc = json.loads(text)
@@ -98,6 +214,11 @@ def _untoml_value(table: dict[str, Any], key: str, source: str, where: str) -> N
 
 
 def from_toml(raw: str | bytes, source: str = "snapshot") -> Snapshot:
+    with collector_paused():
+        return _from_toml(raw, source)
+
+
+def _from_toml(raw: str | bytes, source: str) -> Snapshot:
     import tomllib
 
     text = _text(raw, source)
@@ -119,10 +240,15 @@ def from_toml(raw: str | bytes, source: str = "snapshot") -> Snapshot:
 
 
 def encode(snapshot: Snapshot, suffix: str) -> bytes:
+    return b"".join(encode_chunks(snapshot, suffix))
+
+
+def encode_chunks(snapshot: Snapshot, suffix: str) -> Iterator[bytes]:
+    """The file's bytes, in pieces: a JSON document is never whole in memory."""
     if suffix == ".json":
-        return to_json(snapshot).encode("utf-8")
+        return (text.encode("utf-8") for text in iter_json(snapshot))
     if suffix == ".toml":
-        return to_toml(snapshot).encode("utf-8")
+        return iter((to_toml(snapshot).encode("utf-8"),))
     raise SnapshotError(f"unknown snapshot suffix {suffix!r}: use .json or .toml")
 
 
@@ -137,8 +263,7 @@ def codec_suffix(path: Path) -> str:
 
 def save(snapshot: Snapshot, path: str | Path) -> Path:
     target = Path(path)
-    payload = encode(snapshot, codec_suffix(target))
-    return atomic_write(target, payload)
+    return atomic_write(target, encode_chunks(snapshot, codec_suffix(target)))
 
 
 def decode(raw: bytes, path: Path) -> Snapshot:
@@ -180,7 +305,8 @@ class _Codec:
         return schema.to_dict(snapshot)
 
     def from_dict(self, document: Mapping[str, Any], source: str = "snapshot") -> Snapshot:
-        return schema.from_dict(document, source)
+        with collector_paused():
+            return schema.from_dict(document, source)
 
     def to_json(self, snapshot: Snapshot) -> str:
         return to_json(snapshot)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from flow_tui.core.errors import SnapshotError
@@ -36,11 +37,13 @@ def _temp_prefix(path: Path) -> str:
     return f".{path.name}."
 
 
-def atomic_write(path: Path, payload: bytes, what: str = "snapshot") -> Path:
+def atomic_write(path: Path, payload: bytes | Iterable[bytes], what: str = "snapshot") -> Path:
     """Replace `path` with `payload` so that a crash leaves the old file or the new one.
 
-    Raises SnapshotError naming the file; on any failure the old file is untouched and no
-    temp file is left behind.
+    `payload` may come in pieces (an iterable of bytes), written as they come, so that a
+    large file is never whole in memory. Raises SnapshotError naming the file; on any
+    failure (an exception from the pieces too) the old file is untouched and no temp file
+    is left behind.
     """
     folder = path.parent
     if not folder.is_dir():
@@ -57,10 +60,11 @@ def atomic_write(path: Path, payload: bytes, what: str = "snapshot") -> Path:
         raise SnapshotError(f"cannot write {what} {path}: {describe_os_error(exc)}") from None
     try:
         try:
-            view = memoryview(payload)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
+            for piece in (payload,) if isinstance(payload, bytes) else payload:
+                view = memoryview(piece)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
             os.fchmod(fd, mode)
             os.fsync(fd)
         finally:

@@ -1,0 +1,123 @@
+"""Plain results: a success with nothing but its timings, encoded from a template.
+
+Nearly every result of a large run is one: no message, error, data or traceback, just
+metrics. Building its dict and handing it to the JSON encoder costs several times more
+than formatting the four values into the text that encoder would write, so the codec
+and the checkpoint renderer both write plain results from the templates here, character
+for character what `json.dumps(schema.result_to_dict(...))` gives (TOML: the same keys
+as an inline table).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any
+
+from flow_tui.core.model import ClockMetrics, TaskResult, TaskStatus
+
+PLAIN_JSON = (
+    '{"status": "success", "metrics": {"duration_ms": %s, "attempts": %d, '
+    '"started_at": "%s", "finished_at": "%s"}}'
+)
+PLAIN_TOML = (
+    '{status = "success", metrics = {duration_ms = %s, attempts = %d, '
+    'started_at = "%s", finished_at = "%s"}}'
+)
+
+Fields = tuple[str, int, str, str]  # repr(duration_ms), attempts, started, finished
+
+_SUCCESS = TaskStatus.SUCCESS
+
+
+def json_name(name: str) -> str:
+    """`json.dumps(name, ensure_ascii=False)`: for a plain ASCII name (the usual kind),
+    the same text at a fraction of the cost."""
+    if name.isascii() and name.isprintable() and '"' not in name and "\\" not in name:
+        return f'"{name}"'
+    return json.dumps(name, ensure_ascii=False)
+
+
+def plain_fields(result: TaskResult) -> Fields | None:
+    """The four values of a success with nothing but timings, else None."""
+    if (
+        result.status is not _SUCCESS
+        or result.message is not None
+        or result.error is not None
+        or result.data is not None
+        or result.traceback is not None
+        or result.data_is_repr
+    ):
+        return None
+    m = result.metrics
+    if m is None:
+        return None
+    duration = m.duration_ms
+    if type(duration) is not float or not math.isfinite(duration) or type(m.attempts) is not int:
+        return None
+    if type(m) is ClockMetrics:
+        # The executor's metrics, made from clock readings just before the task_end event:
+        # its datetimes are functions of the readings, made when first read. Formatting
+        # the readings directly costs a fraction of making the datetimes.
+        return _clock_fields(m._started_ts, duration, m.attempts)
+    started_at = m.started_at
+    finished_at = m.finished_at
+    if (
+        started_at is None
+        or finished_at is None
+        or started_at.utcoffset() is None
+        or finished_at.utcoffset() is None
+        # schema writes aware times converted to UTC: only UTC ones are written as they are
+        or started_at.utcoffset()
+        or finished_at.utcoffset()
+    ):
+        return None
+    return (repr(duration), m.attempts, started_at.isoformat(), finished_at.isoformat())
+
+
+_MAX_TS = 253402300799.0  # 9999-12-31T23:59:59 UTC
+_second: list[Any] = [None, ""]  # the last whole second formatted, and its text
+
+
+def iso_utc(ts: float) -> str | None:
+    """`datetime.fromtimestamp(ts, UTC).isoformat()`, character for character, fast.
+
+    Rounds to the microsecond as datetime does (half to even); None outside 1970-9999.
+    """
+    fields = _clock_fields(ts, 0.0, 0)
+    return None if fields is None else fields[2]
+
+
+def _second_text(sec: int) -> str:
+    return "%04d-%02d-%02dT%02d:%02d:%02d" % time.gmtime(sec)[:6]
+
+
+def _clock_fields(started_ts: float, duration: float, attempts: int) -> Fields | None:
+    """The fields of ClockMetrics readings, both times formatted in one pass (this runs
+    once per task end, so it is written out rather than calling a formatter twice)."""
+    finished_ts = started_ts + duration / 1000.0  # as ClockMetrics computes it
+    if not (0.0 <= started_ts < _MAX_TS and 0.0 <= finished_ts < _MAX_TS):
+        return None
+    sec = int(started_ts)
+    us = round((started_ts - sec) * 1e6)
+    if us >= 1_000_000:
+        sec += 1
+        us -= 1_000_000
+    end_sec = int(finished_ts)
+    end_us = round((finished_ts - end_sec) * 1e6)
+    if end_us >= 1_000_000:
+        end_sec += 1
+        end_us -= 1_000_000
+    cached = _second
+    if cached[0] != sec:
+        cached[1] = _second_text(sec)
+        cached[0] = sec
+    prefix = cached[1]
+    end_prefix = prefix if end_sec == sec else _second_text(end_sec)
+    return (
+        repr(duration),
+        attempts,
+        "%s.%06d+00:00" % (prefix, us) if us else prefix + "+00:00",
+        "%s.%06d+00:00" % (end_prefix, end_us) if end_us else end_prefix + "+00:00",
+    )

@@ -1,0 +1,181 @@
+"""The fast paths of large snapshot files write and read exactly what the general ones do.
+
+Plain successes (status and timings only) are written from a template and read without
+the general checks; the JSON file is written in pieces. None of that may change a byte
+of the file or a value read back, or let a malformed file through.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flow_tui import Snapshot, SnapshotError, TaskMetrics, TaskResult, TaskStatus
+from flow_tui.core.model import ClockMetrics
+from flow_tui.snapshot import codec, files, schema
+
+T0 = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+def reference_json(snapshot: Snapshot) -> str:
+    """The JSON layout, written the slow obvious way: one line per key and per result."""
+    doc = schema.to_dict(snapshot)
+    results = doc.pop("results")
+    lines = [
+        "{",
+        *(f" {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in doc.items()),
+    ]
+    if results:
+        lines.append(' "results": {')
+        lines.append(
+            ",\n".join(
+                f"  {json.dumps(k, ensure_ascii=False)}: {json.dumps(v, ensure_ascii=False)}"
+                for k, v in results.items()
+            )
+        )
+        lines.append(" }")
+    else:
+        lines.append(' "results": {}')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def mixed(n: int) -> Snapshot:
+    """n results: clock metrics, datetime metrics, other offsets, failures, data, odd names."""
+    results: dict[str, TaskResult] = {}
+    plus2 = timezone(timedelta(hours=2))
+    for i in range(n):
+        kind = i % 7
+        name = f"t{i}" if i % 11 else f'task "{i}" é\\ \x7f'
+        if kind == 0:
+            metrics: TaskMetrics = ClockMetrics.from_clock(1.7e9 + i / 3, i / 1000, 1)
+            results[name] = TaskResult(TaskStatus.SUCCESS, metrics=metrics)
+        elif kind == 1:
+            metrics = TaskMetrics(T0, T0 + timedelta(microseconds=i), float(i), 2)
+            results[name] = TaskResult(TaskStatus.SUCCESS, metrics=metrics)
+        elif kind == 2:
+            metrics = TaskMetrics(T0.astimezone(plus2), T0, 1.5, 1)
+            results[name] = TaskResult(TaskStatus.SUCCESS, metrics=metrics)
+        elif kind == 3:
+            results[name] = TaskResult(TaskStatus.FAILURE, error="boom\n", traceback="tb")
+        elif kind == 4:
+            results[name] = TaskResult(TaskStatus.SUCCESS, data={"rows": [i, None, 2**70]})
+        elif kind == 5:
+            results[name] = TaskResult(TaskStatus.SUCCESS, metrics=TaskMetrics(T0, None, 0.0, 0))
+        else:
+            results[name] = TaskResult(TaskStatus.SKIPPED, message="skipped")
+    return Snapshot(
+        results=results,
+        tasks=[*results, "never-ran"],
+        versions={"t1": "2"},
+        interrupted=["never-ran"],
+        workflow="wf",
+        fingerprint="sha256:00",
+        created_at=T0,
+        status="paused",
+        context={"cursor": None},
+    )
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 2047, 2048, 2049, 5000])
+def test_the_json_file_is_the_one_line_per_result_layout_byte_for_byte(
+    n: int, tmp_path: Path
+) -> None:
+    snap = mixed(n)
+    expected = reference_json(snap)
+    assert snap.to_json() == expected
+    path = snap.save(tmp_path / "run.json")
+    assert path.read_text(encoding="utf-8") == expected
+    back = Snapshot.load(path)
+    assert back.results == snap.results
+    assert back.to_json() == expected
+
+
+times = st.datetimes(
+    min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+)
+plain_like = st.fixed_dictionaries(
+    {
+        "status": st.sampled_from(["success", "failure", "Success", 1]),
+        "metrics": st.fixed_dictionaries(
+            {
+                "duration_ms": st.floats() | st.integers(-5, 5) | st.just("1.0"),
+                "attempts": st.integers(-2, 3) | st.booleans() | st.just(1.0),
+                "started_at": times.map(lambda t: t.isoformat())
+                | st.sampled_from(["", "+00:00", "2024-13-01T00:00:00+00:00", "garbage"]),
+                "finished_at": times.map(lambda t: t.isoformat()) | st.none(),
+            }
+        )
+        | st.none()
+        | st.just([]),
+    },
+    optional={"message": st.none() | st.just("m"), "data": st.none() | st.just(1)},
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(raw=plain_like)
+def test_the_plain_reader_agrees_with_the_general_one(raw: dict[str, Any]) -> None:
+    fast = schema.plain_result_from_dict(raw)
+    try:
+        general = schema.result_from_dict("t", raw, "file.json")
+    except SnapshotError:
+        assert fast is None  # only the general reader may accept or reject it
+        return
+    if fast is not None:
+        assert fast == general
+        assert fast.metrics is not None and general.metrics is not None
+        assert fast.metrics.started_at == general.metrics.started_at
+        assert fast.metrics.started_at.tzinfo == general.metrics.started_at.tzinfo  # type: ignore[union-attr]
+        assert type(fast.metrics.duration_ms) is type(general.metrics.duration_ms)
+
+
+@pytest.mark.parametrize(
+    "metrics",
+    [
+        '{"duration_ms": 1.0, "attempts": 1, "started_at": "2024-13-01T00:00:00+00:00", '
+        '"finished_at": "2024-05-01T00:00:00+00:00"}',
+        '{"duration_ms": 1.0, "attempts": -1, "started_at": "2024-05-01T00:00:00+00:00", '
+        '"finished_at": "2024-05-01T00:00:00+00:00"}',
+        '{"duration_ms": "1", "attempts": 1, "started_at": "2024-05-01T00:00:00+00:00", '
+        '"finished_at": "2024-05-01T00:00:00+00:00"}',
+    ],
+)
+def test_a_malformed_plain_result_still_names_the_file_and_the_problem(
+    metrics: str, tmp_path: Path
+) -> None:
+    good = mixed(30)
+    path = good.save(tmp_path / "big.json")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    at = next(k for k, line in enumerate(lines) if line.startswith('  "t7": '))
+    lines[at] = '  "t7": {"status": "success", "metrics": ' + metrics + "},"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(SnapshotError, match=r"big\.json: results\.t7\.metrics"):
+        Snapshot.load(path)
+
+
+def test_a_save_that_fails_midway_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "run.json"
+    target.write_text("old", encoding="utf-8")
+
+    def pieces() -> Any:
+        yield b"{"
+        raise RuntimeError("encoder broke")
+
+    with pytest.raises(RuntimeError, match="encoder broke"):
+        files.atomic_write(target, pieces())
+    assert target.read_text(encoding="utf-8") == "old"
+    assert sorted(os.listdir(tmp_path)) == ["run.json"]
+
+
+def test_encode_is_the_pieces_joined() -> None:
+    snap = mixed(3000)
+    assert codec.encode(snap, ".json") == b"".join(codec.encode_chunks(snap, ".json"))
+    assert codec.encode(snap, ".json") == reference_json(snap).encode("utf-8")
