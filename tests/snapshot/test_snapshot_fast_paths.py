@@ -179,3 +179,40 @@ def test_encode_is_the_pieces_joined() -> None:
     snap = mixed(3000)
     assert codec.encode(snap, ".json") == b"".join(codec.encode_chunks(snap, ".json"))
     assert codec.encode(snap, ".json") == reference_json(snap).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [2**64 + 1, -(2**63) - 1, 10**40, [1.5, 2**70], 123456789012345678, "1234567890123456789012"],
+    ids=repr,
+)
+def test_files_keep_every_integer_whichever_parser_reads_them(data: Any, tmp_path: Path) -> None:
+    snap = mixed(5)
+    snap.results["t1"].data = data
+    back = Snapshot.load(snap.save(tmp_path / "run.json")).results["t1"].data
+    assert back == data and repr(back) == repr(data)
+
+
+@pytest.mark.parametrize(
+    ("text", "may"),
+    [
+        (b"1", False),
+        (b"123456789012345678", False),  # 18 digits: within 64 bits
+        (b"1234567890123456789", True),
+        (b'{"a": -9223372036854775809}', True),
+        (b"[0.0009109999155043624]", False),  # a long fraction is no integer
+        (b"[1.5e0000000000000000000001]", False),
+        (b'"t1234567890123456789"', True),  # in a string: json reads it, which is only slower
+        (b" " * (1 << 24) + b"1234567890123456789", True),  # across the scan's pieces
+        (b" " * ((1 << 24) - 10) + b"1234567890123456789", True),
+    ],
+)
+def test_a_document_that_may_hold_a_long_integer_is_told(text: bytes, may: bool) -> None:
+    assert codec._may_hold_long_integer(text) is may
+
+
+def test_what_only_the_json_module_accepts_still_loads(tmp_path: Path) -> None:
+    path = mixed(3).save(tmp_path / "run.json")
+    text = path.read_text(encoding="utf-8").replace('"version": 2,', '"version": 2, "x": NaN,')
+    path.write_text(text, encoding="utf-8")
+    assert len(Snapshot.load(path).results) == 3
