@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from textual.app import App
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 from flow_tui import Workflow
-from flow_tui.session import Session, SessionOptions
+from flow_tui.session import RunState, Session, SessionOptions
 from flow_tui.tui.app import DashboardApp
 from flow_tui.tui.clock import FrozenClock
 
@@ -29,7 +32,7 @@ def make_app(
 
 
 async def until(
-    pilot: Pilot[object], predicate: Callable[[], object], what: str, timeout: float = 10.0
+    pilot: Pilot[Any], predicate: Callable[[], object], what: str, timeout: float = 10.0
 ) -> None:
     """Poll `predicate` (letting the app process messages) until true or the deadline."""
     loop = asyncio.get_running_loop()
@@ -40,7 +43,7 @@ async def until(
         await pilot.pause(0.01)
 
 
-async def settle(pilot: Pilot[object]) -> None:
+async def settle(pilot: Pilot[int]) -> None:
     """Apply pending changes now and let the screen process them."""
     app = pilot.app
     assert isinstance(app, DashboardApp)
@@ -65,3 +68,19 @@ def footer_action(app: DashboardApp, key: str) -> str | None:
 def messages_text(app: DashboardApp) -> str:
     """What the message bar under the header shows."""
     return str(app.run_messages.render())
+
+
+# Read through a call, not as `session.state` / `app.focused`: mypy keeps what an
+# `assert session.state is RunState.PAUSED` narrowed the expression to across the awaits
+# that follow, and would call a later `assert session.state is RunState.FINISHED`
+# impossible.
+
+
+def run_state(session: Session) -> RunState:
+    """The session's state now."""
+    return session.state
+
+
+def focused(app: App[Any]) -> Widget | None:
+    """The widget with the focus now."""
+    return app.focused

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import Input, OptionList, Static
 
 from flow_tui import Snapshot, TaskResult, TaskStatus
 from flow_tui.session import RunState, Session, SessionOptions
@@ -13,7 +17,7 @@ from flow_tui.tui.dialogs.paths import PathSuggester, find_snapshots
 from flow_tui.tui.status import RowStatus
 from flow_tui.tui.task_tree import TaskTree
 
-from .helpers import SIZE, make_app, messages_text, row_text, settle, until
+from .helpers import SIZE, make_app, messages_text, row_text, run_state, settle, until
 from .workflows.gated import T0, Bodies, metrics, pipeline
 
 
@@ -23,16 +27,16 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def dialog_error(screen: object, ident: str) -> str:
-    widget = screen.query_one(ident)  # type: ignore[attr-defined]
+def dialog_error(screen: Screen[Any], ident: str) -> str:
+    widget = screen.query_one(ident, Static)
     return str(widget.render()) if widget.has_class("-shown") else ""
 
 
-async def type_path(pilot: object, screen: object, ident: str, text: str) -> None:
-    field = screen.query_one(ident)  # type: ignore[attr-defined]
+async def type_path(pilot: Pilot[Any], screen: Screen[Any], ident: str, text: str) -> None:
+    field = screen.query_one(ident, Input)
     field.value = text
     field.cursor_position = len(text)
-    await pilot.pause()  # type: ignore[attr-defined]
+    await pilot.pause()
 
 
 def saved_snapshot(workdir: Path, name: str = "saved.toml", **changes: object) -> Path:
@@ -74,7 +78,7 @@ async def test_save_to_a_valid_path_writes_a_loadable_snapshot(workdir: Path) ->
         dialog = app.screen
         assert isinstance(dialog, SaveDialog)
         # The default: next to the workflow (here the working folder), timestamped, TOML.
-        assert dialog.query_one("#save-path").value == "pipeline-20250102-030405.toml"  # type: ignore[attr-defined]
+        assert dialog.query_one("#save-path", Input).value == "pipeline-20250102-030405.toml"
         await type_path(pilot, dialog, "#save-path", "run.json")
         await pilot.press("enter")
         await until(pilot, lambda: not isinstance(app.screen, SaveDialog), "dialog closed")
@@ -217,9 +221,10 @@ async def test_load_a_snapshot_then_p_resumes_without_rerunning_successes(
         dialog = app.screen
         assert isinstance(dialog, LoadDialog)
         # The newest snapshot nearby is offered.
-        assert dialog.query_one("#load-path").value == "failed.toml"  # type: ignore[attr-defined]
+        assert dialog.query_one("#load-path", Input).value == "failed.toml"
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, PlanScreen), "the plan")
+        assert isinstance(app.screen, PlanScreen)
         plan = app.screen.plan
         assert plan.kept == ["fetch_a", "fetch_b"]
         assert plan.rerun == {
@@ -238,7 +243,7 @@ async def test_load_a_snapshot_then_p_resumes_without_rerunning_successes(
         await pilot.press("p")
         await until(pilot, lambda: session.state.is_over, "the resumed run ended")
         await app.wait_for_run()
-        assert session.state is RunState.FINISHED
+        assert run_state(session) is RunState.FINISHED
     assert bodies.count("fetch_a") == 0 and bodies.count("fetch_b") == 0
     assert bodies.count("merge") == 1 and bodies.count("report") == 1
 
@@ -311,7 +316,7 @@ async def test_interrupted_non_idempotent_tasks_need_explicit_consent(
         assert screen.plan.pending == ["load[1]", "report"] and screen.plan.new == []
         assert screen.query_one("#apply").disabled
         await pilot.press("a")  # refused: no decision yet
-        assert app.screen is screen
+        assert screen.is_active  # still open
 
         # The consent radio set is focused: down/enter picks an answer.
         await pilot.press("enter" if choice == "rerun" else "down", "enter")
@@ -383,11 +388,11 @@ async def test_path_completion_and_nearby_snapshots(workdir: Path) -> None:
         await pilot.press("end", "right")  # accept the suggestion
         await until(
             pilot,
-            lambda: dialog.query_one("#load-path").value == "snap-1.toml",  # type: ignore[attr-defined]
+            lambda: dialog.query_one("#load-path", Input).value == "snap-1.toml",
             "completion",
         )
-        options = dialog.query_one("#load-candidates")
-        assert [str(options.get_option_at_index(0).prompt)] == ["snap-1.toml"]  # type: ignore[attr-defined]
+        options = dialog.query_one("#load-candidates", OptionList)
+        assert [str(options.get_option_at_index(0).prompt)] == ["snap-1.toml"]
         tree = app.query_one(TaskTree)
         assert len(tree.visible_tasks) == 6
 

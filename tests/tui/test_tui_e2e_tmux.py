@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -131,7 +132,7 @@ def test_pause_save_quit_and_resume_never_reruns_a_success(
 
     # First launch, with a checkpoint: extract and prepare succeed, transform waits.
     first = terminal.launch("first", "--checkpoint", "ck.toml")
-    screen = lambda: terminal.screen("first")  # noqa: E731
+    screen = partial(terminal.screen, "first")
     wait_for(lambda: "1 running" in screen() and len(lines()) == 2, "transform running", screen)
 
     terminal.keys("first", "p")
@@ -162,7 +163,7 @@ def test_pause_save_quit_and_resume_never_reruns_a_success(
     # Second launch resumes from the snapshot; transform may finish now.
     (tmp_path / "gate").touch()
     second = terminal.launch("second", "--resume", "snap.toml", "--checkpoint", "ck2.toml")
-    screen = lambda: terminal.screen("second")  # noqa: E731
+    screen = partial(terminal.screen, "second")
     wait_for(lambda: "Run finished" in screen(), "the resumed run to finish", screen)
     assert "✔ 5 success" in screen()
     terminal.keys("second", "q")
@@ -185,7 +186,7 @@ def log_lines(folder: Path) -> list[str]:
 
 def assert_terminal_restored(terminal: Terminal, name: str) -> None:
     """After the dashboard exited: the shell's prompt on the normal screen, mouse off."""
-    screen = lambda: terminal.screen(name)  # noqa: E731
+    screen = partial(terminal.screen, name)
     wait_for(lambda: PROMPT in screen(), "the shell's prompt", screen)
     assert terminal.pane(name, "alternate_on") == "0"
     assert terminal.pane(name, "mouse_any_flag") == "0"
@@ -204,7 +205,7 @@ def test_a_signal_mid_run_lets_the_running_task_finish_then_saves_and_restores(
     terminal: Terminal, tmp_path: Path, sig: signal.Signals, code: str
 ) -> None:
     done = terminal.launch("run", "--checkpoint", "ck.toml", "--grace", "60", workflow=SIGNAL_FLOW)
-    screen = lambda: terminal.screen("run")  # noqa: E731
+    screen = partial(terminal.screen, "run")
     wait_for(
         lambda: "long_step started" in log_lines(tmp_path) and "1 running" in screen(),
         "long_step running",
@@ -232,7 +233,7 @@ def test_a_second_sigterm_cancels_at_once_and_still_saves_and_restores(
     terminal: Terminal, tmp_path: Path
 ) -> None:
     done = terminal.launch("run", "--checkpoint", "ck.json", "--grace", "600", workflow=SIGNAL_FLOW)
-    screen = lambda: terminal.screen("run")  # noqa: E731
+    screen = partial(terminal.screen, "run")
     wait_for(lambda: "long_step started" in log_lines(tmp_path), "long_step running", screen)
     pid = terminal.app_pid("run")
     os.kill(pid, signal.SIGTERM)
@@ -255,7 +256,7 @@ def test_a_task_that_ignores_cancellation_does_not_keep_the_terminal(
     done = terminal.launch(
         "run", "--checkpoint", "ck.toml", "--grace", "600", workflow=f"{SIGNAL_FLOW}:{variant}"
     )
-    screen = lambda: terminal.screen("run")  # noqa: E731
+    screen = partial(terminal.screen, "run")
     wait_for(lambda: "long_step started" in log_lines(tmp_path), "long_step running", screen)
     pid = terminal.app_pid("run")
     os.kill(pid, signal.SIGTERM)
@@ -278,7 +279,7 @@ def test_q_on_a_finished_run_with_a_failure_asks_then_exits_1(
 ) -> None:
     (tmp_path / "gate").touch()
     done = terminal.launch("run", workflow=DEPLOY_FLOW)
-    screen = lambda: terminal.screen("run")  # noqa: E731
+    screen = partial(terminal.screen, "run")
     wait_for(lambda: "Run failed" in screen(), "the run to fail", screen)
     terminal.keys("run", "q")
     wait_for(lambda: "Save snapshot & quit" in screen(), "the quit question", screen)
@@ -292,7 +293,7 @@ def test_shift_p_asks_and_p_asks_consent_before_the_migration_runs_again(
     terminal: Terminal, tmp_path: Path
 ) -> None:
     done = terminal.launch("run", "--checkpoint", "ck.toml", workflow=DEPLOY_FLOW)
-    screen = lambda: terminal.screen("run")  # noqa: E731
+    screen = partial(terminal.screen, "run")
 
     def migrations() -> int:
         return log_lines(tmp_path).count("applying migration")

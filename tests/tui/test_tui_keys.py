@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from flow_tui import SnapshotError, TaskStatus
 from flow_tui.session import RunState, SessionOptions
@@ -23,7 +24,17 @@ from flow_tui.tui.dialogs import (
 from flow_tui.tui.status import RowStatus
 from flow_tui.tui.task_tree import TaskTree
 
-from .helpers import SIZE, footer_action, make_app, messages_text, row_text, settle, until
+from .helpers import (
+    SIZE,
+    focused,
+    footer_action,
+    make_app,
+    messages_text,
+    row_text,
+    run_state,
+    settle,
+    until,
+)
 from .workflows.gated import Bodies, pipeline, tagged
 
 
@@ -33,8 +44,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def statuses(app: object) -> dict[str, TaskStatus]:
-    return {n: r.status for n, r in app.session.results.items()}  # type: ignore[attr-defined]
+def statuses(app: DashboardApp) -> dict[str, TaskStatus]:
+    return {n: r.status for n, r in app.session.results.items()}
 
 
 async def test_p_pauses_with_drain_and_the_footer_label_changes() -> None:
@@ -61,7 +72,7 @@ async def test_p_pauses_with_drain_and_the_footer_label_changes() -> None:
 
         await pilot.press("p")
         await app.wait_for_run()
-        assert session.state is RunState.FINISHED
+        assert run_state(session) is RunState.FINISHED
         assert set(statuses(app).values()) == {TaskStatus.SUCCESS}
         await settle(pilot)
         assert footer_action(app, "p") is None  # nothing to pause or resume any more
@@ -171,7 +182,7 @@ async def test_enter_focuses_the_detail_pane_of_the_highlighted_task() -> None:
         assert "fetch_a, fetch_b" in shown  # dependencies
         assert "publish, load[1]" in shown  # dependents
         await pilot.press("escape")
-        assert app.focused is tree
+        assert focused(app) is tree
 
 
 async def test_question_mark_shows_every_key() -> None:
@@ -210,7 +221,7 @@ async def test_a_keymap_remaps_a_binding_by_id() -> None:
         await pilot.press("p")
         assert app.session.state is RunState.RUNNING  # p no longer pauses
         await pilot.press("x")
-        assert app.session.state is RunState.PAUSING
+        assert run_state(app.session) is RunState.PAUSING
         bodies.release("merge")
         await until(pilot, lambda: app.session.state is RunState.PAUSED, "paused")
 
@@ -239,7 +250,7 @@ async def test_r_retries_the_highlighted_failed_task_and_what_it_skipped() -> No
         await pilot.press("r")
         await until(pilot, lambda: session.state.is_over, "retry over")
         await app.wait_for_run()
-        assert session.state is RunState.FINISHED
+        assert run_state(session) is RunState.FINISHED
         assert set(statuses(app).values()) == {TaskStatus.SUCCESS}
         assert bodies.count("merge") == 2
         assert bodies.count("fetch_a") == 1 and bodies.count("fetch_b") == 1
@@ -331,7 +342,7 @@ async def test_the_quit_prompt_of_a_failed_run_saves_then_exits_1(workdir: Path)
         await app.wait_for_run()
         await pilot.press("q", "s")
         assert isinstance(app.screen, SaveDialog)
-        app.screen.query_one("#save-path").value = "failed.toml"  # type: ignore[attr-defined]
+        app.screen.query_one("#save-path", Input).value = "failed.toml"
         await pilot.press("enter")
         await until(pilot, lambda: not app.is_running, "exit")
     assert app.return_value == 1
@@ -389,8 +400,7 @@ async def test_quit_dialog_offers_to_save_a_snapshot_first(workdir: Path) -> Non
         await until(pilot, lambda: session.running == ["merge"], "merge running")
         await pilot.press("p", "q", "s")
         assert isinstance(app.screen, SaveDialog)
-        path_input = app.screen.query_one("#save-path")
-        path_input.value = "before-quit.json"  # type: ignore[attr-defined]
+        app.screen.query_one("#save-path", Input).value = "before-quit.json"
         await pilot.press("enter")
         await until(pilot, lambda: not app.is_running, "exit")
     assert app.return_value == 1
@@ -415,7 +425,7 @@ async def test_paused_option_starts_paused_and_p_runs(workdir: Path) -> None:
         assert footer_action(app, "p") == "resume"
         await pilot.press("p")
         await app.wait_for_run()
-        assert session.state is RunState.FINISHED
+        assert run_state(session) is RunState.FINISHED
 
 
 async def test_checkpoint_failure_is_shown_and_the_app_stays(
@@ -553,7 +563,7 @@ async def test_a_retry_shows_the_tasks_it_runs_again_as_pending_from_its_start()
 # -- interrupting a task that is not idempotent, and resuming past it -------------------
 
 
-async def interrupt_publish(app: DashboardApp, pilot: Pilot[object], bodies: Bodies) -> None:
+async def interrupt_publish(app: DashboardApp, pilot: Pilot[int], bodies: Bodies) -> None:
     """Run until publish (not idempotent) runs, then P and confirm: publish is cut off."""
     session = app.session
     await until(pilot, lambda: session.running == ["publish"], "publish running")
@@ -620,7 +630,7 @@ async def test_p_after_an_interrupting_pause_asks_for_consent_before_resuming(
             await until(pilot, lambda: bodies.count("publish") == 2, "publish ran again")
             bodies.release("publish")
         await app.wait_for_run()
-        assert session.state is RunState.FINISHED
+        assert run_state(session) is RunState.FINISHED
     assert bodies.count("publish") == (2 if choice == "rerun" else 1)
     assert bodies.count("report") == 1
     if choice == "done":

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from flow_tui import TaskStatus
 from flow_tui.session import RunState, SessionOptions
@@ -124,7 +125,7 @@ def test_save_dialog(snap_compare: SnapCompare) -> None:
         await settle(pilot)
         await pilot.press("s")
         assert isinstance(app.screen, SaveDialog)
-        default = app.screen.query_one("#save-path").value  # type: ignore[attr-defined]
+        default = app.screen.query_one("#save-path", Input).value
         assert default == "pipeline-20250102-030405.toml"
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from flow_tui import Workflow
+from flow_tui import TaskStep, Workflow
 
 LOG = os.environ.get("FLOW_TUI_E2E_LOG", "e2e.log")
 GATE = os.environ.get("FLOW_TUI_E2E_GATE", "e2e.gate")
@@ -22,15 +22,10 @@ def record(line: str) -> None:
         fh.write(line + "\n")
 
 
-workflow = Workflow(name="deploy", concurrency=2)
-
-
-@workflow.task
 async def build(ctx: object) -> str:
     return "registry.local/app:1.4.2"
 
 
-@workflow.task(dependencies=["build"], idempotent=False)
 async def migrate_database(ctx: object) -> str:
     record("applying migration")
     while not os.path.exists(GATE):
@@ -38,12 +33,22 @@ async def migrate_database(ctx: object) -> str:
     return "0042_add_invoices applied"
 
 
-@workflow.task(dependencies=["migrate_database"])
 async def deploy(ctx: object) -> str:
     record("deploying")
     return "3/3 replicas ready"
 
 
-@workflow.task(dependencies=["deploy"])
 async def notify_chat(ctx: object) -> None:
     raise RuntimeError("DEPLOY_WEBHOOK is not set: nobody was notified")
+
+
+workflow = Workflow(
+    name="deploy",
+    steps=[
+        TaskStep("build", build),
+        TaskStep("migrate_database", migrate_database, dependencies=["build"], idempotent=False),
+        TaskStep("deploy", deploy, dependencies=["migrate_database"]),
+        TaskStep("notify_chat", notify_chat, dependencies=["deploy"]),
+    ],
+    concurrency=2,
+)

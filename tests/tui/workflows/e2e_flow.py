@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from flow_tui import Workflow
+from flow_tui import TaskStep, Workflow
 
 LOG = os.environ.get("FLOW_TUI_E2E_LOG", "e2e.log")
 GATE = os.environ.get("FLOW_TUI_E2E_GATE", "e2e.gate")
@@ -20,31 +20,36 @@ def record(name: str) -> None:
         fh.write(name + "\n")
 
 
-workflow = Workflow(name="e2e", concurrency=2)
-
-
-@workflow.task
 async def extract(ctx: object) -> None:
     record("extract")
 
 
-@workflow.task
 async def prepare(ctx: object) -> None:
     record("prepare")
 
 
-@workflow.task(dependencies=["extract", "prepare"])
 async def transform(ctx: object) -> None:
     while not os.path.exists(GATE):
         await asyncio.sleep(0.02)  # the gate is a file another process creates
     record("transform")
 
 
-@workflow.task(dependencies=["transform"], idempotent=False)
 async def publish(ctx: object) -> None:
     record("publish")
 
 
-@workflow.task(dependencies=["transform"])
 async def report(ctx: object) -> None:
     record("report")
+
+
+workflow = Workflow(
+    name="e2e",
+    steps=[
+        TaskStep("extract", extract),
+        TaskStep("prepare", prepare),
+        TaskStep("transform", transform, dependencies=["extract", "prepare"]),
+        TaskStep("publish", publish, dependencies=["transform"], idempotent=False),
+        TaskStep("report", report, dependencies=["transform"]),
+    ],
+    concurrency=2,
+)
