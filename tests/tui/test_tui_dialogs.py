@@ -278,6 +278,30 @@ async def test_load_a_missing_file_shows_the_error(workdir: Path) -> None:
         assert "does not exist" in dialog_error(dialog, "#load-error")
 
 
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("", "Type a file path"), (".", "is a folder"), ("~", "~ is a folder")],
+)
+async def test_load_path_errors_are_shown_in_the_dialog(
+    workdir: Path, typed: str, expected: str
+) -> None:
+    saved_snapshot(workdir)
+    app = make_app(pipeline(Bodies(), gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await pilot.press("o")
+        dialog = app.screen
+        await type_path(pilot, dialog, "#load-path", typed)
+        await pilot.press("enter")
+        await until(pilot, lambda: dialog_error(dialog, "#load-error"), "an error")
+        assert expected in dialog_error(dialog, "#load-error")
+        assert dialog.is_active  # still open: fix the path and try again
+        await type_path(pilot, dialog, "#load-path", "saved.toml")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, PlanScreen), "the plan")
+        assert app.session.resumed_from is None  # nothing applied before the plan's `a`
+
+
 async def test_load_a_snapshot_of_another_workflow_is_refused(workdir: Path) -> None:
     saved_snapshot(workdir, "other.json", workflow="billing")
     app = make_app(pipeline(Bodies(), gate=()))
