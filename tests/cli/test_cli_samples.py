@@ -27,7 +27,6 @@ def test_nightly_etl_succeeds_after_retrying_the_flaky_step(sample_result: Resul
     assert [(e["task"], e["attempt"]) for e in retries] == [("transform_inventory", 2)]
     assert by_task(events, "task_end")["transform_inventory"]["attempt"] == 2
     assert events[-1]["counts"]["success"] == 8
-    assert sample_result.seconds < 60
 
 
 @pytest.mark.sample_run("deploy_pipeline")
@@ -44,7 +43,6 @@ def test_deploy_pipeline_without_webhook_fails_only_the_notification(
     assert ends["smoke_test"]["status"] == "success"
     assert events[-1]["failed"] == ["notify_chat"]
     assert events[-1]["counts"]["success"] == 6
-    assert sample_result.seconds < 60
 
 
 @pytest.mark.sample_run("deploy_pipeline_webhook")
@@ -61,7 +59,6 @@ def test_train_model_succeeds(sample_result: Result) -> None:
     ends = by_task(events, "task_end")
     assert ends["train"]["message"] == "loop finished after 6 iteration(s)"
     assert ends["evaluate"]["message"].startswith("accuracy ")
-    assert sample_result.seconds < 60
 
 
 @pytest.mark.sample_run("large_graph")
@@ -79,7 +76,6 @@ def test_large_graph_default_has_a_few_thousand_tasks_and_succeeds(
     assert sample_result.returncode == 0, sample_result
     summary = sample_result.events()[-1]
     assert summary["counts"]["success"] == 3000
-    assert sample_result.seconds < 60
 
 
 @pytest.mark.parametrize("sample", sorted(p.name for p in SAMPLES.glob("*.py")))
