@@ -105,6 +105,16 @@ class Terminal:
         self.tmux("kill-server")
 
 
+def exited(exit_file: Path) -> str:
+    """The exit code the shell wrote to `exit_file`, or "" until it is written whole
+    (`echo $? > file` creates the file before it writes the code)."""
+    try:
+        text = exit_file.read_text()
+    except FileNotFoundError:
+        return ""
+    return text.strip() if text.endswith("\n") else ""
+
+
 def wait_for(check: Callable[[], object], what: str, screen: Callable[[], str]) -> None:
     deadline = time.monotonic() + 30
     while not check():
@@ -151,8 +161,8 @@ def test_pause_save_quit_and_resume_never_reruns_a_success(
     terminal.keys("first", "q")
     wait_for(lambda: "Quit?" in screen(), "the quit question", screen)
     terminal.keys("first", "y")
-    wait_for(first.exists, "the first launch to exit", screen)
-    assert first.read_text().strip() == "1"  # quit with unfinished work: the run's own code
+    wait_for(partial(exited, first), "the first launch to exit", screen)
+    assert exited(first) == "1"  # quit with unfinished work: the run's own code
 
     saved = Snapshot.load(tmp_path / "snap.toml")
     assert saved.results["extract"].status is TaskStatus.SUCCESS
@@ -167,8 +177,8 @@ def test_pause_save_quit_and_resume_never_reruns_a_success(
     wait_for(lambda: "Run finished" in screen(), "the resumed run to finish", screen)
     assert "✔ 5 success" in screen()
     terminal.keys("second", "q")
-    wait_for(second.exists, "the second launch to exit", screen)
-    assert second.read_text().strip() == "0"
+    wait_for(partial(exited, second), "the second launch to exit", screen)
+    assert exited(second) == "0"
 
     # Every task ran exactly once over both launches: no saved success ran again.
     assert sorted(lines()) == ["extract", "prepare", "publish", "report", "transform"]
@@ -219,8 +229,8 @@ def test_a_signal_mid_run_lets_the_running_task_finish_then_saves_and_restores(
     )
     assert not done.exists()  # it waits for long_step
     (tmp_path / "gate").touch()  # long_step finishes within the grace
-    wait_for(done.exists, "the dashboard to exit", screen)
-    assert done.read_text().strip() == code
+    wait_for(partial(exited, done), "the dashboard to exit", screen)
+    assert exited(done) == code
 
     assert_terminal_restored(terminal, "run")
     saved = assert_checkpoint_closed(tmp_path / "ck.toml")
@@ -239,8 +249,8 @@ def test_a_second_sigterm_cancels_at_once_and_still_saves_and_restores(
     os.kill(pid, signal.SIGTERM)
     wait_for(lambda: "send SIGTERM again" in screen(), "the grace period", screen)
     os.kill(pid, signal.SIGTERM)  # the grace is 600 s: only this ends it in time
-    wait_for(done.exists, "the dashboard to exit", screen)
-    assert done.read_text().strip() == "143"
+    wait_for(partial(exited, done), "the dashboard to exit", screen)
+    assert exited(done) == "143"
 
     assert_terminal_restored(terminal, "run")
     saved = assert_checkpoint_closed(tmp_path / "ck.json")
@@ -262,8 +272,8 @@ def test_a_task_that_ignores_cancellation_does_not_keep_the_terminal(
     os.kill(pid, signal.SIGTERM)
     wait_for(lambda: "send SIGTERM again" in screen(), "the grace period", screen)
     os.kill(pid, signal.SIGTERM)  # cancel now: long_step does not stop
-    wait_for(done.exists, "the dashboard to exit", screen)
-    assert done.read_text().strip() == "143"
+    wait_for(partial(exited, done), "the dashboard to exit", screen)
+    assert exited(done) == "143"
 
     assert_terminal_restored(terminal, "run")
     saved = assert_checkpoint_closed(tmp_path / "ck.toml")
@@ -284,8 +294,8 @@ def test_q_on_a_finished_run_with_a_failure_asks_then_exits_1(
     terminal.keys("run", "q")
     wait_for(lambda: "Save snapshot & quit" in screen(), "the quit question", screen)
     terminal.keys("run", "y")
-    wait_for(done.exists, "the dashboard to exit", screen)
-    assert done.read_text().strip() == "1"
+    wait_for(partial(exited, done), "the dashboard to exit", screen)
+    assert exited(done) == "1"
     assert_terminal_restored(terminal, "run")
 
 
@@ -329,8 +339,8 @@ def test_shift_p_asks_and_p_asks_consent_before_the_migration_runs_again(
     terminal.keys("run", "q")
     wait_for(lambda: "Quit?" in screen(), "the quit question", screen)
     terminal.keys("run", "y")
-    wait_for(done.exists, "the dashboard to exit", screen)
-    assert done.read_text().strip() == "1"  # notify_chat failed
+    wait_for(partial(exited, done), "the dashboard to exit", screen)
+    assert exited(done) == "1"  # notify_chat failed
     saved = assert_checkpoint_closed(tmp_path / "ck.toml")
     migrate = saved.results["migrate_database"]
     assert migrate.status is TaskStatus.SUCCESS
