@@ -130,6 +130,7 @@ class DashboardApp(ExitFlow):
         super().__init__(session, clock, autostart, grace)
 
     def on_mount(self) -> None:
+        # The app's only on_mount: Textual would call one of each layer too.
         self.install_signal_handlers()
         self.show_first()
         if self.session.needs_consent:
