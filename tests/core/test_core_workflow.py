@@ -71,16 +71,14 @@ async def test_decorator_form_bare_and_with_options() -> None:
         calls.append("extract")
         return 10
 
-    # Workflow.task returns Any (one signature for @wf.task and @wf.task(...)), which
-    # mypy calls an untyped decorator; typed overloads in core/workflow.py would cure it.
-    @wf.task(dependencies=["extract"], retry=RetryPolicy(attempts=2), priority=3, version="2")  # type: ignore[untyped-decorator]
+    @wf.task(dependencies=["extract"], retry=RetryPolicy(attempts=2), priority=3, version="2")
     def transform(ctx: dict[str, Any]) -> int:
         calls.append("transform")
         if calls.count("transform") == 1:
             raise RuntimeError("flaky")
         return 20
 
-    @wf.task(name="load-all", dependencies=["transform"], tags=["io"])  # type: ignore[untyped-decorator]
+    @wf.task(name="load-all", dependencies=["transform"], tags=["io"])
     async def load(ctx: dict[str, Any]) -> str:
         calls.append("load")
         return "loaded"

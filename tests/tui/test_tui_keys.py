@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from flow_tui import SnapshotError, TaskStatus
+from flow_tui import TaskStatus
 from flow_tui.session import RunState, SessionOptions
 from flow_tui.tui.app import DashboardApp
 from flow_tui.tui.detail import TaskDetail
@@ -436,13 +438,13 @@ async def test_checkpoint_failure_is_shown_and_the_app_stays(
     session = app.session
     assert session.checkpointer is not None
 
-    def disk_full(payload: bytes) -> None:
-        raise SnapshotError("cannot write checkpoint ck.json: No space left on device")
+    def disk_full(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: session.running == ["merge"], "merge running")
-        # The journal append is where a full disk would show up.
-        monkeypatch.setattr(session.checkpointer, "_append", disk_full)
+        # The disk fills up: the next journal sync fails, as tests/checkpoint make it.
+        monkeypatch.setattr(os, "fdatasync", disk_full)
         bodies.release("merge")
         await until(pilot, lambda: session.state is RunState.PAUSED, "paused by the failure")
         await settle(pilot)

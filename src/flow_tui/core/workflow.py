@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from flow_tui.core.graph import TaskGraph, build_graph
 from flow_tui.core.model import LoopPolicy, RetryPolicy, TaskStep
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(eq=False)
@@ -48,6 +50,43 @@ class Workflow:
 
     def make_context(self) -> Any:
         return self.context() if self.context is not None else None
+
+    # Two signatures, so a type checker sees the function come back unchanged both ways.
+    @overload
+    def task(
+        self,
+        fn: F,
+        *,
+        name: str | None = None,
+        dependencies: Sequence[str] = (),
+        retry: RetryPolicy | None = None,
+        loop: LoopPolicy[Any] | None = None,
+        condition: Callable[[Any], Any] | None = None,
+        priority: int = 0,
+        continue_on_error: bool = False,
+        timeout: float | None = None,
+        idempotent: bool = True,
+        version: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> F: ...
+
+    @overload
+    def task(
+        self,
+        fn: None = None,
+        *,
+        name: str | None = None,
+        dependencies: Sequence[str] = (),
+        retry: RetryPolicy | None = None,
+        loop: LoopPolicy[Any] | None = None,
+        condition: Callable[[Any], Any] | None = None,
+        priority: int = 0,
+        continue_on_error: bool = False,
+        timeout: float | None = None,
+        idempotent: bool = True,
+        version: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> Callable[[F], F]: ...
 
     def task(
         self,
