@@ -13,12 +13,12 @@ from flow_tui.core.resume import ResumePlan
 from flow_tui.core.snapshot import Snapshot
 from flow_tui.exit_codes import EXIT_OK
 from flow_tui.loader import load_workflow
+from flow_tui.recurring import continue_decision
 from flow_tui.session import (
     Session,
     SessionError,
     SessionOptions,
     check_same_workflow,
-    continue_decision,
 )
 from flow_tui.streams import rich_console
 

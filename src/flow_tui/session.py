@@ -1,13 +1,14 @@
 """One run of one workflow: runner, checkpointer, controls and task logs.
 
 The TUI and the headless reporter are two views of a Session: pause, save, load, retry
-and resume are written here once.
+and resume are written here once. Over 400 lines on purpose: it is the one facade both
+front ends talk to, and each of its methods is a thin step over core, checkpoint and
+capture; splitting it would give each front end several objects to keep in step.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -33,6 +34,7 @@ from flow_tui.core.runner import TaskRunner, TaskRunnerBuilder
 from flow_tui.core.snapshot import Snapshot
 from flow_tui.core.workflow import Workflow
 from flow_tui.exit_codes import EXIT_FAILED, EXIT_OK
+from flow_tui.recurring import decide_continue
 
 log = logging.getLogger("flow_tui.session")
 
@@ -211,19 +213,10 @@ class Session:
             raise SessionError(
                 "--continue decides by itself whether to resume --checkpoint; drop --resume"
             )
-        decision, snapshot = continue_decision(path)
-        if decision == "fresh":
-            self.start_notice = f"no checkpoint at {path}: starting a fresh run"
-        elif decision == "resume":
+        decision = decide_continue(path, opts.keep)
+        if decision.resume:
             opts.resume = path
-            self.start_notice = f"resuming the unfinished run in {path}"
-        else:
-            assert snapshot is not None
-            moved = move_aside(path, snapshot, opts.keep)
-            self.start_notice = (
-                f"the run in {path} finished at {snapshot.created_at:%Y-%m-%d %H:%M:%S} UTC: "
-                f"moved it to {moved.name}, starting a fresh run"
-            )
+        self.start_notice = decision.notice
 
     def _open_checkpoint(self, path: Path, lock: CheckpointLock) -> None:
         resuming_same = self.resumed_from is not None and _same_file(self.resumed_from, path)
@@ -679,46 +672,3 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
     except OSError:
         return False
-
-
-def continue_decision(path: Path) -> tuple[str, Snapshot | None]:
-    """What --continue does with checkpoint `path`: "fresh" (there is none), "resume"
-    (it holds an unfinished run: failed, cancelled, interrupted or killed) or "finished"
-    (every task it lists succeeded: moved aside, then a fresh run). A file that cannot be
-    read is an error (SnapshotError), never moved or overwritten."""
-    if not path.exists():
-        return "fresh", None
-    snapshot = Snapshot.load(path)
-    results = snapshot.results
-    done = (
-        bool(snapshot.tasks)
-        and not snapshot.interrupted
-        and all(
-            (r := results.get(n)) is not None and r.status is TaskStatus.SUCCESS
-            for n in snapshot.tasks
-        )
-    )
-    return ("finished" if done else "resume"), snapshot
-
-
-def move_aside(path: Path, snapshot: Snapshot, keep: int) -> Path:
-    """Rename a finished checkpoint to `STEM-YYYYmmdd-HHMMSS.SUFFIX` (its finish time) and
-    delete the oldest such files beyond `keep`. Returns the new path."""
-    stamp = snapshot.created_at.strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.stem}-{stamp}{path.suffix}")
-    n = 1
-    while target.exists():
-        n += 1
-        target = path.with_name(f"{path.stem}-{stamp}-{n}{path.suffix}")
-    try:
-        path.replace(target)
-    except OSError as exc:
-        raise SessionError(
-            f"cannot move the finished checkpoint {path} aside: {exc.strerror or exc}"
-        ) from exc
-    pattern = f"{path.stem}-[0-9]*-[0-9]*{path.suffix}"
-    old = sorted(path.parent.glob(pattern), key=lambda p: p.name)
-    for stale in old[: max(0, len(old) - keep)]:
-        with contextlib.suppress(OSError):
-            stale.unlink()
-    return target
