@@ -56,6 +56,13 @@ class TaskStateManager:
         self._status = RunStatus.PENDING
         self._remaining: list[int] = []
         self._done = bytearray()
+        # The graph's task names and versions, in declaration order, made once per graph:
+        # each snapshot copies them whole (a copy of a 1M-entry dict is a memory copy;
+        # building it again looks up every step).
+        self._declared: tuple[TaskGraph, list[str], dict[str, str | None]] | None = None
+        # (results dict, its length) when its keys were last seen in declaration order:
+        # a value replaced keeps the order, a key added changes the length.
+        self._in_order: tuple[dict[str, TaskResult], int] | None = None
 
     # -- hydrate -----------------------------------------------------------------------
 
@@ -356,20 +363,48 @@ class TaskStateManager:
                 context=context,
             )
         steps = graph.steps
+        names, versions = self._names_and_versions(graph)
         results = self.results
         cut_off = self.running | self.cut_off()
         interrupted = [steps[i].name for i in sorted(cut_off)]
-        ordered = {s.name: results[s.name] for s in steps if s.name in results}
+        complete = len(results) == len(names)
+        known = self._in_order
+        in_order = complete and (
+            (known is not None and known[0] is results and known[1] == len(results))
+            or list(results) == names
+        )
+        if complete and not in_order and self._status.is_over:
+            # The run is over and every task has a result: put them in declaration order
+            # once, in place (whoever holds the dict sees the same results), so that this
+            # and every later snapshot copies the dict whole instead of looking up each
+            # task (at 1M tasks: 0.04 s instead of 0.8 s).
+            declared = {name: results[name] for name in names}
+            results.clear()
+            results.update(declared)
+            in_order = True
+        if in_order:
+            self._in_order = (results, len(results))
+            ordered = dict(results)
+        else:
+            ordered = {name: results[name] for name in names if name in results}
         return Snapshot(
             results=ordered,
             workflow=self.workflow_name or saved_workflow,
             fingerprint=self.fingerprint(),
-            versions={s.name: s.version for s in steps},
+            versions=dict(versions),
             interrupted=interrupted,
-            tasks=[s.name for s in steps],
+            tasks=list(names),
             status=self._status.value,
             context=context,
         )
+
+    def _names_and_versions(self, graph: TaskGraph) -> tuple[list[str], dict[str, str | None]]:
+        declared = self._declared
+        if declared is None or declared[0] is not graph:
+            steps = graph.steps
+            declared = (graph, [s.name for s in steps], {s.name: s.version for s in steps})
+            self._declared = declared
+        return declared[1], declared[2]
 
 
 _NOT_RUN = (TaskStatus.CANCELLED, TaskStatus.SKIPPED)
