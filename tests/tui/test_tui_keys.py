@@ -588,6 +588,8 @@ async def test_shift_p_asks_before_interrupting_a_task_that_is_not_idempotent() 
         assert isinstance(dialog, ConfirmInterrupt)
         assert dialog.tasks == ["publish"]
         assert dialog.question.startswith("Interrupt publish anyway?")
+        # While the operator decides nothing new starts, so the question stays true.
+        assert session.state is RunState.PAUSING
         await pilot.press("n")  # No: the run goes on as it was
         assert not isinstance(app.screen, ConfirmInterrupt)
         assert session.state is RunState.RUNNING and session.running == ["publish"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from functools import partial
 
 from textual.worker import Worker
 
@@ -156,16 +157,39 @@ class RunControl(RunDisplay):
             return
         if isinstance(self.screen, ConfirmInterrupt):
             return
-        index = session.graph.index
-        fragile = [n for n in session.running if not session.steps[index[n]].idempotent]
+        fragile = self._fragile_running()
         if fragile:
-            self.push_screen(ConfirmInterrupt(fragile), self._interrupt_confirmed)
+            # Nothing new starts while the operator decides, so the question stays true.
+            was_running = session.state is RunState.RUNNING
+            if was_running:
+                session.pause()
+                self.state_changed()
+            self._ask_interrupt(fragile, was_running)
             return
         self._interrupt()
 
-    def _interrupt_confirmed(self, interrupt: bool | None) -> None:
+    def _fragile_running(self) -> list[str]:
+        """Running tasks that are not idempotent."""
+        session = self.session
+        index = session.graph.index
+        return [n for n in session.running if not session.steps[index[n]].idempotent]
+
+    def _ask_interrupt(self, fragile: list[str], was_running: bool) -> None:
+        self.push_screen(
+            ConfirmInterrupt(fragile), partial(self._interrupt_confirmed, fragile, was_running)
+        )
+
+    def _interrupt_confirmed(
+        self, asked: list[str], was_running: bool, interrupt: bool | None
+    ) -> None:
         if interrupt:
+            newly = [n for n in self._fragile_running() if n not in asked]
+            if newly:  # started before the pause took hold: ask about those too
+                self._ask_interrupt(newly, was_running)
+                return
             self._interrupt()
+        elif was_running and self.session.is_running:
+            self.action_resume()  # "keep running": as it was before P
 
     def _interrupt(self) -> None:
         if self.session.state in (RunState.RUNNING, RunState.PAUSING):
