@@ -293,7 +293,10 @@ def _meta(mode: Mode, argv: list[str]) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "flow_tui_version": flow_tui.__version__,
-        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        # A tree measured outside the repository (`git archive COMMIT | tar -x`) names
+        # its commit in FLOW_TUI_BENCH_COMMIT.
+        "git_commit": _git("rev-parse", "--short", "HEAD")
+        or os.environ.get("FLOW_TUI_BENCH_COMMIT"),
         "src_modified": bool(dirty),
         "src_diff_stat": _git("diff", "--shortstat", "--", "src") or "",
         "uvloop": uvloop_version or "not installed",
