@@ -295,7 +295,8 @@ def load(path: str | Path) -> Snapshot:
     from flow_tui.snapshot.journal import fold_journal
 
     target = Path(path)
-    return fold_journal(read_file(target), target)
+    with collector_paused():  # the journal's records too: one per task start and end
+        return fold_journal(read_file(target), target)
 
 
 class _Codec:

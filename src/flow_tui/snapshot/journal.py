@@ -19,7 +19,7 @@ from flow_tui.core.errors import SnapshotError
 from flow_tui.core.model import TaskStatus
 from flow_tui.core.snapshot import Snapshot
 from flow_tui.snapshot.files import describe_os_error, fsync_dir
-from flow_tui.snapshot.schema import result_from_dict
+from flow_tui.snapshot.schema import plain_result_from_dict, result_from_dict
 
 JOURNAL_SUFFIX = ".journal"
 
@@ -114,10 +114,13 @@ def fold_journal(snapshot: Snapshot, checkpoint: Path) -> Snapshot:
             started.add(name)
             interrupted[name] = None
             continue
-        try:
-            result = result_from_dict(name, record.get("r"), str(path))
-        except (SnapshotError, ValueError, TypeError, OverflowError):
-            continue  # a record that is whole but unreadable counts as never written
+        raw = record.get("r")
+        result = plain_result_from_dict(raw)
+        if result is None:
+            try:
+                result = result_from_dict(name, raw, str(path))
+            except (SnapshotError, ValueError, TypeError, OverflowError):
+                continue  # a record that is whole but unreadable counts as never written
         results[name] = result
         if result.status is not TaskStatus.CANCELLED:
             started.discard(name)
