@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 
 from flow_tui import TaskResult, TaskRunnerBuilder, TaskStatus, TaskStep
 
@@ -13,8 +14,8 @@ def shuffled_steps(n: int, seed: int) -> list[TaskStep[None]]:
     rng = random.Random(seed)
     delays = [rng.random() / 500 for _ in range(n)]
 
-    def body(i: int) -> object:
-        async def run(ctx: object) -> int:
+    def body(i: int) -> Callable[[None], Awaitable[int]]:
+        async def run(ctx: None) -> int:
             await asyncio.sleep(delays[i])
             return i
 
@@ -57,13 +58,16 @@ async def test_results_are_in_declaration_order_after_a_run_that_ended_out_of_or
 async def test_a_snapshot_during_a_run_holds_only_ended_tasks_in_declaration_order() -> None:
     gate = asyncio.Event()
 
-    async def wait(ctx: object) -> None:
+    async def wait(ctx: None) -> None:
         await gate.wait()
 
-    async def quick(ctx: object) -> None:
+    async def quick(ctx: None) -> None:
         return None
 
-    steps = [TaskStep("slow", wait), *(TaskStep(f"q{i}", quick) for i in range(5))]
+    steps: list[TaskStep[None]] = [
+        TaskStep("slow", wait),
+        *(TaskStep(f"q{i}", quick) for i in range(5)),
+    ]
     steps.append(TaskStep("after", quick, dependencies=("slow",)))
     runner = TaskRunnerBuilder(None).build()
     run = asyncio.ensure_future(runner.execute(steps, concurrency=3))
