@@ -3,6 +3,7 @@ front end does then, written once. Imports rich only when a console is asked for
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
@@ -23,6 +24,18 @@ def silence(stream: IO[str]) -> None:
         os.dup2(devnull, fd)
     finally:
         os.close(devnull)
+
+
+def hung_up(stream: IO[str]) -> bool:
+    """Whether `stream` is a terminal that hung up (a closed SSH or tmux window): a write
+    of nothing fails there with EIO, and every later write would too."""
+    try:
+        os.write(stream.fileno(), b"")  # (isatty says False there: no test of it first)
+    except OSError as exc:
+        return exc.errno == errno.EIO
+    except ValueError:  # closed
+        return False
+    return False
 
 
 def rich_console(

@@ -239,6 +239,37 @@ def test_a_signal_mid_run_lets_the_running_task_finish_then_saves_and_restores(
     assert "after" not in log_lines(tmp_path)  # nothing started after the signal
 
 
+def running(pid: int) -> bool:
+    """Whether process `pid` is still there (a zombie has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def test_closing_the_terminal_window_mid_run_saves_and_the_process_ends(
+    terminal: Terminal, tmp_path: Path
+) -> None:
+    # What closing an SSH or tmux window does: SIGHUP, and the terminal is gone, so
+    # nothing the dashboard writes can reach it (and must not block it) any more.
+    terminal.launch("run", "--checkpoint", "ck.toml", "--grace", "60", workflow=SIGNAL_FLOW)
+    screen = partial(terminal.screen, "run")
+    wait_for(
+        lambda: "long_step started" in log_lines(tmp_path) and "1 running" in screen(),
+        "long_step running",
+        screen,
+    )
+    pid = terminal.app_pid("run")
+    terminal.tmux("kill-session", "-t", "run")
+    (tmp_path / "gate").touch()  # long_step finishes within the grace
+    wait_for(lambda: not running(pid), "the dashboard to end", lambda: "(window closed)")
+    saved = assert_checkpoint_closed(tmp_path / "ck.toml")
+    assert saved.results["long_step"].status is TaskStatus.SUCCESS
+    assert "long_step" not in saved.interrupted
+    assert "after" not in log_lines(tmp_path)  # nothing started after the hangup
+
+
 def test_a_second_sigterm_cancels_at_once_and_still_saves_and_restores(
     terminal: Terminal, tmp_path: Path
 ) -> None:

@@ -30,6 +30,7 @@ def run_dashboard(session: Session, grace: float = 10.0) -> int:
     from flow_tui.tui.app import DashboardApp
 
     app = DashboardApp(session, grace=grace)
+    app.exit_watchdog = True
     # A runner of our own rather than app.run(): asyncio.run() would wait at exit for the
     # thread of a sync task body that ignored its cancellation, and never return.
     with asyncio.Runner() as runner:

@@ -11,15 +11,21 @@ import asyncio
 import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
+from functools import partial
 
 from textual.timer import Timer
 
 from flow_tui.core.errors import FlowError
+from flow_tui.exit_codes import EXIT_SIGHUP, EXIT_USAGE
 from flow_tui.session import Session
-from flow_tui.shutdown import SignalGuard
+from flow_tui.shutdown import AFTER_GRACE_SECONDS, SignalGuard
+from flow_tui.streams import hung_up, silence
 from flow_tui.tui.clock import Clock
+from flow_tui.tui.hangup import HangupWatch
 from flow_tui.tui.run_control import RunControl
 from flow_tui.tui.summary import sentence
 
@@ -44,6 +50,10 @@ class ExitFlow(RunControl):
             ctrl_c_signals=False,  # the terminal is raw: ctrl+c is the quit key here
         )
         self.quitting = False
+        # The real process (run_dashboard) leaves by itself if Textual cannot finish
+        # after a stop signal; never inside tests, where exiting would end the test run.
+        self.exit_watchdog = False
+        self._hangup_watch: HangupWatch | None = None
         self.close_error: str | None = None  # why the session could not be closed
         self._remove_signal_handlers: Callable[[], None] | None = None
         self._shutdown_text: str | None = None
@@ -54,9 +64,57 @@ class ExitFlow(RunControl):
         return self.quitting or self.guard.received is not None
 
     def install_signal_handlers(self) -> None:
-        self._remove_signal_handlers = self.guard.install(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        remove = self.guard.install(loop, [signal.SIGINT, signal.SIGTERM])
+        # SIGHUP through a Python-level handler, not the loop's: it runs at once in the
+        # main thread, before the SIGCONT that comes with a hangup makes Textual write
+        # to the dead terminal (which kills its writer thread and then blocks the loop).
+        previous = signal.signal(signal.SIGHUP, partial(self._on_hangup, loop))
+
+        def remove_all() -> None:
+            remove()
+            signal.signal(signal.SIGHUP, previous)
+
+        self._remove_signal_handlers = remove_all
+        if self.exit_watchdog:  # the real process, in a terminal that may go away
+            watch = HangupWatch(
+                loop,
+                [s for s in (sys.__stdout__, sys.__stderr__) if s is not None],
+                lambda: self._driver,
+                self._terminal_gone,
+                lambda: self.guard.grace + AFTER_GRACE_SECONDS + EXIT_WATCHDOG_SECONDS,
+                self._leave_now,
+            )
+            watch.start()
+            self._hangup_watch = watch
+
+    def _terminal_gone(self) -> None:
+        if self.guard.received is None:
+            self.guard.on_signal(signal.SIGHUP)
+
+    def _leave_now(self) -> None:
+        """The loop is stuck after a hangup: save what is known and leave (129)."""
+        try:
+            self.session.close_now()
+        except Exception as exc:
+            print(f"flow-tui: {exc}", file=sys.__stderr__)
+        _leave(self.exit_code() if self.guard.received is not None else EXIT_SIGHUP)
+
+    def _on_hangup(self, loop: asyncio.AbstractEventLoop, signum: int, frame: object) -> None:
+        """The terminal went away (a closed SSH or tmux window): from now on Textual's
+        writes go to /dev/null, so they can neither fail nor block the loop while the
+        run stops and the checkpoint is saved. A SIGHUP sent by `kill` to a live terminal
+        leaves the terminal alone. Then the guard stops the run, on the loop."""
+        for stream in (sys.__stdout__, sys.__stderr__):
+            if stream is not None and hung_up(stream):
+                silence(stream)
+                if self._hangup_watch is not None:
+                    self._hangup_watch.notice()  # it keeps the loop from blocking
+        loop.call_soon_threadsafe(self.guard.on_signal, signal.SIGHUP)
 
     async def on_unmount(self) -> None:
+        if self._hangup_watch is not None:
+            self._hangup_watch.stop()
         self.guard.cancel_timers()
         if self._remove_signal_handlers is not None:
             self._remove_signal_handlers()
@@ -77,6 +135,11 @@ class ExitFlow(RunControl):
         await self.wait_for_run()
         self.guard.cancel_timers()
         await self._close_session()
+        if self.guard.received is not None and self.exit_watchdog:
+            # After SIGHUP the terminal may be gone, and Textual can block for ever
+            # writing its goodbye to it; everything is saved by now, so leave anyway.
+            code = EXIT_USAGE if self.close_error else self.exit_code()
+            _exit_soon(code, self.close_error)
         self.exit(self.exit_code())
 
     async def _close_session(self) -> None:
@@ -139,18 +202,45 @@ class ExitFlow(RunControl):
         """Tasks ignored their cancellation: restore the terminal, save what is known
         synchronously, and leave without them."""
         code = self.exit_code()
-        driver = self._driver  # Textual has no public handle on it
-        if driver is not None:
-            with contextlib.suppress(Exception):
-                driver.stop_application_mode()  # normal screen, mouse off, termios back
-                driver.close()  # waits until those escape codes are written
+        # Save first: restoring a terminal that hung up can block (see _exit_soon).
         self.session_closed = True
         try:
             self.session.close_now()
         except Exception as exc:  # leave anyway: the process must not hang on
             print(f"flow-tui: {exc}", file=sys.__stderr__)
-        finally:
-            with contextlib.suppress(OSError, ValueError, AttributeError):
-                sys.__stdout__.flush()  # type: ignore[union-attr]
-                sys.__stderr__.flush()  # type: ignore[union-attr]
-            os._exit(code)
+        if self.exit_watchdog:
+            _exit_soon(code, None)
+        driver = self._driver  # Textual has no public handle on it
+        if driver is not None:
+            with contextlib.suppress(Exception):
+                driver.stop_application_mode()  # normal screen, mouse off, termios back
+                driver.close()  # waits until those escape codes are written
+        _leave(code)
+
+
+#: After a stop signal, how long Textual gets to restore the terminal before the process
+#: leaves without it (the session is closed by then: nothing is lost).
+EXIT_WATCHDOG_SECONDS = 3.0
+
+
+def _leave(code: int) -> None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.__stdout__.flush()  # type: ignore[union-attr]
+        sys.__stderr__.flush()  # type: ignore[union-attr]
+    os._exit(code)
+
+
+def _exit_soon(code: int, error: str | None) -> None:
+    """Exit with `code` in EXIT_WATCHDOG_SECONDS unless the process is gone by then: a
+    terminal that hung up (SIGHUP, a closed SSH or tmux window) can block Textual's last
+    writes for ever, and a signalled process must end."""
+
+    def leave() -> None:
+        if error:
+            with contextlib.suppress(Exception):
+                print(f"flow-tui: {error}", file=sys.__stderr__)
+        _leave(code)
+
+    timer = threading.Timer(EXIT_WATCHDOG_SECONDS, leave)
+    timer.daemon = True
+    timer.start()
