@@ -121,8 +121,7 @@ class TaskRunner(Generic[C]):
         finally:
             self._executor = None
             status = self.state.finish(cancelled=executor.stop_reason is not None)
-        names = graph.index  # task name -> position, in declaration order
-        results = dict(zip(names, map(self.state.results.__getitem__, names), strict=True))
+        results = self.state.ordered_results()
         if self.events.wants("workflow_end"):
             self.events.emit(WorkflowEnd(results, status))
         await self.events.drain()

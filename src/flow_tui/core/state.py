@@ -63,6 +63,8 @@ class TaskStateManager:
         # (results dict, its length) when its keys were last seen in declaration order:
         # a value replaced keeps the order, a key added changes the length.
         self._in_order: tuple[dict[str, TaskResult], int] | None = None
+        # (results dict, its length, a copy in declaration order) made at a run's end.
+        self._ordered: tuple[dict[str, TaskResult], int, dict[str, TaskResult]] | None = None
 
     # -- hydrate -----------------------------------------------------------------------
 
@@ -160,6 +162,19 @@ class TaskStateManager:
         self.interrupted = set()
         self.done_count = 0
         self._status = RunStatus.RUNNING
+        if only is None and len(plan.kept) == n and not plan.marked_done:
+            # Every task a saved success still valid (a resume where nothing runs): all
+            # finished at once, in declaration order (plan.kept is), nothing ready.
+            self.results = (
+                _in_declaration_order(graph, saved)
+                if not plan.removed
+                else {name: saved[name] for name in plan.kept}
+            )
+            self._in_order = (self.results, n)
+            self._remaining = [0] * n
+            self._done = bytearray(b"\x01") * n
+            self.done_count = n
+            return [], list(range(n)), plan
         self._remaining = [len(d) for d in graph.deps]
         self._done = bytearray(n)
         frozen: dict[int, TaskResult] = {}
@@ -204,6 +219,30 @@ class TaskStateManager:
             self._cascade(i, frozen[i], [])
         ready = [i for i in ready if not self._done[i]]
         return ready, kept, plan
+
+    def ordered_results(self) -> dict[str, TaskResult]:
+        """A copy of the results in declaration order, every task of the graph in it (the
+        run is over): the dict copied whole when its keys are known to be in that order
+        (a resume where nothing ran), else looked up task by task."""
+        graph = self.graph
+        assert graph is not None
+        results = self.results
+        if self._is_in_order(results, len(graph.steps)):
+            return dict(results)
+        ordered = _in_declaration_order(graph, results)
+        if self._status.is_over:
+            # Kept (a memory copy) for the first snapshot, which puts the live results in
+            # this order: once a run is over nothing changes them until the next one
+            # (`prepare` makes a new dict), so the same dict at the same length holds
+            # the same results.
+            self._ordered = (results, len(results), dict(ordered))
+        return ordered
+
+    def _is_in_order(self, results: dict[str, TaskResult], n: int) -> bool:
+        """`results` holds a result for each of the `n` tasks, in declaration order, as
+        last seen: a value replaced keeps the order, a key added changes the length."""
+        known = self._in_order
+        return len(results) == n and known is not None and known[0] is results and known[1] == n
 
     # -- the run -----------------------------------------------------------------------
 
@@ -373,12 +412,16 @@ class TaskStateManager:
             (known is not None and known[0] is results and known[1] == len(results))
             or list(results) == names
         )
+        stash, self._ordered = self._ordered, None
         if complete and not in_order and self._status.is_over:
             # The run is over and every task has a result: put them in declaration order
             # once, in place (whoever holds the dict sees the same results), so that this
             # and every later snapshot copies the dict whole instead of looking up each
             # task (at 1M tasks: 0.04 s instead of 0.8 s).
-            declared = {name: results[name] for name in names}
+            if stash is not None and stash[0] is results and stash[1] == len(results):
+                declared = stash[2]  # made by `ordered_results` at the end of the run
+            else:
+                declared = _in_declaration_order(graph, results)
             results.clear()
             results.update(declared)
             in_order = True
@@ -401,12 +444,35 @@ class TaskStateManager:
     def _names_and_versions(self, graph: TaskGraph) -> tuple[list[str], dict[str, str | None]]:
         declared = self._declared
         if declared is None or declared[0] is not graph:
-            steps = graph.steps
-            declared = (graph, [s.name for s in steps], {s.name: s.version for s in steps})
+            names = [*graph.index]
+            # Built from the index (sized once), the versions set only if one is not None.
+            versions: dict[str, Any] = dict.fromkeys(graph.index)
+            current = [*map(_version_of, graph.steps)]
+            if current.count(None) != len(current):
+                versions.update(zip(names, current, strict=True))
+            declared = (graph, names, versions)
             self._declared = declared
         return declared[1], declared[2]
 
 
+def _in_declaration_order(graph: TaskGraph, results: Mapping[str, TaskResult]) -> dict[str, Any]:
+    """A new dict of `results` in the declaration order of `graph`, which has a result
+    for each of its tasks and no other (KeyError naming a task without one otherwise).
+
+    The graph's index copied (a memory copy: its keys in declaration order) and its
+    values replaced, each in place: a lookup in C per result, where building the dict
+    task by task inserts each key into a growing table (at 1M tasks 0.3 s, not 0.6-0.8).
+    """
+    index = graph.index
+    ordered: dict[str, Any] = index.copy()
+    ordered.update(results)
+    if len(ordered) != len(index) or len(results) != len(index):
+        # Not one result per task: the strict way, which names a missing task.
+        return dict(zip(index, map(results.__getitem__, index), strict=True))
+    return ordered
+
+
+_version_of = attrgetter("version")
 _NOT_RUN = (TaskStatus.CANCELLED, TaskStatus.SKIPPED)
 _FAILED = frozenset((TaskStatus.FAILURE, TaskStatus.CANCELLED))
 _status_of = attrgetter("status")
