@@ -40,9 +40,11 @@ from flow_tui.snapshot.files import (
 )
 from flow_tui.snapshot.journal import (
     JournalWriter,
+    encode_plain_ends,
     encode_starts,
     journal_path,
 )
+from flow_tui.snapshot.plain import plain_clock
 from flow_tui.snapshot.render import CheckpointRenderer
 
 T = TypeVar("T")
@@ -208,7 +210,9 @@ class Checkpointer:
         self._snapshot_source = snapshot_source
         self._on_error = on_error
         self._buffer: list[bytes] = []  # end records not yet written
-        self._started: list[str] = []  # JSON names of the tasks started since then
+        # then the plain successes ended since the last of those (see `_on_end`)
+        self._plain: list[str | float | int] = []  # flat: name, 3 clock values, ...
+        self._started: list[str] = []  # names of the tasks started since then
         self._journal: JournalWriter | None = None
         self._journal_bytes = 0
         self._file_bytes = 0
@@ -229,10 +233,24 @@ class Checkpointer:
         runner.events.on("task_end", self._on_end)
 
     def _on_start(self, event: TaskStart) -> None:
-        self._started.append(self._render.name_json(event.step.name))
+        self._started.append(event.step.name)
 
     def _on_end(self, event: TaskEnd) -> None:
-        self._buffer.append(self._render.end_record(event.step.name, event.result))
+        # Nearly every end is a plain success with the executor's clock readings: its
+        # record is those readings, and the times are formatted only when a checkpoint
+        # file is written (compaction, close), off the path of each task.
+        result = event.result
+        clock = plain_clock(result)
+        if clock is not None:
+            self._plain += (event.step.name, *clock)
+            return
+        self._flush_plain()  # the records stay in the order the tasks ended
+        self._buffer.append(self._render.end_record(event.step.name, result))
+
+    def _flush_plain(self) -> None:
+        if self._plain:
+            self._buffer.append(encode_plain_ends(self._plain))
+            self._plain = []
 
     # -- writing -----------------------------------------------------------------------
 
@@ -254,7 +272,7 @@ class Checkpointer:
             if self.error is not None:
                 await self._recover()
                 return
-            if not self._buffer and not self._started:
+            if not self._buffer and not self._started and not self._plain:
                 return
             if self._fast_syncs >= FAST_SYNCS_BEFORE_INLINE:
                 try:
@@ -300,6 +318,7 @@ class Checkpointer:
         # One record names every task started since the last batch; it comes first, so
         # a task that started and ended within the batch reads as ended.
         head = encode_starts(self._started) if self._started else b""
+        self._flush_plain()
         payload = head + b"".join(self._buffer)
         self._started = []
         self._buffer = []
@@ -308,6 +327,7 @@ class Checkpointer:
     def _forget(self) -> None:
         self._started = []
         self._buffer = []
+        self._plain = []
 
     # -- the steps, each reporting its own failure -------------------------------------
 

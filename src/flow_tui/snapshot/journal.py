@@ -4,6 +4,13 @@ A line is `<crc32 as 8 hex digits> <json>`; the first record names the checkpoin
 extends (`checkpoint_id`), so a journal left over from an older checkpoint is ignored. A
 torn or corrupt line is skipped, never fatal: whatever instant the writer died, the
 checkpoint loads.
+
+Records: `{"k":"h","id":...}` the header; `{"k":"s","t":[names]}` tasks started (or one
+name); `{"k":"e","t":name,"r":result}` a task ended, its result as the snapshot document
+holds it; `{"k":"p","e":[name, started_ts, duration_ms, attempts, ...]}` plain successes
+recorded by the executor (ClockMetrics), four values each, in the order they ended: the
+compact form written since the times are formatted only with a checkpoint file. Every
+form is read, whichever wrote the journal.
 """
 
 from __future__ import annotations
@@ -16,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from flow_tui.core.errors import SnapshotError
-from flow_tui.core.model import TaskStatus
+from flow_tui.core.model import ClockMetrics, TaskResult, TaskStatus
 from flow_tui.core.snapshot import Snapshot
 from flow_tui.snapshot.files import describe_os_error, fsync_dir
+from flow_tui.snapshot.plain import clock_in_range
 from flow_tui.snapshot.schema import plain_result_from_dict, result_from_dict
 
 JOURNAL_SUFFIX = ".journal"
@@ -43,14 +51,42 @@ def encode_start(name_json: str) -> bytes:
     return _line('{"k":"s","t":%s}' % name_json)
 
 
-def encode_starts(name_jsons: list[str]) -> bytes:
+# Compact JSON, written in C: a batch's names and clock readings in one call.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_starts(names: list[str]) -> bytes:
     """One record for several starts (in the order they happened)."""
-    return _line('{"k":"s","t":[%s]}' % ",".join(name_jsons))
+    return _line('{"k":"s","t":%s}' % _COMPACT.encode(names))
 
 
 def encode_end(name_json: str, result_json: str) -> bytes:
     """`result_json` is the result as the snapshot document holds it, already encoded."""
     return _line('{"k":"e","t":%s,"r":%s}' % (name_json, result_json))
+
+
+def encode_plain_ends(entries: list[str | float | int]) -> bytes:
+    """One record for the plain successes of a batch, given flat: name, started_ts,
+    duration_ms, attempts for each (finite floats: see `plain.plain_clock`)."""
+    return _line('{"k":"p","e":%s}' % _COMPACT.encode(entries))
+
+
+def _plain_records(entries: Any) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    if type(entries) is not list or len(entries) % 4:
+        return records
+    for i in range(0, len(entries), 4):
+        name, started, duration, attempts = entries[i : i + 4]
+        if (
+            type(name) is str
+            and type(started) is float
+            and type(duration) is float
+            and type(attempts) is int
+            and attempts >= 0
+            and clock_in_range(started, duration)
+        ):
+            records.append({"k": "p", "t": name, "s": started, "d": duration, "a": attempts})
+    return records
 
 
 def read_records(path: Path, checkpoint_id: str | None) -> list[dict[str, Any]]:
@@ -85,7 +121,12 @@ def read_records(path: Path, checkpoint_id: str | None) -> list[dict[str, Any]]:
                 return []  # the journal of another (older) checkpoint file
             header_seen = True
             continue
-        if not header_seen or kind not in ("s", "e"):
+        if not header_seen:
+            continue
+        if kind == "p":
+            records.extend(_plain_records(record.get("e")))
+            continue
+        if kind not in ("s", "e"):
             continue
         task = record.get("t")
         if isinstance(task, str):
@@ -108,19 +149,26 @@ def fold_journal(snapshot: Snapshot, checkpoint: Path) -> Snapshot:
     results = dict(snapshot.results)
     interrupted = dict.fromkeys(snapshot.interrupted)
     started: set[str] = set()
+    result: TaskResult | None
     for record in records:
         name = record["t"]
-        if record["k"] == "s":
+        kind = record["k"]
+        if kind == "s":
             started.add(name)
             interrupted[name] = None
             continue
-        raw = record.get("r")
-        result = plain_result_from_dict(raw)
-        if result is None:
-            try:
-                result = result_from_dict(name, raw, str(path))
-            except (SnapshotError, ValueError, TypeError, OverflowError):
-                continue  # a record that is whole but unreadable counts as never written
+        if kind == "p":
+            metrics = ClockMetrics.from_clock(record["s"], 0.0, record["a"])
+            metrics.duration_ms = record["d"]  # exactly as written, not via seconds
+            result = TaskResult(TaskStatus.SUCCESS, metrics=metrics)
+        else:
+            raw = record.get("r")
+            result = plain_result_from_dict(raw)
+            if result is None:
+                try:
+                    result = result_from_dict(name, raw, str(path))
+                except (SnapshotError, ValueError, TypeError, OverflowError):
+                    continue  # a record that is whole but unreadable counts as never written
         results[name] = result
         if result.status is not TaskStatus.CANCELLED:
             started.discard(name)

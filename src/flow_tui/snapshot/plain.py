@@ -121,3 +121,38 @@ def _clock_fields(started_ts: float, duration: float, attempts: int) -> Fields |
         "%s.%06d+00:00" % (prefix, us) if us else prefix + "+00:00",
         "%s.%06d+00:00" % (end_prefix, end_us) if end_us else end_prefix + "+00:00",
     )
+
+
+def plain_clock(result: TaskResult) -> tuple[float, float, int] | None:
+    """(started_ts, duration_ms, attempts) of a plain success recorded by the executor
+    (ClockMetrics), whose journal record can be the compact one: times as clock readings,
+    formatted only when a checkpoint file is written. None for any other result."""
+    m = result.metrics
+    if (
+        type(m) is not ClockMetrics
+        or result.status is not _SUCCESS
+        or result.message is not None
+        or result.error is not None
+        or result.data is not None
+        or result.traceback is not None
+        or result.data_is_repr
+    ):
+        return None
+    started = m.started_ts
+    duration = m.duration_ms
+    attempts = m.attempts
+    if (
+        type(started) is not float
+        or type(duration) is not float
+        or type(attempts) is not int
+        or attempts < 0
+        or not clock_in_range(started, duration)
+    ):
+        return None
+    return (started, duration, attempts)
+
+
+def clock_in_range(started_ts: float, duration_ms: float) -> bool:
+    """Both times of these clock readings are finite and within 1970-9999 (UTC)."""
+    finished_ts = started_ts + duration_ms / 1000.0  # as ClockMetrics computes it
+    return 0.0 <= started_ts < _MAX_TS and 0.0 <= finished_ts < _MAX_TS

@@ -36,6 +36,8 @@ __all__ = ["CheckpointRenderer", "iso_utc", "toml_key"]
 
 _FIRST_KEYS = ("format", "version", "created_at", "status", "workflow", "fingerprint")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_NAMES = json.JSONEncoder(ensure_ascii=False, separators=("\x00", ": "))
+_TASK_LINES = json.JSONEncoder(ensure_ascii=False, separators=(",\n    ", ": "))
 
 
 def _json(value: Any) -> str:
@@ -45,6 +47,12 @@ def _json(value: Any) -> str:
 def _toml_string(text: str) -> str:
     # A JSON string is a TOML basic string, but for DEL, which TOML wants escaped.
     return _json(text).replace("\x7f", "\\u007f")
+
+
+def _names_json(names: Any) -> list[str]:
+    """`json.dumps(n, ensure_ascii=False)` of each name, encoded in one call: NUL, which
+    JSON always escapes inside a string, separates them."""
+    return _NAMES.encode(list(names))[1:-1].split("\x00")
 
 
 def toml_key(name: str) -> str:
@@ -127,11 +135,13 @@ class CheckpointRenderer:
         results = snapshot.results
         if results:
             entry = self._entry
+            cache = self._cache
+            texts = []
+            for n, r in results.items():
+                cached = cache.get(n)
+                texts.append(cached[1] if cached is not None and cached[0] is r else entry(n, r)[1])
             lines.append(' "results": {')
-            name_json = self.name_json
-            lines.append(
-                ",\n".join(f"  {name_json(n)}: {entry(n, r)[1]}" for n, r in results.items())
-            )
+            lines.append(",\n".join(map("  %s: %s".__mod__, zip(_names_json(results), texts))))
             lines.append(" }")
         else:
             lines.append(' "results": {}')
@@ -167,10 +177,10 @@ class CheckpointRenderer:
     def _toml_array(self, names: list[str]) -> str:
         if not names:
             return "tasks = []\n"
-        name_json = self.name_json
-        # A JSON string is a TOML basic string, but for DEL, which TOML wants escaped.
-        items = ",\n".join(f"    {name_json(n)}" for n in names).replace("\x7f", "\\u007f")
-        return f"tasks = [\n{items},\n]\n"
+        # One name a line, encoded in C: a JSON string is a TOML basic string, but for
+        # DEL, which TOML wants escaped.
+        items = _TASK_LINES.encode(names)[1:-1].replace("\x7f", "\\u007f")
+        return f"tasks = [\n    {items},\n]\n"
 
     def _toml_table(self, name: str, result: TaskResult) -> str:
         cached = self._toml_tables.get(name)
