@@ -141,7 +141,9 @@ class CheckpointRenderer:
                 cached = cache.get(n)
                 texts.append(cached[1] if cached is not None and cached[0] is r else entry(n, r)[1])
             lines.append(' "results": {')
-            lines.append(",\n".join(map("  %s: %s".__mod__, zip(_names_json(results), texts))))
+            lines.append(
+                ",\n".join(map("  %s: %s".__mod__, zip(_names_json(results), texts, strict=True)))
+            )
             lines.append(" }")
         else:
             lines.append(' "results": {}')
