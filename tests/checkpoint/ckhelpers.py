@@ -16,7 +16,7 @@ from flow_tui import Snapshot, TaskResult, TaskStatus, TaskStep, Workflow
 from flow_tui.core.model import ClockMetrics
 from flow_tui.snapshot.journal import (
     JournalWriter,
-    encode_start,
+    encode_starts,
     journal_path,
 )
 from flow_tui.snapshot.render import CheckpointRenderer
@@ -31,7 +31,7 @@ def name_json(name: str) -> str:
 
 
 def start_record(name: str) -> bytes:
-    return encode_start(name_json(name))
+    return encode_starts([name])
 
 
 def end_record(name: str, result: TaskResult) -> bytes:

@@ -66,15 +66,6 @@ class Snapshot:
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
 
-    @property
-    def version(self) -> int:
-        """The snapshot format version (the document's `version` key)."""
-        return self.format_version
-
-    @property
-    def workflow_name(self) -> str | None:
-        return self.workflow
-
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in TaskStatus}
         for result in self.results.values():

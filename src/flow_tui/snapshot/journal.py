@@ -46,11 +46,6 @@ def encode_header(checkpoint_id: str) -> bytes:
     return _line(json.dumps({"k": "h", "id": checkpoint_id}))
 
 
-def encode_start(name_json: str) -> bytes:
-    """`name_json` is the task name already JSON-encoded (cached by the writer)."""
-    return _line('{"k":"s","t":%s}' % name_json)
-
-
 # Compact JSON, written in C: a batch's names and clock readings in one call.
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 

@@ -80,22 +80,15 @@ _MAX_TS = 253402300799.0  # 9999-12-31T23:59:59 UTC
 _second: list[Any] = [None, ""]  # the last whole second formatted, and its text
 
 
-def iso_utc(ts: float) -> str | None:
-    """`datetime.fromtimestamp(ts, UTC).isoformat()`, character for character, fast.
-
-    Rounds to the microsecond as datetime does (half to even); None outside 1970-9999.
-    """
-    fields = _clock_fields(ts, 0.0, 0)
-    return None if fields is None else fields[2]
-
-
 def _second_text(sec: int) -> str:
     return "%04d-%02d-%02dT%02d:%02d:%02d" % time.gmtime(sec)[:6]
 
 
 def _clock_fields(started_ts: float, duration: float, attempts: int) -> Fields | None:
     """The fields of ClockMetrics readings, both times formatted in one pass (this runs
-    once per task end, so it is written out rather than calling a formatter twice)."""
+    once per result of a checkpoint file, so it is written out rather than calling a
+    formatter twice): `datetime.fromtimestamp(ts, UTC).isoformat()` character for
+    character, rounded to the microsecond as datetime does; None outside 1970-9999."""
     finished_ts = started_ts + duration / 1000.0  # as ClockMetrics computes it
     if not (0.0 <= started_ts < _MAX_TS and 0.0 <= finished_ts < _MAX_TS):
         return None

@@ -27,12 +27,11 @@ from flow_tui.snapshot.plain import (
     PLAIN_JSON,
     PLAIN_TOML,
     Fields,
-    iso_utc,
     json_name,
     plain_fields,
 )
 
-__all__ = ["CheckpointRenderer", "iso_utc", "toml_key"]
+__all__ = ["CheckpointRenderer", "toml_key"]
 
 _FIRST_KEYS = ("format", "version", "created_at", "status", "workflow", "fingerprint")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
