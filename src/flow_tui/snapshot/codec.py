@@ -183,7 +183,8 @@ def _from_json(raw: str | bytes, source: str) -> Snapshot:
     return schema.from_dict(doc, source)
 
 
-def _toml_value(table: dict[str, Any], key: str) -> None:
+def pack_toml_value(table: dict[str, Any], key: str) -> None:
+    """`table[key]`, if TOML cannot hold it, as JSON text under `<key>_json` instead."""
     if key in table and not schema.toml_safe(table[key]):
         table[f"{key}_json"] = _json_dumps(table.pop(key))
 
@@ -192,9 +193,9 @@ def to_toml(snapshot: Snapshot) -> str:
     import tomli_w  # imported when first needed: start-up of runs that never save TOML
 
     doc = schema.to_dict(snapshot)
-    _toml_value(doc, "context")
+    pack_toml_value(doc, "context")
     for result in doc["results"].values():
-        _toml_value(result, "data")
+        pack_toml_value(result, "data")
     try:
         return tomli_w.dumps(doc)
     except (TypeError, ValueError) as exc:  # pragma: no cover - to_dict output is safe

@@ -21,7 +21,7 @@ import tomli_w
 from flow_tui.core.model import TaskResult
 from flow_tui.core.snapshot import Snapshot
 from flow_tui.snapshot import schema
-from flow_tui.snapshot.codec import encode
+from flow_tui.snapshot.codec import encode, pack_toml_value
 from flow_tui.snapshot.journal import encode_end
 from flow_tui.snapshot.plain import (
     PLAIN_JSON,
@@ -43,9 +43,9 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _toml_string(text: str) -> str:
+def _toml_strings(json_text: str) -> str:
     # A JSON string is a TOML basic string, but for DEL, which TOML wants escaped.
-    return _json(text).replace("\x7f", "\\u007f")
+    return json_text.replace("\x7f", "\\u007f")
 
 
 def _names_json(names: Any) -> list[str]:
@@ -55,13 +55,7 @@ def _names_json(names: Any) -> list[str]:
 
 
 def toml_key(name: str) -> str:
-    return name if _BARE_KEY.fullmatch(name) else _toml_string(name)
-
-
-def _toml_safe_value(table: dict[str, Any], key: str) -> None:
-    # As the codec does: a value TOML cannot hold travels as JSON text under `<key>_json`.
-    if key in table and not schema.toml_safe(table[key]):
-        table[f"{key}_json"] = _json(table.pop(key))
+    return name if _BARE_KEY.fullmatch(name) else _toml_strings(_json(name))
 
 
 class CheckpointRenderer:
@@ -152,7 +146,7 @@ class CheckpointRenderer:
     def _render_toml(self, snapshot: Snapshot) -> str:
         header = self._header(snapshot)
         del header["tasks"]
-        _toml_safe_value(header, "context")
+        pack_toml_value(header, "context")
         # Top-level keys come before any table: the plain keys, the task list, the rest
         # of the header (keys, then its tables), then the results.
         first = {k: header.pop(k) for k in _FIRST_KEYS if k in header}
@@ -178,15 +172,13 @@ class CheckpointRenderer:
     def _toml_array(self, names: list[str]) -> str:
         if not names:
             return "tasks = []\n"
-        # One name a line, encoded in C: a JSON string is a TOML basic string, but for
-        # DEL, which TOML wants escaped.
-        items = _TASK_LINES.encode(names)[1:-1].replace("\x7f", "\\u007f")
+        items = _toml_strings(_TASK_LINES.encode(names)[1:-1])  # one name a line, in C
         return f"tasks = [\n    {items},\n]\n"
 
     def _toml_table(self, name: str, result: TaskResult) -> str:
         cached = self._toml_tables.get(name)
         if cached is None or cached[0] is not result:
             table = schema.result_to_dict(name, result)
-            _toml_safe_value(table, "data")
+            pack_toml_value(table, "data")
             cached = self._toml_tables[name] = (result, tomli_w.dumps({"results": {name: table}}))
         return cached[1] + "\n"
