@@ -38,7 +38,9 @@ class TaskGraph:
         # name and NUL, so pieces sort as their names do unless a name holds a NUL
         # (then the names are sorted). At 1M tasks a loop per task cost over a second.
         deps = [*map(_deps_of, self.steps)]
-        bodies = map(_SOH.join, map(sorted, deps))
+        # Sorted only where a task has two or more (no list made per task otherwise).
+        several = max(map(len, deps), default=0) > 1
+        bodies = map(_SOH.join, map(sorted, deps) if several else deps)
         ends = map(_ENDS.__getitem__, map(bool, deps))  # no dependency: no SOH
         pieces = [*map("".join, zip(self.index, repeat("\x00"), bodies, ends))]
         if "\x00" in "".join(self.index):

@@ -158,6 +158,7 @@ class TaskStateManager:
         n = len(graph.steps)
         self.graph = graph
         self.results = {}
+        self._ordered = None  # of the run before: not this one's
         self._begin()
         self.interrupted = set()
         self.done_count = 0
