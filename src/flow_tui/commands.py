@@ -13,7 +13,7 @@ from flow_tui.core.resume import ResumePlan
 from flow_tui.core.snapshot import Snapshot
 from flow_tui.exit_codes import EXIT_OK
 from flow_tui.loader import load_workflow
-from flow_tui.recurring import continue_decision
+from flow_tui.recurring import check_continue_options, continue_decision
 from flow_tui.session import (
     Session,
     SessionError,
@@ -53,12 +53,7 @@ def _check_launch_flags(args: argparse.Namespace) -> None:
             "--output json prints one document, which only --plan makes; use --output "
             "jsonl for the events of a run"
         )
-    if args.continue_run and args.checkpoint is None:
-        raise SessionError("--continue needs --checkpoint PATH: the run to continue")
-    if args.continue_run and args.resume is not None:
-        raise SessionError(
-            "--continue decides by itself whether to resume --checkpoint; drop --resume"
-        )
+    check_continue_options(args.continue_run, args.checkpoint, args.resume)
     if args.keep is not None and not args.continue_run:
         raise SessionError("--keep applies with --continue; add --continue or drop --keep")
 
@@ -100,10 +95,14 @@ def launch(args: argparse.Namespace) -> int:
 
 
 def _print_plan(session: Session, args: argparse.Namespace) -> int:
-    if args.continue_run and continue_decision(args.checkpoint)[0] == "resume":
-        args.resume = args.checkpoint  # what --continue would do now
+    read = None
+    if args.continue_run:  # what --continue would do now (nothing is moved by a plan)
+        decision, read = continue_decision(args.checkpoint)
+        if decision == "resume":
+            args.resume = args.checkpoint
     if args.resume is not None:
-        loaded = session.preview(args.resume, force=args.force, mark_done=args.mark_done)
+        snapshot = read if read is not None else Snapshot.load(args.resume)
+        loaded = session.loaded(args.resume, snapshot, force=args.force, mark_done=args.mark_done)
         plan = loaded.plan
     else:
         plan = session.plan_for(Snapshot())

@@ -22,21 +22,34 @@ class ContinueError(FlowError):
 
 @dataclass(frozen=True, slots=True)
 class ContinueDecision:
-    resume: bool  # resume the checkpoint (else a fresh run)
     notice: str  # what happened, in one line for the operator
+    resume: Snapshot | None = None  # the checkpoint to resume, as read (else a fresh run)
+
+
+def check_continue_options(
+    continue_run: bool, checkpoint: Path | None, resume: Path | None
+) -> None:
+    """--continue needs --checkpoint and decides about --resume itself (ContinueError)."""
+    if not continue_run:
+        return
+    if checkpoint is None:
+        raise ContinueError("--continue needs --checkpoint PATH: the run to continue")
+    if resume is not None:
+        raise ContinueError(
+            "--continue decides by itself whether to resume --checkpoint; drop --resume"
+        )
 
 
 def decide_continue(path: Path, keep: int) -> ContinueDecision:
     """Decide, and move a finished checkpoint aside (the one side effect)."""
     decision, snapshot = continue_decision(path)
     if decision == "fresh":
-        return ContinueDecision(False, f"no checkpoint at {path}: starting a fresh run")
-    if decision == "resume":
-        return ContinueDecision(True, f"resuming the unfinished run in {path}")
+        return ContinueDecision(f"no checkpoint at {path}: starting a fresh run")
     assert snapshot is not None
+    if decision == "resume":
+        return ContinueDecision(f"resuming the unfinished run in {path}", snapshot)
     moved = move_aside(path, snapshot, keep)
     return ContinueDecision(
-        False,
         f"the run in {path} finished at {snapshot.created_at:%Y-%m-%d %H:%M:%S} UTC: "
         f"moved it to {moved.name}, starting a fresh run",
     )

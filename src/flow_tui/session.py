@@ -34,7 +34,7 @@ from flow_tui.core.runner import TaskRunner, TaskRunnerBuilder
 from flow_tui.core.snapshot import Snapshot
 from flow_tui.core.workflow import Workflow
 from flow_tui.exit_codes import EXIT_FAILED, EXIT_OK
-from flow_tui.recurring import decide_continue
+from flow_tui.recurring import check_continue_options, decide_continue
 
 log = logging.getLogger("flow_tui.session")
 
@@ -167,10 +167,15 @@ class Session:
         # and it must not change between reading it and taking it over.
         lock = session._lock_checkpoint(opts.checkpoint) if opts.checkpoint else None
         try:
+            read: Snapshot | None = None  # the checkpoint --continue read, not read again
             if opts.continue_run:
-                session._continue(opts)
+                read = session._continue(opts)
             if opts.resume is not None:
-                loaded = session.preview(opts.resume, force=opts.force, mark_done=opts.mark_done)
+                if read is None:
+                    read = Snapshot.load(opts.resume)
+                loaded = session.loaded(
+                    opts.resume, read, force=opts.force, mark_done=opts.mark_done
+                )
                 session._basis = loaded.snapshot
                 session.plan = loaded.plan
                 session.resumed_from = loaded.path
@@ -203,20 +208,16 @@ class Session:
         lock.acquire()
         return lock
 
-    def _continue(self, opts: SessionOptions) -> None:
-        """--continue: resume the checkpoint if it holds an unfinished run; move a
-        finished one aside and start fresh; start fresh when there is none."""
-        path = opts.checkpoint
-        if path is None:
-            raise SessionError("--continue needs --checkpoint PATH: the run to continue")
-        if opts.resume is not None:
-            raise SessionError(
-                "--continue decides by itself whether to resume --checkpoint; drop --resume"
-            )
-        decision = decide_continue(path, opts.keep)
-        if decision.resume:
-            opts.resume = path
+    def _continue(self, opts: SessionOptions) -> Snapshot | None:
+        """--continue: resume the checkpoint if it holds an unfinished run (returned as
+        read); move a finished one aside and start fresh; start fresh when there is none."""
+        check_continue_options(opts.continue_run, opts.checkpoint, opts.resume)
+        assert opts.checkpoint is not None
+        decision = decide_continue(opts.checkpoint, opts.keep)
+        if decision.resume is not None:
+            opts.resume = opts.checkpoint
         self.start_notice = decision.notice
+        return decision.resume
 
     def _open_checkpoint(self, path: Path, lock: CheckpointLock) -> None:
         resuming_same = self.resumed_from is not None and _same_file(self.resumed_from, path)
@@ -246,9 +247,22 @@ class Session:
         only name tasks the snapshot lists as interrupted.
         """
         target = Path(path)
-        snapshot = Snapshot.load(target)
-        check_same_workflow(snapshot, target, self.workflow.name, force=force, hint=force_hint)
-        return LoadedSnapshot(target, snapshot, self.plan_for(snapshot, mark_done))
+        return self.loaded(
+            target, Snapshot.load(target), force=force, force_hint=force_hint, mark_done=mark_done
+        )
+
+    def loaded(
+        self,
+        path: Path,
+        snapshot: Snapshot,
+        *,
+        force: bool = False,
+        force_hint: str = "pass --force to resume it anyway",
+        mark_done: Iterable[str] = (),
+    ) -> LoadedSnapshot:
+        """`preview` of a snapshot already read from `path`."""
+        check_same_workflow(snapshot, path, self.workflow.name, force=force, hint=force_hint)
+        return LoadedSnapshot(path, snapshot, self.plan_for(snapshot, mark_done))
 
     def plan_for(self, snapshot: Snapshot, mark_done: Iterable[str] | None = None) -> ResumePlan:
         return plan_resume(
