@@ -42,13 +42,17 @@ class ResumePlan:
     marked_done: list[str] = field(default_factory=list)
     graph_changed: bool = False
 
+    def counts(self) -> str:
+        """What will run, in the plan's words: "2 kept, 1 re-run, 14 pending, 0 new"."""
+        return (
+            f"{len(self.kept)} kept, {len(self.rerun)} re-run, {len(self.pending)} pending, "
+            f"{len(self.new)} new"
+        )
+
     def summary(self) -> str:
         """One line of counts, e.g. "6 kept, 1 re-run, 14 pending, 0 new, 0 removed, 1
         interrupted"."""
-        line = (
-            f"{len(self.kept)} kept, {len(self.rerun)} re-run, {len(self.pending)} pending, "
-            f"{len(self.new)} new, {len(self.removed)} removed"
-        )
+        line = f"{self.counts()}, {len(self.removed)} removed"
         if self.interrupted:
             line += f", {len(self.interrupted)} interrupted"
         return line

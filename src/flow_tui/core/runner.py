@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import inspect
-from collections.abc import Awaitable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Generic, Self, TypeVar
 
+from flow_tui.core.collector import collector_paused
 from flow_tui.core.commit import CommitBarrier
 from flow_tui.core.events import EventBus, Listener, WorkflowEnd, WorkflowStart
 from flow_tui.core.executor import WorkflowExecutor
@@ -256,16 +257,8 @@ class _Collector:
         self.active = size >= GC_FREEZE_MIN_TASKS and gc.isenabled() and not gc.get_freeze_count()
         self.frozen = False
 
-    @contextlib.contextmanager
-    def paused(self) -> Iterator[None]:
-        if not self.active:
-            yield
-            return
-        gc.disable()
-        try:
-            yield
-        finally:
-            gc.enable()
+    def paused(self) -> contextlib.AbstractContextManager[None]:
+        return collector_paused() if self.active else contextlib.nullcontext()
 
     def freeze(self) -> None:
         if self.active:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 from collections.abc import Iterator, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from flow_tui.core.collector import collector_paused
 from flow_tui.core.errors import SnapshotError
 from flow_tui.core.model import TaskResult
 from flow_tui.core.snapshot import Snapshot, register_codec
@@ -97,25 +96,6 @@ def _text(raw: str | bytes, source: str) -> str:
                 f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})"
             ) from None
     return raw
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a document is decoded.
-
-    Decoding makes millions of objects that form no cycles (at 1M results: the parsed
-    dicts, then a TaskResult, TaskMetrics and two datetimes per result), and every full
-    collection they trigger walks everything alive, the results decoded so far too: a
-    1M-result load spent most of its time there. Nothing is collected less in the end.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def from_json(raw: str | bytes, source: str = "snapshot") -> Snapshot:

@@ -29,7 +29,6 @@ from flow_tui.tui.dialogs import (
     SaveDialog,
 )
 from flow_tui.tui.dialogs.paths import default_snapshot_path, display_path
-from flow_tui.tui.dialogs.plan import plan_counts
 from flow_tui.tui.exit_flow import ExitFlow
 from flow_tui.tui.status import RowStatus
 
@@ -219,7 +218,7 @@ class DashboardApp(ExitFlow):
             return
         self.clear_summary()
         plan = self.session.plan
-        counts = f": {plan_counts(plan)}" if plan is not None else ""
+        counts = f": {plan.counts()}" if plan is not None else ""
         self.changes.info(f"Loaded {display_path(loaded.path)}{counts}. Press p to run it.")
         self.flush_changes()
 

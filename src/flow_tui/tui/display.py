@@ -21,7 +21,6 @@ from flow_tui.tui.detail import TaskDetail
 from flow_tui.tui.dialogs import HelpScreen
 from flow_tui.tui.dialogs.help import describe_keys
 from flow_tui.tui.dialogs.paths import display_path
-from flow_tui.tui.dialogs.plan import plan_counts
 from flow_tui.tui.filter_bar import FilterBar
 from flow_tui.tui.header import RunHeader
 from flow_tui.tui.key_bar import KeyBar
@@ -124,7 +123,7 @@ class RunDisplay(App[int]):
                 self.run_messages.set_note(sentence(session.start_notice))
             return
         self.run_messages.set_note(
-            f"Resumed from {display_path(session.resumed_from)}: {plan_counts(plan)}."
+            f"Resumed from {display_path(session.resumed_from)}: {plan.counts()}."
         )
 
     # -- repaint -----------------------------------------------------------------------

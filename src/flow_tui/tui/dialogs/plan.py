@@ -19,17 +19,9 @@ from flow_tui.tui.clock import Clock
 from flow_tui.tui.dialogs.consent import ConsentScreen, PlanDecision
 from flow_tui.tui.dialogs.paths import display_path
 
-__all__ = ["PlanDecision", "PlanScreen", "plan_counts"]
+__all__ = ["PlanDecision", "PlanScreen"]
 
 MAX_LISTED = 40
-
-
-def plan_counts(plan: ResumePlan) -> str:
-    """The plan in one line: "2 kept, 1 re-run, 14 pending, 0 new"."""
-    return (
-        f"{len(plan.kept)} kept, {len(plan.rerun)} re-run, {len(plan.pending)} pending, "
-        f"{len(plan.new)} new"
-    )
 
 
 def _listing(names: list[str]) -> Content:
