@@ -336,6 +336,18 @@ class Session:
         return {}
 
     @property
+    def running_not_idempotent(self) -> list[str]:
+        """Running tasks that an interruption would leave needing consent."""
+        index = self.graph.index
+        return [n for n in self.running if not self.steps[index[n]].idempotent]
+
+    @property
+    def bodies_in_threads(self) -> bool:
+        """Whether a sync body still runs in a worker thread (one that ignored its
+        cancellation): a front end leaving then must not wait for it at exit."""
+        return self.runner is not None and self.runner.busy_threads > 0
+
+    @property
     def running(self) -> list[str]:
         return self.runner.running if self.runner is not None else []
 

@@ -113,17 +113,12 @@ def run_headless(
     loop_factory = _uvloop_factory()
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         code = runner.run(run_session(session, reporter, grace))
-        if _busy_threads(session):
+        if session.bodies_in_threads:
             # A sync task body ignores cancellation: do not wait for it at exit.
             stream.flush()
             sys.stderr.flush()
             os._exit(code)
     return code
-
-
-def _busy_threads(session: Session) -> bool:
-    runner = session.runner
-    return runner is not None and runner.busy_threads > 0
 
 
 def _uvloop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -43,7 +43,7 @@ def run_dashboard(session: Session, grace: float = 10.0) -> int:
             # The final checkpoint could not be written: exit 2, as headless does.
             print(f"flow-tui: {app.close_error}", file=sys.stderr)
             code = EXIT_USAGE
-        if session.runner is not None and session.runner.busy_threads > 0:
+        if session.bodies_in_threads:
             # That thread still runs: leave without it (the checkpoint is closed).
             sys.stdout.flush()
             sys.stderr.flush()

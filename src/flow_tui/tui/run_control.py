@@ -157,7 +157,7 @@ class RunControl(RunDisplay):
             return
         if isinstance(self.screen, ConfirmInterrupt):
             return
-        fragile = self._fragile_running()
+        fragile = self.session.running_not_idempotent
         if fragile:
             # Nothing new starts while the operator decides, so the question stays true.
             was_running = session.state is RunState.RUNNING
@@ -168,12 +168,6 @@ class RunControl(RunDisplay):
             return
         self._interrupt()
 
-    def _fragile_running(self) -> list[str]:
-        """Running tasks that are not idempotent."""
-        session = self.session
-        index = session.graph.index
-        return [n for n in session.running if not session.steps[index[n]].idempotent]
-
     def _ask_interrupt(self, fragile: list[str], was_running: bool) -> None:
         self.push_screen(
             ConfirmInterrupt(fragile), partial(self._interrupt_confirmed, fragile, was_running)
@@ -183,7 +177,7 @@ class RunControl(RunDisplay):
         self, asked: list[str], was_running: bool, interrupt: bool | None
     ) -> None:
         if interrupt:
-            newly = [n for n in self._fragile_running() if n not in asked]
+            newly = [n for n in self.session.running_not_idempotent if n not in asked]
             if newly:  # started before the pause took hold: ask about those too
                 self._ask_interrupt(newly, was_running)
                 return
