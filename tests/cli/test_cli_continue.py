@@ -119,3 +119,26 @@ def test_continue_flag_rules(ws: Workspace) -> None:
     )  # fmt: skip
     assert_usage_error(ws.run("launch", SIMPLE, "--headless", "--keep", "3"), "--keep")
     assert ws.calls() == []
+
+
+def test_continue_keeps_the_consent_rule_for_an_interrupted_non_idempotent_task(
+    ws: Workspace,
+) -> None:
+    ws.write(
+        "charge.py",
+        "from flow_tui import TaskStep, Workflow\n"
+        "async def body(ctx): return 1\n"
+        "workflow = Workflow('charge', steps=[TaskStep('charge_card', body, idempotent=False)])\n",
+    )
+    # What a kill during the charge leaves: the task started, no end recorded.
+    (ws.path / "state").mkdir()
+    Snapshot(
+        workflow="charge", tasks=["charge_card"], interrupted=["charge_card"], status="running"
+    ).save(ws.path / "state" / "charge.toml")
+    args = ("launch", "charge.py", "--headless", "--checkpoint", "state/charge.toml", "--continue")
+    refused = ws.run(*args)
+    assert_usage_error(refused, "charge_card", "--rerun-interrupted")
+    assert Snapshot.load(ws.path / "state" / "charge.toml").interrupted == ["charge_card"]
+    assert ws.run(*args, "--mark-done", "charge_card").returncode == 0
+    final = Snapshot.load(ws.path / "state" / "charge.toml")
+    assert final.results["charge_card"].message == "marked done by hand (--mark-done)"
