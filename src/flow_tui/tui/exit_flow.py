@@ -23,7 +23,6 @@ from flow_tui.core.errors import FlowError
 from flow_tui.exit_codes import EXIT_SIGHUP, EXIT_USAGE
 from flow_tui.session import Session
 from flow_tui.shutdown import AFTER_GRACE_SECONDS, SignalGuard
-from flow_tui.streams import hung_up, silence
 from flow_tui.tui.clock import Clock
 from flow_tui.tui.hangup import HangupWatch
 from flow_tui.tui.run_control import RunControl
@@ -105,11 +104,8 @@ class ExitFlow(RunControl):
         writes go to /dev/null, so they can neither fail nor block the loop while the
         run stops and the checkpoint is saved. A SIGHUP sent by `kill` to a live terminal
         leaves the terminal alone. Then the guard stops the run, on the loop."""
-        for stream in (sys.__stdout__, sys.__stderr__):
-            if stream is not None and hung_up(stream):
-                silence(stream)
-                if self._hangup_watch is not None:
-                    self._hangup_watch.notice()  # it keeps the loop from blocking
+        if self._hangup_watch is not None:
+            self._hangup_watch.check()  # silences a terminal that went away, at once
         loop.call_soon_threadsafe(self.guard.on_signal, signal.SIGHUP)
 
     async def on_unmount(self) -> None:

@@ -47,16 +47,20 @@ class HangupWatch(threading.Thread):
     def stop(self) -> None:
         self._stop.set()
 
-    def notice(self) -> None:
-        """A SIGHUP handler found the terminal gone (and silenced it) first."""
-        self._hung_up.set()
+    def check(self) -> bool:
+        """Whether the terminal went away; if so, its descriptors now point at /dev/null.
+        Called by this thread, and at once by a SIGHUP handler (which must not wait for
+        the next poll: Textual writes again as soon as the SIGCONT of a hangup arrives)."""
+        if not self._hung_up.is_set() and any(hung_up(s) for s in self.streams):
+            for stream in self.streams:
+                silence(stream)
+            self._hung_up.set()
+        return self._hung_up.is_set()
 
     def run(self) -> None:
-        while not (self._hung_up.is_set() or any(hung_up(s) for s in self.streams)):
+        while not self.check():
             if self._stop.wait(POLL_SECONDS):
                 return
-        for stream in self.streams:
-            silence(stream)
         self.loop.call_soon_threadsafe(self.on_hangup)
         deadline = time.monotonic() + self.give_up_after()
         while not self._stop.wait(DRAIN_SECONDS):
