@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="on SIGINT/SIGTERM, let running tasks finish for SECONDS, then cancel (default 10)",
     )
     launch.add_argument(
+        "--no-control",
+        dest="control",
+        action="store_false",
+        help="serve no control socket: `flow-tui ps/attach/pause/stop` cannot reach this run",
+    )
+    launch.add_argument(
         "--verbose",
         action="store_true",
         help="headless: print every line tasks print or log (default: warnings and errors)",

@@ -36,6 +36,7 @@ def _options(args: argparse.Namespace) -> SessionOptions:
         paused=args.paused,
         continue_run=args.continue_run,
         keep=args.keep or 5,
+        control=args.control,
     )
 
 

@@ -70,6 +70,7 @@ class SessionOptions:
     paused: bool = False
     continue_run: bool = False  # --continue: resume `checkpoint` if unfinished, else fresh
     keep: int = 5  # --keep: finished checkpoints moved aside by --continue that are kept
+    control: bool = True  # serve the run's control socket (--no-control: off)
 
 
 @dataclass(slots=True)
@@ -112,6 +113,7 @@ class Session:
         self.workflow = workflow
         self.options = options or SessionOptions()
         self.source = source  # the workflow module's file, when known
+        self.control_path: str | None = None  # the run's control socket, once served
         self.graph: TaskGraph = workflow.graph()
         self.steps: list[TaskStep[Any]] = self.graph.steps
         self.concurrency = self.options.concurrency or workflow.concurrency
@@ -432,13 +434,17 @@ class Session:
 
     def save(self, path: Path | str) -> Path:
         """Save a snapshot atomically (.json or .toml); SnapshotError says what went wrong."""
+        return self.snapshot_to_save().save(path)
+
+    def snapshot_to_save(self) -> Snapshot:
+        """snapshot(), refused (SnapshotError) where saving it would mislead."""
         if self.options.dry_run:
             # Its "successes" ran nothing: resuming from them would skip real work.
             raise SnapshotError(
                 "a dry run cannot be saved: its tasks did not really run; "
                 "launch without --dry-run to save snapshots"
             )
-        return self.snapshot().save(path)
+        return self.snapshot()
 
     # -- running -----------------------------------------------------------------------
 

@@ -90,29 +90,39 @@ class SignalGuard:
 
         return remove
 
-    def on_signal(self, sig: signal.Signals) -> None:
+    def request_stop(self, grace: float | None, by: str) -> None:
+        """A stop asked for over the control socket (`flow-tui stop`): what SIGTERM
+        does, exit code 143 included, with `grace` seconds when given; asked again, it
+        cancels at once."""
+        if grace is not None and self.received is None:
+            self.grace = grace
+        self.on_signal(signal.SIGTERM, by=by)
+
+    def on_signal(self, sig: signal.Signals, by: str | None = None) -> None:
         session = self.session
+        what = f"received {sig.name}" if by is None else f"stop asked by {by}"
         if self.received is None:
             self.received = sig
             if not session.is_running:
-                self.notice(f"received {sig.name}: stopping")
+                self.notice(f"{what}: stopping")
                 if self.when_idle is not None:
                     self.when_idle()
                 return
             running = session.running
             session.pause()
             if not running:
-                self.notice(f"received {sig.name}: stopping")
+                self.notice(f"{what}: stopping")
                 session.cancel()
                 self._force_exit_after(AFTER_GRACE_SECONDS)
                 return
-            again = (
-                "press Ctrl-C again"
-                if sig == signal.SIGINT and self.ctrl_c_signals
-                else f"send {sig.name} again"
-            )
+            if by is not None:
+                again = "stop again"
+            elif sig == signal.SIGINT and self.ctrl_c_signals:
+                again = "press Ctrl-C again"
+            else:
+                again = f"send {sig.name} again"
             self.notice(
-                f"received {sig.name}: no new tasks start; waiting up to {self.grace:g}s for "
+                f"{what}: no new tasks start; waiting up to {self.grace:g}s for "
                 f"{len(running)} running task(s) ({_names(running)}); {again} to stop now"
             )
             loop = asyncio.get_running_loop()
@@ -132,7 +142,7 @@ class SignalGuard:
             if self.when_idle is not None:
                 self.when_idle()
             return
-        self.notice(f"received {sig.name} again: cancelling running tasks now")
+        self.notice(f"{what} again: cancelling running tasks now")
         session.cancel()
         self._force_exit_after(HARD_STOP_SECONDS)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flowcli import WORKFLOWS, Workspace, by_task, check_jsonl
 
 MIXED = WORKFLOWS / "mixed.py"
@@ -20,7 +22,10 @@ def test_every_line_of_a_run_with_retries_a_failure_and_skips(ws: Workspace) -> 
         "workflow": "mixed",
         "tasks": 5,
         "kept": [],
+        "control": events[0]["control"],
     }
+    assert events[0]["control"].endswith(".sock")  # the run's socket, removed at exit
+    assert not Path(events[0]["control"]).exists()
     retries = [e for e in events if e["event"] == "task_retry"]
     assert [(e["task"], e["attempt"], e["error"]) for e in retries] == [
         ("flaky", 2, "ConnectionError: flaky failure 1"),

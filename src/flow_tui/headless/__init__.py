@@ -13,7 +13,6 @@ from flow_tui.headless.reporters import (
     log_level,
     make_reporter,
     plan_lines,
-    result_fields,
     traceback_tail,
 )
 from flow_tui.headless.run import exit_code_for, run_headless, run_session
@@ -28,7 +27,6 @@ __all__ = [
     "log_level",
     "make_reporter",
     "plan_lines",
-    "result_fields",
     "run_headless",
     "run_session",
     "traceback_tail",

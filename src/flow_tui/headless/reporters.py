@@ -12,46 +12,25 @@ import logging
 import os
 import sys
 import time
-from datetime import UTC, datetime
 from typing import IO, Any
 
 from flow_tui.capture import TaskLog
+from flow_tui.control.protocol import event_fields, now_iso
 from flow_tui.core.events import (
     Event,
     TaskEnd,
     TaskRetry,
     TaskSkipped,
     TaskStart,
-    WorkflowEnd,
     WorkflowPaused,
     WorkflowStart,
 )
-from flow_tui.core.model import TaskResult, TaskStatus
+from flow_tui.core.model import TaskStatus
 from flow_tui.core.resume import ResumePlan
 from flow_tui.session import CheckpointFailed, RunState, Session
 from flow_tui.streams import rich_console, silence
 
 OUTPUTS = ("auto", "rich", "plain", "jsonl", "json")
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def result_fields(result: TaskResult) -> dict[str, Any]:
-    out: dict[str, Any] = {"status": result.status.value}
-    if result.message is not None:
-        out["message"] = result.message
-    if result.error is not None:
-        out["error"] = result.error
-    if result.traceback is not None and result.status is TaskStatus.FAILURE:
-        out["traceback"] = result.traceback
-    m = result.metrics
-    if m is not None:
-        out["duration_ms"] = round(m.duration_ms, 3)
-        if m.attempts:
-            out["attempt"] = m.attempts  # the attempt that ended (= attempts made)
-    return out
 
 
 class Reporter:
@@ -115,55 +94,20 @@ class JsonLinesReporter(Reporter):
         self.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
     def show(self, event: Event) -> None:
-        obj: dict[str, Any] = {"event": event.name, "ts": _now_iso()}
-        if isinstance(event, TaskStart):
-            obj["task"] = event.step.name
-            obj["status"] = "running"
-            obj["attempt"] = event.attempt
-        elif isinstance(event, (TaskEnd, TaskSkipped)):
-            obj["task"] = event.step.name
-            obj.update(result_fields(event.result))
-        elif isinstance(event, TaskRetry):
-            obj["task"] = event.step.name
-            obj["status"] = "retrying"
-            obj["attempt"] = event.attempt
-            obj["delay_s"] = event.delay
-            if event.result.message is not None:
-                obj["message"] = event.result.message
-            if event.result.error is not None:
-                obj["error"] = event.result.error
-        elif isinstance(event, WorkflowStart):
-            obj["workflow"] = self.session.workflow.name
-            obj["tasks"] = len(event.steps)
-            obj["kept"] = list(event.kept)
-        elif isinstance(event, WorkflowEnd):
-            obj["workflow"] = self.session.workflow.name
-            obj["status"] = event.status
-        elif isinstance(event, WorkflowPaused):
-            obj["interrupt"] = event.interrupt
-            obj["running"] = list(event.running)
-        elif isinstance(event, TaskLog):
-            obj["task"] = event.task
-            obj["stream"] = event.stream
-            if event.level is not None:
-                obj["level"] = event.level
-            obj["message"] = event.message
-        elif isinstance(event, CheckpointFailed):
-            obj["error"] = str(event.error)
+        obj = event_fields(event, self.session.workflow.name, self.session.control_path)
+        if isinstance(event, CheckpointFailed):
             # Also for the person reading the job log, not only for the machine.
             Reporter.notice(self, f"checkpoint failed: {event.error}")
         self._write(obj)
 
     def notice(self, text: str) -> None:
-        self._write({"event": "notice", "ts": _now_iso(), "message": text})
+        self._write({"event": "notice", "ts": now_iso(), "message": text})
 
     def plan(self, plan: ResumePlan, source: str) -> None:
-        self._write(
-            {"event": "resume_plan", "ts": _now_iso(), "snapshot": source, **plan.to_dict()}
-        )
+        self._write({"event": "resume_plan", "ts": now_iso(), "snapshot": source, **plan.to_dict()})
 
     def summary(self, state: RunState, code: int, extra: dict[str, Any]) -> None:
-        self._write({"event": "summary", "ts": _now_iso(), **extra})
+        self._write({"event": "summary", "ts": now_iso(), **extra})
 
 
 _GLYPH = {

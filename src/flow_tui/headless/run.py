@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from flow_tui.control import serve_controls
 from flow_tui.core.errors import FlowError
 from flow_tui.core.events import Event
 from flow_tui.core.model import TaskStatus
@@ -56,6 +57,8 @@ async def run_session(session: Session, reporter: Reporter, grace: float) -> int
     def force_exit() -> None:
         # Tasks ignored their cancellation: save synchronously and leave without them.
         session.close_now()
+        if server is not None:
+            server.close_now()
         code = exit_code_for(session, guard)
         if session.checkpointer is not None and session.checkpointer.error is not None:
             code = EXIT_USAGE
@@ -69,6 +72,9 @@ async def run_session(session: Session, reporter: Reporter, grace: float) -> int
 
     guard = SignalGuard(session, reporter.notice, grace, force_exit)
     remove = guard.install(loop)
+    server = await serve_controls(
+        session, front_end="headless", notice=reporter.notice, stop=guard.request_stop
+    )
     checkpoint_error: list[FlowError] = []
 
     def on_checkpoint_failed(event: Event) -> None:
@@ -81,11 +87,16 @@ async def run_session(session: Session, reporter: Reporter, grace: float) -> int
         await session.run()
     finally:
         guard.cancel_timers()
-        await session.close()
-        remove()
-    code = exit_code_for(session, guard)
-    if checkpoint_error or (session.checkpointer and session.checkpointer.error):
-        code = EXIT_USAGE
+        try:
+            await session.close()
+        finally:
+            remove()
+            code = exit_code_for(session, guard)
+            if checkpoint_error or (session.checkpointer and session.checkpointer.error):
+                code = EXIT_USAGE
+            if server is not None:
+                # Viewers hear how the run ended; then the socket and its record go.
+                await server.close({"status": session.state.value, "exit_code": code})
     reporter.summary(session.state, code, _summary(session, guard, code))
     return code
 

@@ -1,0 +1,261 @@
+"""Talking to a run's control socket: a blocking client for commands and scripts, an
+asyncio one for a viewer (the attached dashboard) that reads events as they come.
+
+Both speak first (`hello`) and turn every refusal into a `ControlError` (one line) or,
+for a refused command, a `CommandRefused` that keeps the reply (its `kind`, and the
+tasks that need consent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from flow_tui.control.protocol import (
+    MAX_SERVER_MESSAGE,
+    PROTOCOL_VERSION,
+    ProtocolError,
+    decode,
+    encode,
+)
+from flow_tui.control.registry import ControlError, RunInfo
+
+
+class CommandRefused(ControlError):
+    """The run refused a command; `reply` is its answer (`kind`, `error`, ...)."""
+
+    def __init__(self, reply: dict[str, Any]) -> None:
+        self.reply = reply
+        self.kind = str(reply.get("kind") or "")
+        super().__init__(str(reply.get("error") or "refused"))
+
+
+def _hello() -> dict[str, Any]:
+    return {"type": "hello", "version": PROTOCOL_VERSION, "client": "flow-tui"}
+
+
+def _gone(info: RunInfo) -> ControlError:
+    return ControlError(
+        f"run {info.id} ({info.workflow}, pid {info.pid}) is no longer running: "
+        "it finished or died; `flow-tui ps` lists the runs"
+    )
+
+
+def _check_hello(info: RunInfo, message: dict[str, Any] | None) -> dict[str, Any]:
+    if message is None:
+        raise _gone(info)
+    if message.get("type") == "error":
+        raise ControlError(f"run {info.id}: {message.get('error')}")
+    if message.get("type") != "hello":
+        raise ControlError(f"run {info.id} answered something that is not a flow-tui hello")
+    return message
+
+
+class ControlClient:
+    """A blocking connection to one run (`flow-tui pause/resume/save/stop/ps`)."""
+
+    def __init__(self, info: RunInfo, timeout: float | None = 30.0) -> None:
+        self.info = info
+        self.timeout = timeout
+        self.run: dict[str, Any] = {}
+        self._sock: socket.socket | None = None
+        self._buffer = b""
+        self._ids = itertools.count(1)
+
+    def __enter__(self) -> ControlClient:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def connect(self) -> dict[str, Any]:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.info.socket)
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+            raise _gone(self.info) from None
+        except PermissionError:
+            sock.close()
+            raise ControlError(
+                f"permission denied: cannot reach run {self.info.id} at {self.info.socket}"
+            ) from None
+        except OSError as exc:
+            sock.close()
+            raise ControlError(f"cannot reach run {self.info.id}: {exc.strerror or exc}") from None
+        self._sock = sock
+        self._send(_hello())
+        hello = _check_hello(self.info, self._receive())
+        self.run = hello.get("run") or {}
+        return hello
+
+    def close(self) -> None:
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            self._sock = None
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self._sock is not None
+        try:
+            self._sock.sendall(encode(message))
+        except OSError:
+            raise _gone(self.info) from None
+
+    def _receive(self) -> dict[str, Any] | None:
+        """The next message, None at the end of the stream."""
+        assert self._sock is not None
+        while b"\n" not in self._buffer:
+            try:
+                chunk = self._sock.recv(1 << 16)
+            except TimeoutError:
+                raise ControlError(f"run {self.info.id} did not answer in time") from None
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            self._buffer += chunk
+            if len(self._buffer) > MAX_SERVER_MESSAGE:
+                raise ControlError(f"run {self.info.id} sent a message too long to read")
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        try:
+            return decode(line)
+        except ProtocolError as exc:
+            raise ControlError(f"run {self.info.id} sent a malformed message: {exc}") from None
+
+    def request(self, cmd: str, **args: Any) -> dict[str, Any]:
+        """Send one command and return its reply (CommandRefused when refused)."""
+        ident = next(self._ids)
+        self._send({"id": ident, "cmd": cmd, **args})
+        while True:
+            message = self._receive()
+            if message is None or message.get("type") == "bye":
+                raise _gone(self.info)
+            if message.get("type") == "error":
+                raise ControlError(f"run {self.info.id}: {message.get('error')}")
+            if message.get("type") == "reply" and message.get("id") == ident:
+                if not message.get("ok"):
+                    raise CommandRefused(message)
+                return message
+
+    def messages(self) -> Any:
+        """Every message that follows (events after `subscribe`), until the run ends."""
+        while True:
+            message = self._receive()
+            if message is None:
+                return
+            yield message
+            if message.get("type") == "bye":
+                return
+
+
+class AsyncControlClient:
+    """An asyncio connection for a viewer: `on_message` gets every event and `bye`;
+    `on_closed` is called once when the connection ends (the run ended or died)."""
+
+    def __init__(
+        self,
+        info: RunInfo,
+        on_message: Callable[[dict[str, Any]], None],
+        on_closed: Callable[[], None],
+    ) -> None:
+        self.info = info
+        self.on_message = on_message
+        self.on_closed = on_closed
+        self.run: dict[str, Any] = {}
+        self._reader: asyncio.StreamReader | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._replies: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+        self.closed = False
+
+    async def connect(self) -> dict[str, Any]:
+        try:
+            reader, writer = await asyncio.open_unix_connection(
+                self.info.socket, limit=MAX_SERVER_MESSAGE
+            )
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise _gone(self.info) from None
+        except PermissionError:
+            raise ControlError(f"permission denied: cannot reach run {self.info.id}") from None
+        except OSError as exc:
+            raise ControlError(f"cannot reach run {self.info.id}: {exc.strerror or exc}") from None
+        self._reader, self._writer = reader, writer
+        writer.write(encode(_hello()))
+        line = await reader.readline()
+        hello = _check_hello(self.info, decode(line) if line.endswith(b"\n") else None)
+        self.run = hello.get("run") or {}
+        self._task = asyncio.get_running_loop().create_task(self._read_loop())
+        return hello
+
+    async def _read_loop(self) -> None:
+        assert self._reader is not None
+        try:
+            while True:
+                line = await self._reader.readline()
+                if not line.endswith(b"\n"):
+                    break
+                try:
+                    message = decode(line)
+                except ProtocolError:
+                    continue
+                if message.get("type") == "reply":
+                    future = self._replies.pop(message.get("id"), None)  # type: ignore[arg-type]
+                    if future is not None and not future.done():
+                        future.set_result(message)
+                    continue
+                self.on_message(message)
+        except (OSError, ValueError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        for future in self._replies.values():
+            if not future.done():
+                future.set_exception(_gone(self.info))
+        self._replies.clear()
+        self.on_closed()
+
+    async def request(self, cmd: str, **args: Any) -> dict[str, Any]:
+        if self.closed or self._writer is None:
+            raise _gone(self.info)
+        ident = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._replies[ident] = future
+        try:
+            self._writer.write(encode({"id": ident, "cmd": cmd, **args}))
+        except OSError:
+            self._replies.pop(ident, None)
+            raise _gone(self.info) from None
+        reply = await future
+        if not reply.get("ok"):
+            raise CommandRefused(reply)
+        return reply
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+        self._finish_quietly()
+
+    def _finish_quietly(self) -> None:
+        self.closed = True
+        for future in self._replies.values():
+            if not future.done():
+                future.cancel()
+        self._replies.clear()

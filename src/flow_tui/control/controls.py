@@ -1,0 +1,152 @@
+"""The steering commands of one Session, with their rules, written once.
+
+What the control socket offers (`flow-tui pause/resume/save/stop`, an attached
+dashboard) and what the front end that owns the run does on its own: pause, interrupt,
+resume with consent, retry, save, stop, and the full state a viewer starts from. A command
+either does all it says or, refused, changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from flow_tui.core.errors import FlowError
+from flow_tui.core.resume import InterruptedTaskError, check_consent
+from flow_tui.session import RunState, Session, SessionError
+
+#: Log lines per task sent with a full state (the newest; the run keeps its own bound).
+STATE_LOG_LINES = 200
+
+
+class Controls:
+    """Steer `session`. The front end that owns the run supplies how a prepared run
+    starts (`start`: the dashboard starts a loaded or retried run; headless has none) and
+    how it stops (`stop`: like SIGTERM, grace then cancel, checkpoint, exit 143);
+    `changed` is told after every command that changed something."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        start: Callable[[], None] | None = None,
+        stop: Callable[[float | None, str], None] | None = None,
+        changed: Callable[[], None] | None = None,
+    ) -> None:
+        self.session = session
+        self._start = start
+        self._stop = stop
+        self._changed = changed
+
+    def _done(self) -> None:
+        if self._changed is not None:
+            self._changed()
+
+    def pause(self, interrupt: bool = False) -> None:
+        session = self.session
+        if session.state.is_over:
+            raise SessionError("the run has already ended")
+        session.pause(interrupt)
+        self._done()
+
+    def resume(self, rerun_interrupted: bool = False, mark_done: Iterable[str] = ()) -> None:
+        """Go on. Interrupted non-idempotent tasks need `rerun_interrupted` or to be named
+        in `mark_done` (InterruptedTaskError otherwise, and nothing changes)."""
+        session = self.session
+        mark = tuple(mark_done)
+        state = session.state
+        if state.is_over:
+            raise SessionError("the run has already ended; retry its failed tasks instead")
+        held = session.needs_consent
+        check_consent(held, rerun_interrupted=rerun_interrupted, mark_done=mark)
+        if held or mark:
+            session.consent(rerun_interrupted=rerun_interrupted, mark_done=mark)
+        session.resume()
+        if not session.is_running and self._start is not None:
+            self._start()  # a prepared run (loaded, retried, --paused) starts now
+        self._done()
+
+    def retry(self, tasks: Iterable[str]) -> list[str]:
+        session = self.session
+        if self._start is None:
+            raise SessionError(
+                "this run cannot retry tasks: a headless run ends when its tasks do; "
+                "launch again with --resume"
+            )
+        targets = session.retry(tasks)
+        self._start()
+        self._done()
+        return targets
+
+    async def save(self, path: str | Path) -> Path:
+        """Take the snapshot on the loop (consistent), write it off the loop."""
+        snapshot = self.session.snapshot_to_save()
+        return await asyncio.to_thread(snapshot.save, Path(path))
+
+    def stop(self, grace: float | None = None, by: str = "flow-tui stop") -> None:
+        if self._stop is None:
+            raise SessionError("this run cannot be stopped from here")
+        self._stop(grace, by)
+        self._done()
+
+    # -- what a viewer starts from -----------------------------------------------------
+
+    def full_state(self, run: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Everything a viewer needs to draw the run as the owner sees it now."""
+        session = self.session
+        state = session.state
+        tasks = [
+            {
+                "name": s.name,
+                "deps": list(s.dependencies),
+                "tags": list(s.tags),
+                "priority": s.priority,
+                "idempotent": s.idempotent,
+                "timeout": s.timeout,
+                "version": s.version,
+            }
+            for s in session.steps
+        ]
+        logs = {}
+        for step in session.steps:
+            lines = session.task_logs(step.name)
+            if lines:
+                logs[step.name] = lines[-STATE_LOG_LINES:]
+        checkpointer = session.checkpointer
+        plan = session.plan
+        return {
+            "run": run or {},
+            "workflow": session.workflow.name,
+            "description": session.workflow.description,
+            "concurrency": session.concurrency,
+            "state": state.value,
+            "elapsed_s": round(session.elapsed(), 3),
+            "tasks": tasks,
+            "snapshot": session.snapshot().to_dict(),
+            "running": session.running,
+            "interrupted": session.interrupted,
+            "needs_consent": session.needs_consent,
+            "counts": session.counts(),
+            "exit_code": session.exit_code() if state.is_over else None,
+            "checkpoint": str(checkpointer.path) if checkpointer is not None else None,
+            "resumed_from": str(session.resumed_from) if session.resumed_from else None,
+            "plan": plan.to_dict() if plan is not None else None,
+            "dry_run": session.options.dry_run,
+            "logs": logs,
+        }
+
+
+def describe_error(exc: FlowError) -> tuple[str, str]:
+    """(kind, one line) of a refused command, for the reply."""
+    from flow_tui.control.protocol import ERR_CONSENT, ERR_SAVE, ERR_STATE
+
+    if isinstance(exc, InterruptedTaskError):
+        return ERR_CONSENT, str(exc)
+    if isinstance(exc, SessionError):
+        return ERR_STATE, str(exc)
+    return ERR_SAVE, str(exc)
+
+
+__all__ = ["Controls", "RunState", "describe_error"]

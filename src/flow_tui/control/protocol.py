@@ -1,0 +1,144 @@
+"""The control protocol: JSON Lines both ways over a run's Unix socket, versioned.
+
+A client speaks first: `{"type": "hello", "version": 1}`. The server answers
+`{"type": "hello", "version": 1, "run": {...}}` (or `{"type": "error", ...}` and closes).
+Then each request is `{"id": N, "cmd": NAME, ...arguments}` and its answer
+`{"type": "reply", "id": N, "ok": true, ...}` or `{"type": "reply", "id": N, "ok": false,
+"error": "one line", "kind": KIND}`. After `subscribe`, the server also sends
+`{"type": "event", "event": NAME, ...}`: the objects of `--output jsonl`, plus `type`.
+When the run's process ends the server sends `{"type": "bye", ...}` and closes.
+
+The server only ever parses JSON: nothing a client sends is executed or unpickled. A
+message longer than MAX_MESSAGE bytes is refused and the connection dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from flow_tui.capture import TaskLog
+from flow_tui.core.events import (
+    Event,
+    TaskEnd,
+    TaskRetry,
+    TaskSkipped,
+    TaskStart,
+    WorkflowEnd,
+    WorkflowPaused,
+    WorkflowStart,
+)
+from flow_tui.core.model import TaskResult, TaskStatus
+from flow_tui.session import CheckpointFailed
+
+PROTOCOL_VERSION = 1
+#: The longest line a client may send (a command is a few hundred bytes).
+MAX_MESSAGE = 1 << 20
+#: The longest line a server may send (a full state of a large run).
+MAX_SERVER_MESSAGE = 1 << 30
+
+#: Commands a server answers, with the arguments each takes.
+COMMANDS = {
+    "status": (),
+    "state": (),
+    "subscribe": (),
+    "snapshot": (),
+    "pause": ("interrupt",),
+    "resume": ("rerun_interrupted", "mark_done"),
+    "retry": ("tasks",),
+    "save": ("path",),
+    "stop": ("grace",),
+}
+
+#: Reply kinds of a refusal, for clients to tell them apart.
+ERR_USAGE = "usage"  # unknown command, bad argument
+ERR_CONSENT = "consent"  # interrupted non-idempotent tasks need a decision
+ERR_STATE = "state"  # not possible now (e.g. retry while running)
+ERR_SAVE = "save"  # the snapshot could not be written
+ERR_PROTOCOL = "protocol"
+
+
+class ProtocolError(ValueError):
+    """A line that is not a message of this protocol."""
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    """One message from one line; ProtocolError when it is not a JSON object."""
+    try:
+        message = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"not a JSON line: {exc}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("a message is a JSON object")
+    return message
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def result_fields(result: TaskResult) -> dict[str, Any]:
+    out: dict[str, Any] = {"status": result.status.value}
+    if result.message is not None:
+        out["message"] = result.message
+    if result.error is not None:
+        out["error"] = result.error
+    if result.traceback is not None and result.status is TaskStatus.FAILURE:
+        out["traceback"] = result.traceback
+    m = result.metrics
+    if m is not None:
+        out["duration_ms"] = round(m.duration_ms, 3)
+        if m.attempts:
+            out["attempt"] = m.attempts  # the attempt that ended (= attempts made)
+    return out
+
+
+def event_fields(event: Event, workflow: str, control: str | None = None) -> dict[str, Any]:
+    """The JSON object of `event`, as `--output jsonl` prints it and the socket sends it.
+
+    `control` is the run's socket path, named in `workflow_start`.
+    """
+    obj: dict[str, Any] = {"event": event.name, "ts": now_iso()}
+    if isinstance(event, TaskStart):
+        obj["task"] = event.step.name
+        obj["status"] = "running"
+        obj["attempt"] = event.attempt
+    elif isinstance(event, (TaskEnd, TaskSkipped)):
+        obj["task"] = event.step.name
+        obj.update(result_fields(event.result))
+        if isinstance(event, TaskEnd) and event.interrupted:
+            obj["interrupted"] = True
+    elif isinstance(event, TaskRetry):
+        obj["task"] = event.step.name
+        obj["status"] = "retrying"
+        obj["attempt"] = event.attempt
+        obj["delay_s"] = event.delay
+        if event.result.message is not None:
+            obj["message"] = event.result.message
+        if event.result.error is not None:
+            obj["error"] = event.result.error
+    elif isinstance(event, WorkflowStart):
+        obj["workflow"] = workflow
+        obj["tasks"] = len(event.steps)
+        obj["kept"] = list(event.kept)
+        obj["control"] = control
+    elif isinstance(event, WorkflowEnd):
+        obj["workflow"] = workflow
+        obj["status"] = event.status
+    elif isinstance(event, WorkflowPaused):
+        obj["interrupt"] = event.interrupt
+        obj["running"] = list(event.running)
+    elif isinstance(event, TaskLog):
+        obj["task"] = event.task
+        obj["stream"] = event.stream
+        if event.level is not None:
+            obj["level"] = event.level
+        obj["message"] = event.message
+    elif isinstance(event, CheckpointFailed):
+        obj["error"] = str(event.error)
+    return obj

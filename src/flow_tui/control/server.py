@@ -1,0 +1,450 @@
+"""The control endpoint every run serves: a Unix socket that only its own user can use.
+
+One `ControlServer` per run, on the run's event loop. It never blocks or slows the run:
+commands are small and run between two task events; events go to subscribed viewers in
+batches (every BATCH_SECONDS), encoded once for all of them, and a viewer that does not
+read them (more than MAX_BUFFERED bytes waiting) is dropped with a notice. A client of
+another user id is refused (SO_PEERCRED), a line over MAX_MESSAGE bytes or no `hello`
+within HELLO_SECONDS drops the client, a malformed line gets an error reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flow_tui.control.controls import Controls, describe_error
+from flow_tui.control.protocol import (
+    COMMANDS,
+    ERR_PROTOCOL,
+    ERR_USAGE,
+    MAX_MESSAGE,
+    PROTOCOL_VERSION,
+    ProtocolError,
+    decode,
+    encode,
+    event_fields,
+)
+from flow_tui.control.registry import (
+    ControlError,
+    RunInfo,
+    new_run_id,
+    now_iso,
+    remove_run_files,
+    runtime_dir,
+    socket_path,
+    write_info,
+)
+from flow_tui.core.errors import FlowError
+from flow_tui.core.events import Event
+
+BATCH_SECONDS = 0.05
+MAX_BUFFERED = 8 << 20
+HELLO_SECONDS = 10.0
+MAX_CLIENTS = 64
+#: Malformed lines a client may send before it is dropped.
+MAX_STRIKES = 16
+#: The longest socket path the kernel takes (sun_path is 108 bytes on Linux).
+MAX_SOCKET_PATH = 104
+
+
+def peer_uid(sock: socket.socket | None) -> tuple[int | None, int | None]:
+    """(pid, uid) of the process at the other end, where the system says (Linux)."""
+    opt = getattr(socket, "SO_PEERCRED", None)
+    if sock is None or opt is None:
+        return None, None
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, opt, struct.calcsize("3i"))
+    except OSError:
+        return None, None
+    pid, uid, _gid = struct.unpack("3i", raw)
+    return pid, uid
+
+
+class _Client:
+    __slots__ = ("pid", "subscribed", "writer")
+
+    def __init__(self, writer: asyncio.StreamWriter, pid: int | None) -> None:
+        self.writer = writer
+        self.pid = pid
+        self.subscribed = False
+
+    @property
+    def label(self) -> str:
+        return f"pid {self.pid}" if self.pid is not None else "a client"
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.writer.write(encode(message))
+
+    def buffered(self) -> int:
+        return self.writer.transport.get_write_buffer_size()
+
+
+class ControlServer:
+    """Serves `controls` on a socket of its own; `notice` tells the run's operator."""
+
+    def __init__(
+        self,
+        controls: Controls,
+        *,
+        front_end: str,
+        notice: Callable[[str], None],
+    ) -> None:
+        self.controls = controls
+        self.session = controls.session
+        self.front_end = front_end
+        self.notice = notice
+        self.info: RunInfo | None = None
+        self._folder: Path | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._clients: set[_Client] = set()
+        self._pending: list[bytes] = []
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> RunInfo:
+        """Bind the socket and write the run's record; ControlError says why not."""
+        folder = runtime_dir()
+        run_id = new_run_id()
+        path = socket_path(folder, run_id)
+        if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+            raise ControlError(
+                f"control socket path {path} is too long for a Unix socket; "
+                "set FLOW_TUI_RUNTIME_DIR to a shorter folder"
+            )
+        session = self.session
+        checkpointer = session.checkpointer
+        info = RunInfo(
+            id=run_id,
+            pid=os.getpid(),
+            workflow=session.workflow.name,
+            socket=str(path),
+            started=now_iso(),
+            checkpoint=str(checkpointer.path.resolve()) if checkpointer is not None else None,
+            source=str(session.source.resolve()) if session.source is not None else None,
+            cwd=os.getcwd(),
+            front_end=self.front_end,
+        )
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._connection, path=str(path), limit=MAX_MESSAGE
+            )
+            os.chmod(path, 0o600)
+            write_info(info, folder)
+        except OSError as exc:
+            self._abort_start(folder, run_id)
+            raise ControlError(
+                f"cannot serve the control socket {path}: {exc.strerror or exc}"
+            ) from exc
+        self._folder = folder
+        self.info = info
+        session.control_path = str(path)
+        session.subscribe(self._on_event)
+        return info
+
+    def _abort_start(self, folder: Path, run_id: str) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        remove_run_files(folder, run_id)
+
+    async def close(self, bye: dict[str, Any] | None = None) -> None:
+        """Tell every client the run ended (`bye`), then remove the socket and record."""
+        if self._closed:
+            return
+        self._flush()
+        clients = list(self._clients)
+        for client in clients:
+            with contextlib.suppress(Exception):
+                client.send({"type": "bye", **(bye or {})})
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.writer.drain(), 1.0)
+        self.close_now()
+
+    def close_now(self) -> None:
+        """Remove the socket and the record at once (also where nothing can be awaited)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        if self._server is not None:
+            self._server.close()
+        for client in list(self._clients):
+            with contextlib.suppress(Exception):
+                client.writer.transport.abort()
+        self._clients.clear()
+        if self._folder is not None and self.info is not None:
+            remove_run_files(self._folder, self.info.id)
+
+    # -- events to viewers -------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if not self._clients or self._closed:
+            return
+        if not any(c.subscribed for c in self._clients):
+            return
+        obj = event_fields(event, self.session.workflow.name, self.session.control_path)
+        obj["type"] = "event"
+        self._pending.append(encode(obj))
+        if self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self._flush_handle = loop.call_later(BATCH_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        for client in list(self._clients):
+            if not client.subscribed:
+                continue
+            if client.buffered() > MAX_BUFFERED:
+                self._drop(client, "it did not read the run's events fast enough")
+                continue
+            with contextlib.suppress(Exception):
+                client.writer.write(data)
+
+    def _drop(self, client: _Client, why: str) -> None:
+        self._clients.discard(client)
+        self.notice(f"viewer ({client.label}) dropped: {why}")
+        with contextlib.suppress(Exception):
+            client.writer.transport.abort()
+
+    # -- one connection ----------------------------------------------------------------
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        pid, uid = peer_uid(writer.get_extra_info("socket"))
+        client = _Client(writer, pid)
+        try:
+            if uid is not None and uid != os.getuid():
+                client.send(
+                    {
+                        "type": "error",
+                        "kind": "permission",
+                        "error": "permission denied: this run belongs to another user",
+                    }
+                )
+                return
+            if len(self._clients) >= MAX_CLIENTS or self._closed:
+                client.send({"type": "error", "kind": ERR_PROTOCOL, "error": "too many clients"})
+                return
+            if not await self._hello(reader, client):
+                return
+            self._clients.add(client)
+            await self._serve(reader, client)
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._clients.discard(client)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.drain(), 1.0)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _read(self, reader: asyncio.StreamReader, client: _Client) -> bytes | None:
+        """One whole line, or None when the client is gone or broke the size limit."""
+        try:
+            line = await reader.readline()
+        except ValueError:  # longer than the reader's limit
+            client.send(
+                {
+                    "type": "error",
+                    "kind": ERR_PROTOCOL,
+                    "error": f"message over {MAX_MESSAGE} bytes",
+                }
+            )
+            return None
+        if not line.endswith(b"\n"):
+            return None  # end of stream, maybe after half a message: ignored
+        return line
+
+    async def _hello(self, reader: asyncio.StreamReader, client: _Client) -> bool:
+        try:
+            line = await asyncio.wait_for(self._read(reader, client), HELLO_SECONDS)
+        except TimeoutError:
+            client.send({"type": "error", "kind": ERR_PROTOCOL, "error": "no hello"})
+            return False
+        if line is None:
+            return False
+        try:
+            hello = decode(line)
+        except ProtocolError as exc:
+            client.send({"type": "error", "kind": ERR_PROTOCOL, "error": str(exc)})
+            return False
+        version = hello.get("version")
+        if hello.get("type") != "hello":
+            client.send({"type": "error", "kind": ERR_PROTOCOL, "error": "expected a hello first"})
+            return False
+        if version != PROTOCOL_VERSION:
+            client.send(
+                {
+                    "type": "error",
+                    "kind": "version",
+                    "version": PROTOCOL_VERSION,
+                    "error": f"protocol version mismatch: this run speaks {PROTOCOL_VERSION}, "
+                    f"the client {version!r}; use the flow-tui that started the run",
+                }
+            )
+            return False
+        client.send(
+            {
+                "type": "hello",
+                "version": PROTOCOL_VERSION,
+                "run": self.info.to_dict() if self.info else {},
+            }
+        )
+        return True
+
+    async def _serve(self, reader: asyncio.StreamReader, client: _Client) -> None:
+        strikes = 0
+        while True:
+            line = await self._read(reader, client)
+            if line is None:
+                return
+            try:
+                message = decode(line)
+            except ProtocolError as exc:
+                strikes += 1
+                client.send(
+                    {
+                        "type": "reply",
+                        "id": None,
+                        "ok": False,
+                        "kind": ERR_PROTOCOL,
+                        "error": str(exc),
+                    }
+                )
+                if strikes >= MAX_STRIKES:
+                    return
+                continue
+            await self._command(client, message)
+
+    async def _command(self, client: _Client, message: dict[str, Any]) -> None:
+        ident = message.get("id")
+        if not isinstance(ident, (int, str)) or isinstance(ident, bool):
+            ident = None
+        cmd = message.get("cmd")
+
+        def refuse(kind: str, error: str, **extra: Any) -> None:
+            client.send(
+                {"type": "reply", "id": ident, "ok": False, "kind": kind, "error": error, **extra}
+            )
+
+        if not isinstance(cmd, str) or cmd not in COMMANDS:
+            refuse(ERR_USAGE, f"unknown command {cmd!r}; known: {', '.join(COMMANDS)}")
+            return
+        try:
+            args = _arguments(cmd, message)
+        except ProtocolError as exc:
+            refuse(ERR_USAGE, str(exc))
+            return
+        controls = self.controls
+        reply: dict[str, Any] = {"type": "reply", "id": ident, "ok": True}
+        try:
+            if cmd == "status":
+                reply["status"] = self.status()
+            elif cmd == "state":
+                reply["state"] = controls.full_state(self._run_dict())
+            elif cmd == "subscribe":
+                self._flush()  # what happened before this state is in it: not sent again
+                reply["state"] = controls.full_state(self._run_dict())
+                client.subscribed = True
+            elif cmd == "snapshot":
+                reply["snapshot"] = self.session.snapshot().to_dict()
+            elif cmd == "pause":
+                controls.pause(interrupt=args["interrupt"])
+            elif cmd == "resume":
+                controls.resume(
+                    rerun_interrupted=args["rerun_interrupted"], mark_done=args["mark_done"]
+                )
+            elif cmd == "retry":
+                reply["tasks"] = controls.retry(args["tasks"])
+            elif cmd == "save":
+                reply["path"] = str(await controls.save(args["path"]))
+            elif cmd == "stop":
+                controls.stop(args["grace"], f"flow-tui stop ({client.label})")
+        except FlowError as exc:
+            kind, text = describe_error(exc)
+            extra: dict[str, Any] = {}
+            names = getattr(exc, "names", None)
+            if kind == "consent" and isinstance(names, list):
+                extra["needs_consent"] = names
+            refuse(kind, text, **extra)
+            return
+        if cmd not in ("status", "state", "subscribe", "snapshot"):
+            reply["status"] = self.status()
+        client.send(reply)
+
+    def _run_dict(self) -> dict[str, Any]:
+        return self.info.to_dict() if self.info is not None else {}
+
+    def status(self) -> dict[str, Any]:
+        """What `ps` shows of the run now (cheap: no task list)."""
+        session = self.session
+        state = session.state
+        return {
+            "state": state.value,
+            "counts": session.counts(),
+            "tasks": len(session.steps),
+            "elapsed_s": round(session.elapsed(), 3),
+            "running": session.running[:20],
+            "needs_consent": session.needs_consent,
+            "exit_code": session.exit_code() if state.is_over else None,
+            "viewers": sum(1 for c in self._clients if c.subscribed),
+        }
+
+
+def _arguments(cmd: str, message: dict[str, Any]) -> dict[str, Any]:
+    """The checked arguments of `cmd` (ProtocolError names a bad one)."""
+    args: dict[str, Any] = {}
+    if cmd == "pause":
+        args["interrupt"] = _flag(message, "interrupt")
+    elif cmd == "resume":
+        args["rerun_interrupted"] = _flag(message, "rerun_interrupted")
+        args["mark_done"] = _names(message, "mark_done")
+    elif cmd == "retry":
+        args["tasks"] = _names(message, "tasks")
+        if not args["tasks"]:
+            raise ProtocolError("retry needs a non-empty list of task names in 'tasks'")
+    elif cmd == "save":
+        path = message.get("path")
+        if not isinstance(path, str) or not path or "\0" in path:
+            raise ProtocolError("save needs a file path in 'path'")
+        if not os.path.isabs(path):
+            raise ProtocolError("save needs an absolute path (the client resolves it)")
+        args["path"] = path
+    elif cmd == "stop":
+        grace = message.get("grace")
+        if grace is not None and (
+            isinstance(grace, bool) or not isinstance(grace, (int, float)) or not grace >= 0
+        ):
+            raise ProtocolError("stop's 'grace' is a number of seconds >= 0, or null")
+        args["grace"] = None if grace is None else float(grace)
+    return args
+
+
+def _flag(message: dict[str, Any], key: str) -> bool:
+    value = message.get(key, False)
+    if not isinstance(value, bool):
+        raise ProtocolError(f"{key!r} is true or false")
+    return value
+
+
+def _names(message: dict[str, Any], key: str) -> list[str]:
+    value = message.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ProtocolError(f"{key!r} is a list of task names")
+    if len(value) > 100_000:
+        raise ProtocolError(f"{key!r} is too long")
+    return value
