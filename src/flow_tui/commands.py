@@ -265,3 +265,12 @@ def inspect(args: argparse.Namespace) -> int:
     if plan is not None and session is not None:
         console.print(Text(render_plan(session, plan, str(path))))
     return EXIT_OK
+
+
+def report(args: argparse.Namespace) -> int:
+    """`flow-tui report SNAPSHOT [-o FILE]`: the run's HTML report, one self-contained file."""
+    from flow_tui.report import write_report
+
+    out = write_report(args.snapshot, args.output)
+    print(f"report of {args.snapshot} written to {out}")
+    return EXIT_OK
