@@ -11,8 +11,10 @@ from flow_tui.core import (
     TaskRunnerBuilder,
     TaskStatus,
     TaskStep,
+    UpstreamError,
     Workflow,
     WorkflowValidationError,
+    upstream,
 )
 from flow_tui.snapshot import codec as _codec  # registers the snapshot codecs with core
 
@@ -29,9 +31,11 @@ __all__ = [
     "TaskRunnerBuilder",
     "TaskStatus",
     "TaskStep",
+    "UpstreamError",
     "Workflow",
     "WorkflowValidationError",
     "__version__",
+    "upstream",
 ]
 
 del _codec

@@ -17,7 +17,15 @@ from flow_tui.core.events import (
 )
 from flow_tui.core.executor import WorkflowExecutor
 from flow_tui.core.graph import TaskGraph, build_graph, mermaid
-from flow_tui.core.invoke import LocalInvoker, TaskInvoker, ThreadedInvoker, current_task_name
+from flow_tui.core.invoke import (
+    LocalInvoker,
+    TaskInterrupted,
+    TaskInvoker,
+    ThreadedInvoker,
+    UpstreamError,
+    current_task_name,
+    upstream,
+)
 from flow_tui.core.model import (
     LoopPolicy,
     RetryPolicy,
@@ -80,6 +88,7 @@ __all__ = [
     "StandardStrategy",
     "TaskEnd",
     "TaskGraph",
+    "TaskInterrupted",
     "TaskInvoker",
     "TaskMetrics",
     "TaskResult",
@@ -93,6 +102,7 @@ __all__ = [
     "TaskStatus",
     "TaskStep",
     "ThreadedInvoker",
+    "UpstreamError",
     "Workflow",
     "WorkflowEnd",
     "WorkflowExecutor",
@@ -109,4 +119,5 @@ __all__ = [
     "missing_consent",
     "plan_resume",
     "resume_snapshot",
+    "upstream",
 ]

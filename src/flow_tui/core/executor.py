@@ -52,7 +52,7 @@ from flow_tui.core.events import (
     WorkflowResumed,
 )
 from flow_tui.core.graph import TaskGraph
-from flow_tui.core.invoke import TaskInvoker, current_task_name
+from flow_tui.core.invoke import TaskInterrupted, TaskInvoker, current_task_name
 from flow_tui.core.model import (
     CANCELLED,
     SUCCESS,
@@ -401,6 +401,9 @@ class WorkflowExecutor:
                     self._stopped_unstarted(i)  # stopped before it started
                     return
                 result = self._stop_result(i)
+            except TaskInterrupted as exc:
+                self._end_interrupted(i, step, str(exc), started, clock)
+                return
             except Exception as exc:
                 # A strategy or barrier that raises fails the task; it must not hang the run.
                 result = failure_from(exc)
@@ -528,6 +531,24 @@ class WorkflowExecutor:
         ready = state.complete(i, result, skipped)
         if self._end_listeners or self._any:
             self.events.emit(TaskEnd(step, result))
+        self._after_end(skipped, ready)
+
+    def _end_interrupted(
+        self, i: int, step: TaskStep[Any], message: str, started: float, clock: float
+    ) -> None:
+        """The invoker cannot know how task `i`'s body ended (TaskInterrupted: its remote
+        worker was lost): it ends cancelled and interrupted, like after a crash; its
+        dependents are skipped, and a resume runs it again (with consent when it is not
+        idempotent)."""
+        result = TaskResult(CANCELLED, message=message)
+        result.metrics = _clock_metrics(started, perf_counter() - clock, 1)
+        del self.tasks[i]
+        self._interrupted.discard(i)
+        skipped: list[int] = []
+        ready = self.state.complete(i, result, skipped)
+        self.state.record_interrupted(i, result)  # listed interrupted, in snapshots too
+        if self._end_listeners or self._any:
+            self.events.emit(TaskEnd(step, result, True))
         self._after_end(skipped, ready)
 
     def _after_end(self, skipped: list[int], ready: list[int]) -> None:

@@ -257,6 +257,9 @@ class TaskStep(Generic[C]):
     idempotent: bool = True
     version: str | None = None
     tags: Sequence[str] = field(default=())
+    # True: the body always runs in the flow-tui process, whatever the invoker (a task
+    # that touches the shared context or local resources).
+    local: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

@@ -13,7 +13,13 @@ from flow_tui.core.commit import CommitBarrier
 from flow_tui.core.events import EventBus, Listener, WorkflowEnd, WorkflowStart
 from flow_tui.core.executor import WorkflowExecutor
 from flow_tui.core.graph import TaskGraph, build_graph, mermaid
-from flow_tui.core.invoke import LocalInvoker, TaskInvoker, ThreadedInvoker
+from flow_tui.core.invoke import (
+    LocalInvoker,
+    RunUpstream,
+    TaskInvoker,
+    ThreadedInvoker,
+    current_upstream,
+)
 from flow_tui.core.model import RunStatus, TaskResult, TaskStep
 from flow_tui.core.plugins import Plugin, PluginContext
 from flow_tui.core.resume import ResumePlan, check_mark_done_by
@@ -111,6 +117,12 @@ class TaskRunner(Generic[C]):
         self._executor = executor
         if self._paused:
             self.state.set_status(RunStatus.PAUSED)
+        # What `upstream()` reads in every body of this run (the executor's tasks, and the
+        # threads of sync bodies, inherit this context).
+        state = self.state
+        upstream = current_upstream.set(
+            RunUpstream(graph.steps, graph.index, lambda: state.results)
+        )
         try:
             if self.events.wants("workflow_start"):
                 self.events.emit(
@@ -120,6 +132,7 @@ class TaskRunner(Generic[C]):
                 executor.cancel("cancelled before start")
             await executor.run(ready, timeout)
         finally:
+            current_upstream.reset(upstream)
             self._executor = None
             status = self.state.finish(cancelled=executor.stop_reason is not None)
         results = self.state.ordered_results()

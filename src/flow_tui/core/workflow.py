@@ -68,6 +68,7 @@ class Workflow:
         idempotent: bool = True,
         version: str | None = None,
         tags: Sequence[str] = (),
+        local: bool = False,
     ) -> F: ...
 
     @overload
@@ -86,6 +87,7 @@ class Workflow:
         idempotent: bool = True,
         version: str | None = None,
         tags: Sequence[str] = (),
+        local: bool = False,
     ) -> Callable[[F], F]: ...
 
     def task(
@@ -103,6 +105,7 @@ class Workflow:
         idempotent: bool = True,
         version: str | None = None,
         tags: Sequence[str] = (),
+        local: bool = False,
     ) -> Any:
         """Decorator adding a function as a step (named after it unless `name` is given).
 
@@ -125,6 +128,7 @@ class Workflow:
                     idempotent=idempotent,
                     version=version,
                     tags=tags,
+                    local=local,
                 )
             )
             return body
