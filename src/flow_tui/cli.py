@@ -30,6 +30,8 @@ EPILOG_MAIN = """\
 examples:
   flow-tui validate sample_workflows/nightly_etl.py
   flow-tui launch sample_workflows/nightly_etl.py --headless --checkpoint run.toml
+  flow-tui ps                                # runs of yours on this machine
+  flow-tui attach                            # the dashboard of the only run
 
 Run `flow-tui COMMAND --help` for the options and examples of a command.
 """
@@ -176,6 +178,27 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="headless: print every line tasks print or log (default: warnings and errors)",
     )
+    launch.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default=None,
+        help="where task bodies run: local (default: this process) or dask (a cluster; "
+        "needs flow-tui[dask])",
+    )
+    launch.add_argument(
+        "--dask-address",
+        metavar="ADDR",
+        default=None,
+        help="run bodies on the Dask scheduler at ADDR (tcp://host:8786; implies --executor "
+        "dask; default: $FLOW_TUI_DASK_ADDRESS, else a temporary LocalCluster)",
+    )
+    launch.add_argument(
+        "--dask-workers",
+        metavar="N",
+        type=_positive_int,
+        default=None,
+        help="worker processes of the temporary LocalCluster (default: one per core)",
+    )
     launch.add_argument("--debug", action="store_true", help="show tracebacks for errors")
 
     validate = sub.add_parser(
@@ -231,9 +254,133 @@ def build_parser() -> argparse.ArgumentParser:
         help="a table for people (default) or the snapshot as JSON",
     )
     inspect.add_argument("--debug", action="store_true", help="show tracebacks for errors")
-    for command_parser in (launch, validate, graph, inspect):
+    run_parsers = _add_run_commands(sub)
+    for command_parser in (launch, validate, graph, inspect, *run_parsers):
         command_parser.set_defaults(command_parser=command_parser)
     return parser
+
+
+#: The commands that talk to a running run (flow_tui.runs): no workflow is loaded.
+RUN_COMMANDS = ("ps", "attach", "pause", "resume", "save", "stop")
+
+RUN_HELP = (
+    "the run: its id (or a unique prefix), its pid, its workflow's name when only one run "
+    "has it, or its checkpoint path (see `flow-tui ps`)"
+)
+
+
+def _add_run_commands(sub: Any) -> list[argparse.ArgumentParser]:
+    """ps, attach, pause, resume, save, stop: clients of a run's control socket."""
+    ps = sub.add_parser(
+        "ps",
+        allow_abbrev=False,
+        help="list your runs on this machine",
+        description="List the flow-tui runs of this user on this machine (id, workflow, pid, "
+        "state, progress, start, checkpoint); remove the files of runs that died.",
+        epilog="examples:\n  flow-tui ps\n  flow-tui ps --output json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ps.add_argument(
+        "--output",
+        choices=("table", "json"),
+        default="table",
+        help="a table for people (default) or JSON for scripts",
+    )
+
+    attach = sub.add_parser(
+        "attach",
+        allow_abbrev=False,
+        help="open the dashboard on a running run",
+        description="Open the dashboard on a run started elsewhere (headless, another "
+        "terminal): d detaches and the run goes on.",
+        epilog="examples:\n  flow-tui attach\n  flow-tui attach nightly",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    attach.add_argument("run", metavar="RUN", nargs="?", help=RUN_HELP + "; optional with one run")
+
+    pause = sub.add_parser(
+        "pause",
+        allow_abbrev=False,
+        help="pause a running run",
+        description="Pause RUN: no new task starts; running tasks finish (or, with "
+        "--interrupt, are cancelled and run again on resume).",
+        epilog="examples:\n  flow-tui pause nightly\n  flow-tui pause a1b2 --interrupt",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pause.add_argument("run", metavar="RUN", help=RUN_HELP)
+    pause.add_argument(
+        "--interrupt",
+        action="store_true",
+        help="cancel running tasks now; they run again on resume (non-idempotent ones only "
+        "with consent)",
+    )
+
+    resume = sub.add_parser(
+        "resume",
+        allow_abbrev=False,
+        help="resume a paused run",
+        description="Resume RUN. Interrupted non-idempotent tasks need a decision: "
+        "--rerun-interrupted, or --mark-done TASK for each that completed.",
+        epilog="examples:\n  flow-tui resume nightly\n"
+        "  flow-tui resume nightly --mark-done charge_card",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    resume.add_argument("run", metavar="RUN", help=RUN_HELP)
+    consent = resume.add_mutually_exclusive_group()
+    consent.add_argument(
+        "--rerun-interrupted",
+        action="store_true",
+        help="consent to re-run non-idempotent tasks that were interrupted",
+    )
+    consent.add_argument(
+        "--mark-done",
+        metavar="TASK",
+        action="append",
+        default=[],
+        help="record an interrupted TASK as completed by hand (repeatable)",
+    )
+
+    save = sub.add_parser(
+        "save",
+        allow_abbrev=False,
+        help="save a snapshot of a running run",
+        description="Save a snapshot of RUN now to FILE (.toml or .json; a relative path is "
+        "relative to this folder). An existing FILE is replaced only with --overwrite.",
+        epilog="examples:\n  flow-tui save nightly snap.toml\n"
+        "  flow-tui launch nightly.py --resume snap.toml",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    save.add_argument("run", metavar="RUN", help=RUN_HELP)
+    save.add_argument("file", metavar="FILE", help="the snapshot file: .toml or .json")
+    save.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
+
+    stop = sub.add_parser(
+        "stop",
+        allow_abbrev=False,
+        help="stop a run like SIGTERM",
+        description="Stop RUN as SIGTERM does: no new task starts, running tasks get the "
+        "grace period, then are cancelled; the run checkpoints and exits 143. Asked "
+        "twice, it cancels at once.",
+        epilog="examples:\n  flow-tui stop nightly\n  flow-tui stop a1b2 --grace 0 --wait",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    stop.add_argument("run", metavar="RUN", help=RUN_HELP)
+    stop.add_argument(
+        "--grace",
+        metavar="SECONDS",
+        type=_grace,
+        default=None,
+        help="let running tasks finish for SECONDS (default: the run's --grace)",
+    )
+    stop.add_argument(
+        "--wait", action="store_true", help="wait until the run has ended; print its exit code"
+    )
+    parsers = [ps, attach, pause, resume, save, stop]
+    for command_parser in parsers:
+        command_parser.add_argument(
+            "--debug", action="store_true", help="show tracebacks for errors"
+        )
+    return parsers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,6 +421,19 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command in RUN_COMMANDS:
+        from flow_tui import runs
+
+        run_handler = {
+            "ps": runs.ps,
+            "attach": runs.attach,
+            "pause": runs.pause,
+            "resume": runs.resume,
+            "save": runs.save,
+            "stop": runs.stop,
+        }[args.command]
+        run_code: int = run_handler(args)
+        return run_code
     from flow_tui import commands
 
     handler = {

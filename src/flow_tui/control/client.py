@@ -90,7 +90,9 @@ class ControlClient:
             sock.close()
             raise ControlError(f"cannot reach run {self.info.id}: {exc.strerror or exc}") from None
         self._sock = sock
-        self._send(_hello())
+        # A run that refuses us may close first: what it said is read below.
+        with contextlib.suppress(OSError):
+            sock.sendall(encode(_hello()))
         hello = _check_hello(self.info, self._receive())
         self.run = hello.get("run") or {}
         return hello
@@ -143,6 +145,19 @@ class ControlClient:
                 if not message.get("ok"):
                     raise CommandRefused(message)
                 return message
+
+    def wait_end(self) -> dict[str, Any] | None:
+        """Wait, with no time limit, until the run ends: its `bye` (status, exit code), or
+        None when the connection ended without one (the run died or left at once)."""
+        if self._sock is not None:
+            self._sock.settimeout(None)
+        try:
+            for message in self.messages():
+                if message.get("type") == "bye":
+                    return message
+        except ControlError:
+            return None
+        return None
 
     def messages(self) -> Any:
         """Every message that follows (events after `subscribe`), until the run ends."""

@@ -57,6 +57,8 @@ ERR_CONSENT = "consent"  # interrupted non-idempotent tasks need a decision
 ERR_STATE = "state"  # not possible now (e.g. retry while running)
 ERR_SAVE = "save"  # the snapshot could not be written
 ERR_PROTOCOL = "protocol"
+ERR_ENDED = "ended"  # the run has ended (its process is leaving)
+ERR_INTERNAL = "internal"  # a command failed unexpectedly; the run goes on
 
 
 class ProtocolError(ValueError):
@@ -73,6 +75,8 @@ def decode(line: bytes) -> dict[str, Any]:
         message = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"not a JSON line: {exc}") from None
+    except RecursionError:
+        raise ProtocolError("not a JSON line: nested too deeply") from None
     if not isinstance(message, dict):
         raise ProtocolError("a message is a JSON object")
     return message

@@ -171,8 +171,26 @@ def list_runs(clean: bool = True) -> list[RunInfo]:
             runs.append(info)
         elif clean:
             remove_run_files(folder, info.id)
+    if clean:
+        _remove_orphan_sockets(folder, {r.id for r in runs})
     runs.sort(key=lambda r: r.started)
     return runs
+
+
+def _remove_orphan_sockets(folder: Path, live: set[str]) -> None:
+    """Sockets without a record (a run that died between binding and writing it), unless
+    something listens on them (a run starting right now)."""
+    try:
+        sockets = list(folder.glob("*.sock"))
+    except OSError:
+        return
+    for path in sockets:
+        run_id = path.name.removesuffix(".sock")
+        if run_id in live or info_path(folder, run_id).exists():
+            continue
+        if not _socket_answers(str(path)):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _describe(runs: list[RunInfo]) -> str:

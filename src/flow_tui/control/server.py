@@ -3,7 +3,8 @@
 One `ControlServer` per run, on the run's event loop. It never blocks or slows the run:
 commands are small and run between two task events; events go to subscribed viewers in
 batches (every BATCH_SECONDS), encoded once for all of them, and a viewer that does not
-read them (more than MAX_BUFFERED bytes waiting) is dropped with a notice. A client of
+read them (more than MAX_BUFFERED bytes waiting and none read since the last batch, or
+more than MAX_BUFFERED_HARD) is dropped with a notice. A client of
 another user id is refused (SO_PEERCRED), a line over MAX_MESSAGE bytes or no `hello`
 within HELLO_SECONDS drops the client, a malformed line gets an error reply.
 """
@@ -22,7 +23,11 @@ from typing import Any
 from flow_tui.control.controls import Controls, describe_error
 from flow_tui.control.protocol import (
     COMMANDS,
+    ERR_ENDED,
+    ERR_INTERNAL,
     ERR_PROTOCOL,
+    ERR_SAVE,
+    ERR_STATE,
     ERR_USAGE,
     MAX_MESSAGE,
     PROTOCOL_VERSION,
@@ -45,42 +50,66 @@ from flow_tui.core.errors import FlowError
 from flow_tui.core.events import Event
 
 BATCH_SECONDS = 0.05
+#: Bytes of events a viewer may leave unread: over it, a viewer that read nothing since
+#: the last batch is dropped; over the hard limit, any viewer is (memory of the run).
 MAX_BUFFERED = 8 << 20
+MAX_BUFFERED_HARD = 64 << 20
 HELLO_SECONDS = 10.0
+#: Connections served at once, handshaking ones included (each holds a descriptor).
 MAX_CLIENTS = 64
+#: How long, in all, clients get to read their `bye` when the run ends.
+CLOSE_SECONDS = 1.0
+#: Commands that steer the run: refused once it has ended.
+STEERING = ("pause", "resume", "retry", "stop")
 #: Malformed lines a client may send before it is dropped.
 MAX_STRIKES = 16
 #: The longest socket path the kernel takes (sun_path is 108 bytes on Linux).
 MAX_SOCKET_PATH = 104
 
 
-def peer_uid(sock: socket.socket | None) -> tuple[int | None, int | None]:
-    """(pid, uid) of the process at the other end, where the system says (Linux)."""
+def peer_uid(sock: Any) -> tuple[int | None, int | None]:
+    """(pid, uid) of the process at the other end, where the system says (Linux).
+
+    (None, None) where the system has no SO_PEERCRED; where it has one but cannot answer
+    for this connection, uid is -1: such a client is refused, never let in unchecked.
+    """
     opt = getattr(socket, "SO_PEERCRED", None)
-    if sock is None or opt is None:
+    if opt is None:
         return None, None
+    if sock is None:
+        return None, -1
     try:
         raw = sock.getsockopt(socket.SOL_SOCKET, opt, struct.calcsize("3i"))
-    except OSError:
-        return None, None
-    pid, uid, _gid = struct.unpack("3i", raw)
+        pid, uid, _gid = struct.unpack("3i", raw)
+    except (OSError, struct.error, TypeError, ValueError):
+        return None, -1
     return pid, uid
 
 
 class _Client:
-    __slots__ = ("pid", "subscribed", "writer")
+    __slots__ = ("after_write", "pid", "subscribed", "writer")
 
     def __init__(self, writer: asyncio.StreamWriter, pid: int | None) -> None:
         self.writer = writer
         self.pid = pid
         self.subscribed = False
+        #: bytes waiting for it right after the last batch was written
+        self.after_write = 0
 
     @property
     def label(self) -> str:
         return f"pid {self.pid}" if self.pid is not None else "a client"
 
+    @property
+    def gone(self) -> bool:
+        return self.writer.transport.is_closing()
+
     def send(self, message: dict[str, Any]) -> None:
-        self.writer.write(encode(message))
+        # A client may be gone (or dropped) by now: what it misses it did not wait for.
+        if self.gone:
+            return
+        with contextlib.suppress(Exception):
+            self.writer.write(encode(message))
 
     def buffered(self) -> int:
         return self.writer.transport.get_write_buffer_size()
@@ -104,8 +133,11 @@ class ControlServer:
         self._folder: Path | None = None
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[_Client] = set()
+        #: every connection being served, handshaking ones included (MAX_CLIENTS caps it)
+        self._handlers: set[asyncio.Task[Any]] = set()
         self._pending: list[bytes] = []
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._closing = False
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -157,24 +189,38 @@ class ControlServer:
         remove_run_files(folder, run_id)
 
     async def close(self, bye: dict[str, Any] | None = None) -> None:
-        """Tell every client the run ended (`bye`), then remove the socket and record."""
-        if self._closed:
+        """Tell every client the run ended (`bye`), then remove the socket and record.
+
+        No connection is taken any more from the start (a client connecting now hears the
+        run is gone); clients get at most CLOSE_SECONDS in all to read their `bye`.
+        """
+        if self._closing or self._closed:
             return
+        self._closing = True
+        if self._server is not None:
+            self._server.close()
         self._flush()
         clients = list(self._clients)
         for client in clients:
-            with contextlib.suppress(Exception):
-                client.send({"type": "bye", **(bye or {})})
-        for client in clients:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.writer.drain(), 1.0)
+            client.send({"type": "bye", **(bye or {})})
+        drains = [asyncio.ensure_future(_drain(c.writer)) for c in clients]
+        if drains:
+            await asyncio.wait(drains, timeout=CLOSE_SECONDS)
+            for drain in drains:
+                drain.cancel()
         self.close_now()
+        handlers = [t for t in self._handlers if t is not asyncio.current_task()]
+        if handlers:
+            # Each ends at once (its transport is aborted); waited for here so that the
+            # loop's shutdown does not have to cancel them.
+            await asyncio.wait(handlers, timeout=CLOSE_SECONDS)
 
     def close_now(self) -> None:
         """Remove the socket and the record at once (also where nothing can be awaited)."""
         if self._closed:
             return
         self._closed = True
+        self._closing = True
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         if self._server is not None:
@@ -207,13 +253,19 @@ class ControlServer:
         data = b"".join(self._pending)
         self._pending.clear()
         for client in list(self._clients):
-            if not client.subscribed:
+            if not client.subscribed or client.gone:
                 continue
-            if client.buffered() > MAX_BUFFERED:
+            waiting = client.buffered()
+            if waiting > MAX_BUFFERED_HARD or (
+                waiting > MAX_BUFFERED and waiting >= client.after_write
+            ):
+                # Over the limit and nothing read since the last batch (or far over it):
+                # a viewer that reads, even behind a burst, catches up and stays.
                 self._drop(client, "it did not read the run's events fast enough")
                 continue
             with contextlib.suppress(Exception):
                 client.writer.write(data)
+            client.after_write = client.buffered()
 
     def _drop(self, client: _Client, why: str) -> None:
         self._clients.discard(client)
@@ -224,8 +276,12 @@ class ControlServer:
     # -- one connection ----------------------------------------------------------------
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         pid, uid = peer_uid(writer.get_extra_info("socket"))
         client = _Client(writer, pid)
+        cancelled = False
         try:
             if uid is not None and uid != os.getuid():
                 client.send(
@@ -236,7 +292,12 @@ class ControlServer:
                     }
                 )
                 return
-            if len(self._clients) >= MAX_CLIENTS or self._closed:
+            if self._closing:
+                client.send(
+                    {"type": "error", "kind": ERR_ENDED, "error": "the run has already ended"}
+                )
+                return
+            if len(self._handlers) > MAX_CLIENTS:
                 client.send({"type": "error", "kind": ERR_PROTOCOL, "error": "too many clients"})
                 return
             if not await self._hello(reader, client):
@@ -245,12 +306,29 @@ class ControlServer:
             await self._serve(reader, client)
         except (ConnectionError, OSError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # The loop is shutting down: leave quietly (no traceback in the run's output).
+            cancelled = True
+        except Exception as exc:  # a bug of ours: this client goes, the run goes on
+            self.notice(f"control: a client was dropped after an error: {exc!r}")
         finally:
             self._clients.discard(client)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(writer.drain(), 1.0)
-            with contextlib.suppress(Exception):
-                writer.close()
+            if task is not None:
+                self._handlers.discard(task)
+            if cancelled:
+                with contextlib.suppress(Exception):
+                    writer.transport.abort()
+            else:
+                await self._close_writer(writer)
+
+    async def _close_writer(self, writer: asyncio.StreamWriter) -> None:
+        try:
+            if not self._closing:
+                await asyncio.wait_for(_drain(writer), 1.0)
+        except (Exception, asyncio.CancelledError):
+            pass
+        with contextlib.suppress(Exception):
+            writer.close()
 
     async def _read(self, reader: asyncio.StreamReader, client: _Client) -> bytes | None:
         """One whole line, or None when the client is gone or broke the size limit."""
@@ -329,6 +407,14 @@ class ControlServer:
                     return
                 continue
             await self._command(client, message)
+            if client.gone:
+                return  # it left: what it sent after is not read
+            if client.buffered() > MAX_BUFFERED:
+                self._drop(client, "it did not read the replies to its commands")
+                return
+            # Lines already buffered are read without waiting: let the run go on between
+            # two commands, however many a client sends at once.
+            await asyncio.sleep(0)
 
     async def _command(self, client: _Client, message: dict[str, Any]) -> None:
         ident = message.get("id")
@@ -351,6 +437,9 @@ class ControlServer:
             return
         controls = self.controls
         reply: dict[str, Any] = {"type": "reply", "id": ident, "ok": True}
+        if cmd in STEERING and self.session.state.is_over:
+            refuse(ERR_STATE, "the run has already ended")
+            return
         try:
             if cmd == "status":
                 reply["status"] = self.status()
@@ -382,6 +471,9 @@ class ControlServer:
                 extra["needs_consent"] = names
             refuse(kind, text, **extra)
             return
+        except Exception as exc:  # e.g. an OSError of a save: one line, the run goes on
+            refuse(ERR_SAVE if cmd == "save" else ERR_INTERNAL, f"{cmd} failed: {exc}")
+            return
         if cmd not in ("status", "state", "subscribe", "snapshot"):
             reply["status"] = self.status()
         client.send(reply)
@@ -403,6 +495,10 @@ class ControlServer:
             "exit_code": session.exit_code() if state.is_over else None,
             "viewers": sum(1 for c in self._clients if c.subscribed),
         }
+
+
+async def _drain(writer: asyncio.StreamWriter) -> None:
+    await writer.drain()
 
 
 def _arguments(cmd: str, message: dict[str, Any]) -> dict[str, Any]:

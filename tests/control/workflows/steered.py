@@ -1,0 +1,69 @@
+"""A workflow for the control tests, steered by files: each body appends `NAME` to
+$FLOW_TUI_TEST_LOG when it starts and `NAME:done` when it returns; a gated body waits
+until the file $FLOW_TUI_TEST_GATES/NAME exists, so a test decides when it ends.
+
+`workflow`: `first` (fast), then `charge` (gated, not idempotent) and `load` (gated),
+then `report` after both. `chatty`: one gated task, then `talk`, which prints
+$FLOW_TUI_TEST_LINES lines (default 0) of 3 KB each: the events a slow viewer misses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from flow_tui import TaskStep, Workflow
+
+
+def record(line: str) -> None:
+    with open(os.environ["FLOW_TUI_TEST_LOG"], "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
+
+
+async def wait_for_gate(name: str) -> None:
+    gate = Path(os.environ["FLOW_TUI_TEST_GATES"]) / name
+    while not gate.exists():
+        await asyncio.sleep(0.01)
+
+
+def body(name: str, gated: bool = False) -> Callable[[object], Awaitable[str]]:
+    async def run(ctx: object) -> str:
+        record(name)
+        if gated:
+            await wait_for_gate(name)
+        record(f"{name}:done")
+        return name
+
+    return run
+
+
+def talk(ctx: object) -> int:
+    lines = int(os.environ.get("FLOW_TUI_TEST_LINES", "0"))
+    text = "x" * 3000
+    for i in range(lines):
+        print(f"{i} {text}")
+    record("talk:done")
+    return lines
+
+
+workflow = Workflow(
+    name="steered",
+    concurrency=4,
+    steps=[
+        TaskStep("first", body("first")),
+        TaskStep("charge", body("charge", gated=True), ["first"], idempotent=False),
+        TaskStep("load", body("load", gated=True), ["first"]),
+        TaskStep("report", body("report"), ["charge", "load"]),
+    ],
+)
+
+chatty = Workflow(
+    name="chatty",
+    steps=[
+        TaskStep("hold", body("hold", gated=True)),
+        TaskStep("talk", talk, ["hold"]),
+        TaskStep("last", body("last", gated=True), ["talk"]),
+    ],
+)
