@@ -53,6 +53,12 @@ def write_checkpoint(
     return journal_path(path)
 
 
+def journal_records(checkpoint: Path) -> bytes:
+    """The bytes of the records in the journal of `checkpoint`: without the zeros the
+    writer lays ahead of them."""
+    return journal_path(checkpoint).read_bytes().rstrip(b"\0")
+
+
 def statuses(snapshot: Snapshot) -> dict[str, str]:
     return {n: r.status.value for n, r in snapshot.results.items()}
 

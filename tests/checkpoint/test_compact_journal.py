@@ -10,14 +10,22 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from ckhelpers import end_record, start_record, statuses, step, workflow, write_checkpoint
+from ckhelpers import (
+    end_record,
+    journal_records,
+    start_record,
+    statuses,
+    step,
+    workflow,
+    write_checkpoint,
+)
 
 from flow_tui import Snapshot, TaskResult, TaskStatus
 from flow_tui.checkpoint import Checkpointer
 from flow_tui.core.model import ClockMetrics
 from flow_tui.session import Session, SessionOptions
 from flow_tui.snapshot import journal, schema
-from flow_tui.snapshot.journal import encode_plain_ends, encode_starts, journal_path
+from flow_tui.snapshot.journal import encode_plain_ends, encode_starts
 from flow_tui.snapshot.plain import plain_clock
 
 
@@ -170,7 +178,7 @@ async def test_a_run_journals_compact_records_and_loads_them_as_its_results(ck: 
     steps = [step(f"t{i}") for i in range(40)]
     session = Session.open(workflow(steps), SessionOptions(checkpoint=ck))
     results = await session.run()
-    kinds = {json.loads(line[9:])["k"] for line in journal_path(ck).read_bytes().splitlines()}
+    kinds = {json.loads(line[9:])["k"] for line in journal_records(ck).splitlines()}
     assert "p" in kinds and "e" not in kinds
     loaded = Snapshot.load(ck)  # the file of the open plus the journal
     assert loaded.results == results

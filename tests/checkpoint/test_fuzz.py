@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ckhelpers import end_record, start_record, success, write_checkpoint
+from ckhelpers import end_record, journal_records, start_record, success, write_checkpoint
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -244,7 +244,7 @@ def _checkpoint_with_journal(folder: Path, suffix: str, journal: bytes | None = 
     path = folder / f"with-journal{suffix}"
     if path not in _VALID_JOURNAL:
         write_checkpoint(path, _records(), sample_snapshot())
-        _VALID_JOURNAL[path] = journal_path(path).read_bytes()
+        _VALID_JOURNAL[path] = journal_records(path)
     journal_path(path).write_bytes(_VALID_JOURNAL[path] if journal is None else journal)
     return path
 
@@ -333,7 +333,7 @@ def test_a_valid_journal_with_mutated_bytes(
 def test_a_valid_journal_cut_at_every_byte(suffix: str, tmp_path: Path) -> None:
     path = tmp_path / f"jc{suffix}"
     write_checkpoint(path, _records(), sample_snapshot())
-    raw = journal_path(path).read_bytes()
+    raw = journal_records(path)
     seen = set()
     for cut in range(len(raw) + 1):
         journal_path(path).write_bytes(raw[:cut])

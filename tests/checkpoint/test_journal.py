@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from ckhelpers import end_record, start_record, statuses, success, write_checkpoint
+from ckhelpers import end_record, journal_records, start_record, statuses, success, write_checkpoint
 
 from flow_tui import Snapshot, SnapshotError, TaskResult, TaskStatus
 from flow_tui.snapshot import journal
@@ -128,7 +128,7 @@ def test_a_journal_cut_at_any_byte_loads_exactly_its_whole_records(ck: Path) -> 
         end_record("c", success()),
     ]
     path = write_checkpoint(ck, records)
-    full = path.read_bytes()
+    full = journal_records(ck)
     header_len = len(encode_header("c0ffee"))
     bounds = [header_len]
     for record in records:
@@ -138,13 +138,15 @@ def test_a_journal_cut_at_any_byte_loads_exactly_its_whole_records(ck: Path) -> 
         write_checkpoint(ck, records[:whole])
         expected_by_whole.append(Snapshot.load(ck))
     for cut in range(len(full) + 1):
-        path.write_bytes(full[:cut])
         # A record is whole once its payload is (its CRC proves it), newline or not.
         whole = sum(1 for b in bounds[1:] if b - 1 <= cut) if cut >= header_len - 1 else 0
-        loaded = Snapshot.load(ck)
         expected = expected_by_whole[whole]
-        assert loaded.results == expected.results, cut
-        assert loaded.interrupted == expected.interrupted, cut
+        # The file as an append leaves it, and as the writer's zeros laid ahead leave it.
+        for torn in (full[:cut], full[:cut] + bytes(len(full) - cut + 100)):
+            path.write_bytes(torn)
+            loaded = Snapshot.load(ck)
+            assert loaded.results == expected.results, cut
+            assert loaded.interrupted == expected.interrupted, cut
 
 
 def test_a_failed_append_is_cut_back_and_the_journal_stays_usable(
@@ -155,7 +157,7 @@ def test_a_failed_append_is_cut_back_and_the_journal_stays_usable(
     writer = JournalWriter(ck, "c0ffee")
     writer.start()
     writer.write(end_record("a", success()))
-    size = journal_path(ck).stat().st_size
+    before = journal_records(ck)
 
     def no_space(fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -165,7 +167,7 @@ def test_a_failed_append_is_cut_back_and_the_journal_stays_usable(
         writer.write(end_record("b", success()))
     assert str(journal_path(ck)) in str(failure.value)
     assert "No space left on device" in str(failure.value)
-    assert journal_path(ck).stat().st_size == size  # the unsynced record was cut off
+    assert journal_path(ck).read_bytes() == before  # the unsynced record was cut off
     monkeypatch.undo()
     writer.write(end_record("b", success()))
     writer.close()
@@ -177,3 +179,25 @@ def test_a_name_that_utf8_cannot_hold_is_journaled_as_an_escape(ck: Path) -> Non
     write_checkpoint(ck, [start_record(name), end_record(name, success())])
     loaded = Snapshot.load(ck)
     assert list(loaded.results) == [name]
+
+
+def test_batches_written_over_the_zeros_laid_ahead_all_load(ck: Path) -> None:
+    names = [f"t{i:03d}" for i in range(400)]  # ~80 KB of records: past the first zeros
+    Snapshot(workflow="w", tasks=names, checkpoint_id="c0ffee").save(ck)
+    writer = JournalWriter(ck, "c0ffee")
+    writer.start()
+    written = encode_header("c0ffee")
+    for i, name in enumerate(names):
+        batch = start_record(name) + end_record(name, success())
+        writer.write(batch)
+        written += batch
+        assert journal_records(ck) == written  # each batch right after the one before
+        assert journal_path(ck).stat().st_size > len(written)  # zeros ahead of it
+        if i % 50 == 0 or i == len(names) - 1:
+            assert list(Snapshot.load(ck).results) == names[: i + 1]
+    writer.close()
+    # A new start (a compaction's) empties the file of records and zeros alike.
+    writer = JournalWriter(ck, "c0ffee")
+    writer.start()
+    writer.close()
+    assert journal_path(ck).read_bytes() == encode_header("c0ffee")

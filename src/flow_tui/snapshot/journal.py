@@ -11,6 +11,10 @@ holds it; `{"k":"p","e":[name, started_ts, duration_ms, attempts, ...]}` plain s
 recorded by the executor (ClockMetrics), four values each, in the order they ended: the
 compact form written since the times are formatted only with a checkpoint file. Every
 form is read, whichever wrote the journal.
+
+The writer lays zeros ahead of the records (`JournalWriter.write`) and writes each batch
+over them: a sync then flushes data blocks only, with no change of size or block map to
+commit. A reader skips the zeros like any line that is not a record.
 """
 
 from __future__ import annotations
@@ -30,6 +34,11 @@ from flow_tui.snapshot.plain import clock_in_range
 from flow_tui.snapshot.schema import plain_result_from_dict, result_from_dict
 
 JOURNAL_SUFFIX = ".journal"
+
+# Zeros laid ahead of the records: at least FIRST_EXTENT bytes at a time, then as much as
+# the records already hold (the file's size at most doubles), never more than MAX_EXTENT.
+FIRST_EXTENT = 64 << 10
+MAX_EXTENT = 4 << 20
 
 
 def journal_path(checkpoint: Path) -> Path:
@@ -89,7 +98,9 @@ def read_records(path: Path, checkpoint_id: str | None) -> list[dict[str, Any]]:
     if checkpoint_id is None:
         return []  # a checkpoint folded at a clean exit: any journal beside it is stale
     try:
-        raw = path.read_bytes()
+        # Without the zeros laid ahead of the records: a last record whose newline was not
+        # written yet reads as whole, as it does at the end of the file.
+        raw = path.read_bytes().rstrip(b"\0")
     except FileNotFoundError:
         return []
     except OSError as exc:
@@ -198,7 +209,8 @@ class JournalWriter:
         self.checkpoint_id = checkpoint_id
         self.created = False
         self._fd: int | None = None
-        self._size = 0
+        self._size = 0  # bytes of records (the header first): the next one goes here
+        self._end = 0  # bytes of the file: zeros from `_size` on, made durable with a batch
 
     def _error(self, exc: OSError) -> SnapshotError:
         return SnapshotError(f"cannot write journal {self.path}: {describe_os_error(exc)}")
@@ -209,7 +221,7 @@ class JournalWriter:
         The checkpoint writer opens it before it replaces the checkpoint file, whose
         folder fsync then makes the journal's name durable too.
         """
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC
+        flags = os.O_WRONLY | os.O_CLOEXEC
         try:
             try:
                 self._fd = os.open(self.path, flags | os.O_CREAT | os.O_EXCL, 0o644)
@@ -232,13 +244,13 @@ class JournalWriter:
         header = encode_header(self.checkpoint_id)
         try:
             os.ftruncate(self._fd, 0)
-            os.write(self._fd, header)
+            self._write_at(self._fd, header, 0)
             os.fdatasync(self._fd)
         except OSError as exc:
             raise self._error(exc) from None
         if self.created and not folder_synced:
             fsync_dir(self.path.parent)
-        self._size = len(header)
+        self._size = self._end = len(header)
 
     def abandon(self) -> None:
         """Close without starting; a journal file this writer created is removed."""
@@ -248,22 +260,54 @@ class JournalWriter:
                 os.unlink(self.path)
 
     def write(self, payload: bytes) -> None:
-        """Append `payload` (whole records) and make it durable (one fdatasync)."""
+        """Append `payload` (whole records) and make it durable (one fdatasync).
+
+        The records go over zeros laid ahead of them: when they would pass the end of
+        the file, they are written with zeros after them (`FIRST_EXTENT`..`MAX_EXTENT`
+        bytes, none when the disk has no room for them), made durable by the same
+        fdatasync. Every later batch within them changes data blocks only, so its
+        fdatasync commits no metadata (on ext4 about half the time of an append that
+        grows the file). Until that fdatasync returns, a crash may keep any of the
+        batch's records, in any order (each whole or skipped, by its CRC): none of them
+        was reported durable yet.
+        """
         fd = self._fd
         if fd is None:
             raise SnapshotError(f"journal {self.path} is not open")
+        at = self._size
+        end = at + len(payload)
         try:
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view) :]
+            if end <= self._end:
+                self._write_at(fd, payload, at)
+            else:
+                self._end = end
+                extent = min(max(FIRST_EXTENT, at), MAX_EXTENT)
+                try:
+                    self._write_at(fd, payload + bytes(extent), at)
+                    self._end += extent
+                except OSError:
+                    # No room for the zeros (a nearly full disk): the records alone, as
+                    # an append, so that the run stops no sooner than it must.
+                    os.ftruncate(fd, at)
+                    self._write_at(fd, payload, at)
             os.fdatasync(fd)
         except OSError as exc:
-            # Cut a partly written record off, so that nothing appended later (after a
-            # recovery) is glued to it; if that fails too, the reader skips the torn line.
+            # Cut a partly written record off (the zeros after it too), so that nothing
+            # written later (after a recovery) is glued to it; if that fails too, the
+            # reader skips the torn line.
+            self._end = at
             with contextlib.suppress(OSError):
-                os.ftruncate(fd, self._size)
+                os.ftruncate(fd, at)
             raise self._error(exc) from None
-        self._size += len(payload)
+        self._size = end
+
+    @staticmethod
+    def _write_at(fd: int, data: bytes, offset: int) -> None:
+        view = memoryview(data)
+        while view:
+            written = os.pwrite(fd, view, offset)
+            view = view[written:]
+            offset += written
 
     def close(self) -> None:
         if self._fd is not None:
