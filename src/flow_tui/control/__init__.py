@@ -24,15 +24,18 @@ async def serve_controls(
     stop: Callable[[float | None, str], None] | None = None,
     start: Callable[[], None] | None = None,
     changed: Callable[[], None] | None = None,
+    controls: Controls | None = None,
 ) -> ControlServer | None:
     """Serve `session`'s controls on its socket, unless `--no-control` turned it off.
 
-    A socket that cannot be served does not stop the run: `notice` says why and the run
-    goes on without it (None).
+    `controls`: the front end's own Controls of `session` (its keys use them too), else
+    one made of `start`, `stop` and `changed`. A socket that cannot be served does not
+    stop the run: `notice` says why and the run goes on without it (None).
     """
     if not session.options.control:
         return None
-    controls = Controls(session, start=start, stop=stop, changed=changed)
+    if controls is None:
+        controls = Controls(session, start=start, stop=stop, changed=changed)
     server = ControlServer(controls, front_end=front_end, notice=notice)
     try:
         await server.start()

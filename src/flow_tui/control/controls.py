@@ -9,13 +9,15 @@ either does all it says or, refused, changes nothing.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from flow_tui.core.errors import FlowError
+from flow_tui.core.events import Event, TaskEnd, TaskRetry, TaskSkipped, TaskStart, WorkflowEnd
 from flow_tui.core.resume import InterruptedTaskError, check_consent
-from flow_tui.session import RunState, Session, SessionError
+from flow_tui.session import RunPrepared, RunState, Session, SessionError
 
 #: Log lines per task sent with a full state (the newest; the run keeps its own bound).
 STATE_LOG_LINES = 200
@@ -39,6 +41,18 @@ class Controls:
         self._start = start
         self._stop = stop
         self._changed = changed
+        # The running attempt of each running task and when it started (monotonic):
+        # what a viewer that attaches mid-run cannot learn from the results.
+        self._attempts: dict[str, tuple[int, float]] = {}
+        session.subscribe(self._track)
+
+    def _track(self, event: Event) -> None:
+        if isinstance(event, (TaskStart, TaskRetry)):
+            self._attempts[event.step.name] = (event.attempt, time.monotonic())
+        elif isinstance(event, (TaskEnd, TaskSkipped)):
+            self._attempts.pop(event.step.name, None)
+        elif isinstance(event, (WorkflowEnd, RunPrepared)):
+            self._attempts.clear()
 
     def _done(self) -> None:
         if self._changed is not None:
@@ -61,7 +75,7 @@ class Controls:
             raise SessionError("the run has already ended; retry its failed tasks instead")
         held = session.needs_consent
         check_consent(held, rerun_interrupted=rerun_interrupted, mark_done=mark)
-        if held or mark:
+        if held or mark or rerun_interrupted:
             session.consent(rerun_interrupted=rerun_interrupted, mark_done=mark)
         session.resume()
         if not session.is_running and self._start is not None:
@@ -94,7 +108,13 @@ class Controls:
     # -- what a viewer starts from -----------------------------------------------------
 
     def full_state(self, run: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Everything a viewer needs to draw the run as the owner sees it now."""
+        """Everything a viewer needs to draw the run as the owner sees it now: one
+        consistent picture, taken in one step of the loop (nothing here awaits).
+
+        Besides the tasks and their results: `is_running` (a run is executing, maybe
+        paused), `paused`, and `attempts` (each running task's attempt and how long it
+        has been running, in seconds).
+        """
         session = self.session
         state = session.state
         tasks = [
@@ -106,9 +126,16 @@ class Controls:
                 "idempotent": s.idempotent,
                 "timeout": s.timeout,
                 "version": s.version,
+                "retries": s.retry.attempts if s.retry is not None else 0,
             }
             for s in session.steps
         ]
+        now = time.monotonic()
+        running = session.running
+        attempts = {}
+        for name in running:
+            attempt, since = self._attempts.get(name, (1, now))
+            attempts[name] = {"attempt": attempt, "running_s": round(now - since, 3)}
         logs = {}
         for step in session.steps:
             lines = session.task_logs(step.name)
@@ -125,13 +152,18 @@ class Controls:
             "elapsed_s": round(session.elapsed(), 3),
             "tasks": tasks,
             "snapshot": session.snapshot().to_dict(),
-            "running": session.running,
+            "is_running": session.is_running,
+            "paused": state in (RunState.PAUSING, RunState.PAUSED),
+            "running": running,
+            "attempts": attempts,
             "interrupted": session.interrupted,
             "needs_consent": session.needs_consent,
             "counts": session.counts(),
             "exit_code": session.exit_code() if state.is_over else None,
             "checkpoint": str(checkpointer.path) if checkpointer is not None else None,
             "resumed_from": str(session.resumed_from) if session.resumed_from else None,
+            "source": str(session.source) if session.source is not None else None,
+            "start_notice": session.start_notice,
             "plan": plan.to_dict() if plan is not None else None,
             "dry_run": session.options.dry_run,
             "logs": logs,

@@ -38,6 +38,7 @@ def run_dashboard(session: Session, grace: float = 10.0) -> int:
         if not app.session_closed:
             # The app ended before it could close the session on its loop (it crashed).
             session.close_now()
+        app.close_controls_now()
         code = (app.return_code or EXIT_FAILED) if result is None else result
         if app.close_error:
             # The final checkpoint could not be written: exit 2, as headless does.

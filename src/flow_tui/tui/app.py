@@ -9,7 +9,6 @@ stop signal. This module adds the keys: what they offer now, and save, load, ret
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -128,9 +127,10 @@ class DashboardApp(ExitFlow):
     ) -> None:
         super().__init__(session, clock, autostart, grace)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         # The app's only on_mount: Textual would call one of each layer too.
         self.install_signal_handlers()
+        await self.serve_controls()
         self.show_first()
         if self.session.needs_consent:
             self.ask_consent()
@@ -167,9 +167,9 @@ class DashboardApp(ExitFlow):
     # -- save and load -----------------------------------------------------------------
 
     async def save_snapshot(self, path: Path) -> Path:
-        """Take the snapshot on the loop (consistent), write it off the loop."""
-        snapshot = self.session.snapshot()
-        return await asyncio.to_thread(snapshot.save, path)
+        """Through the controls: the snapshot taken on the loop (consistent), written off
+        the loop, as `flow-tui save` does."""
+        return await self.controls.save(path.resolve())
 
     def action_save(self, then_quit: bool = False) -> None:
         session = self.session
@@ -237,18 +237,15 @@ class DashboardApp(ExitFlow):
 
     def _retry(self, names: list[str]) -> None:
         try:
-            targets = self.session.retry(names)
+            targets = self.controls.retry(names)  # prepares the run and starts it
         except FlowError as exc:
-            self.changes.error(str(exc))
-            self.flush_changes()
+            self.steer_failed(exc)
             return
         extra = len(targets) - len(names)
         self.run_messages.set_note(
             f"Retrying {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
             + (f" and {extra} task(s) that depend on it" if extra > 0 else "")
         )
-        self.start_run()
-        self.state_changed()
 
     # -- quit --------------------------------------------------------------------------
 

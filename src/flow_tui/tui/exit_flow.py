@@ -1,5 +1,9 @@
 """How the dashboard ends: the session closed (final checkpoint, lock), then the exit code.
 
+The dashboard serves its run's control socket while it is up (`serve_controls`), and on
+every way out tells the attached viewers how the run ended (`bye`) before the socket
+goes: on quit and after a signal through `_close_session`, on a forced exit at once.
+
 Stop signals (SIGTERM, SIGHUP, SIGINT) go through the shared SignalGuard: running tasks
 get the grace period (counted down on screen), then the session is closed and the app
 exits with 128 + the signal. Tasks that ignore their cancellation do not keep it alive.
@@ -19,6 +23,7 @@ from functools import partial
 
 from textual.timer import Timer
 
+from flow_tui.control import ControlServer, serve_controls
 from flow_tui.core.errors import FlowError
 from flow_tui.exit_codes import EXIT_SIGHUP, EXIT_USAGE
 from flow_tui.session import Session
@@ -57,6 +62,38 @@ class ExitFlow(RunControl):
         self._remove_signal_handlers: Callable[[], None] | None = None
         self._shutdown_text: str | None = None
         self._shutdown_timer: Timer | None = None
+        self.control_server: ControlServer | None = None
+
+    # -- the control socket ------------------------------------------------------------
+
+    async def serve_controls(self) -> None:
+        """Serve the run's control socket (unless --no-control): `flow-tui pause/stop/
+        attach` reach this dashboard's run through the same Controls as its keys."""
+        self.control_server = await serve_controls(
+            self.session, front_end="dashboard", notice=self._control_notice, controls=self.controls
+        )
+
+    def _control_notice(self, text: str) -> None:
+        self.changes.info(sentence(text))
+
+    def request_stop(self, grace: float | None, by: str) -> None:
+        """`flow-tui stop`: what SIGTERM does (grace, checkpoint, exit 143)."""
+        self.guard.request_stop(grace, by)
+
+    async def _close_controls(self) -> None:
+        server = self.control_server
+        if server is None:
+            return
+        self.control_server = None
+        code = EXIT_USAGE if self.close_error else self.exit_code()
+        await server.close({"status": self.session.state.value, "exit_code": code})
+
+    def close_controls_now(self) -> None:
+        """Remove the socket at once (a forced exit, a crash): viewers see it close."""
+        server = self.control_server
+        if server is not None:
+            self.control_server = None
+            server.close_now()
 
     @property
     def stopping(self) -> bool:
@@ -97,6 +134,7 @@ class ExitFlow(RunControl):
             self.session.close_now()
         except Exception as exc:
             print(f"flow-tui: {exc}", file=sys.__stderr__)
+        self.close_controls_now()
         _leave(self.exit_code() if self.guard.received is not None else EXIT_SIGHUP)
 
     def _on_hangup(self, loop: asyncio.AbstractEventLoop, signum: int, frame: object) -> None:
@@ -147,6 +185,8 @@ class ExitFlow(RunControl):
         except FlowError as exc:
             # Too late to show in the app: the CLI prints the return value's reason.
             self.close_error = str(exc)
+        finally:
+            await self._close_controls()  # viewers hear how the run ended
 
     def exit_code(self) -> int:
         """128 + the signal that stopped the dashboard, else the run's own code, as
@@ -204,6 +244,7 @@ class ExitFlow(RunControl):
             self.session.close_now()
         except Exception as exc:  # leave anyway: the process must not hang on
             print(f"flow-tui: {exc}", file=sys.__stderr__)
+        self.close_controls_now()
         if self.exit_watchdog:
             _exit_soon(code, None)
         driver = self._driver  # Textual has no public handle on it

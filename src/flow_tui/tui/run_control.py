@@ -1,6 +1,10 @@
 """The run under the dashboard: started in an async worker on the app's loop, paused
 (drain or interrupt) and resumed, with the operator's consent before anything runs past
-an interrupted task that is not idempotent."""
+an interrupted task that is not idempotent.
+
+The keys steer through `Controls` (flow_tui.control), the same object that serves the
+run's control socket: a pause from `flow-tui pause` and one from `p` are one command.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from functools import partial
 
 from textual.worker import Worker
 
+from flow_tui.control.controls import Controls
 from flow_tui.core.errors import FlowError
 from flow_tui.core.resume import InterruptedTaskError
-from flow_tui.session import RunState, Session
+from flow_tui.session import RunState, Session, SessionError
 from flow_tui.tui.clock import Clock
 from flow_tui.tui.dialogs import ConfirmInterrupt, ConsentScreen, PlanDecision, PlanScreen
 from flow_tui.tui.display import RunDisplay
@@ -30,6 +35,22 @@ class RunControl(RunDisplay):
         self.run_task_worker: Worker[None] | None = None
         self._no_start_pending = asyncio.Event()  # cleared while a start waits for a paint
         self._no_start_pending.set()
+        self.controls = self.make_controls()
+
+    def make_controls(self) -> Controls:
+        """The steering commands the keys (and the control socket) use."""
+        return Controls(
+            self.session, start=self.start_run, stop=self.request_stop, changed=self.state_changed
+        )
+
+    def request_stop(self, grace: float | None, by: str) -> None:
+        """A graceful stop asked from outside (`flow-tui stop`): the layer above does it."""
+        raise SessionError("this dashboard cannot be stopped from here")
+
+    def steer_failed(self, exc: FlowError) -> None:
+        """A command was refused: say why, on the dashboard."""
+        self.changes.error(str(exc))
+        self.flush_changes()
 
     # -- starting ----------------------------------------------------------------------
 
@@ -103,10 +124,15 @@ class RunControl(RunDisplay):
 
     # -- pause and resume --------------------------------------------------------------
 
+    def _pause(self, interrupt: bool = False) -> None:
+        try:
+            self.controls.pause(interrupt)
+        except FlowError as exc:
+            self.steer_failed(exc)
+
     def action_pause(self) -> None:
         if self.session.state is RunState.RUNNING:
-            self.session.pause()
-            self.state_changed()
+            self._pause()
 
     def action_resume(self) -> None:
         session = self.session
@@ -115,15 +141,27 @@ class RunControl(RunDisplay):
         if session.needs_consent:
             self._ask_resume_consent(session.needs_consent)
             return
+        self._resume()
+
+    def _resume(self, decision: PlanDecision | None = None) -> None:
+        """Resume through the controls, with the operator's `decision` about held tasks;
+        asks for one when the run holds tasks nobody decided about."""
+        starts = not self.session.is_running  # a prepared run (loaded, --paused) starts
         try:
-            session.resume()
+            if decision is None:
+                self.controls.resume()
+            else:
+                self.controls.resume(
+                    rerun_interrupted=decision.rerun_interrupted, mark_done=decision.mark_done
+                )
         except InterruptedTaskError as exc:
             self._ask_resume_consent(exc.names)  # never resume past a held task silently
             return
-        if not session.is_running:
+        except FlowError as exc:
+            self.steer_failed(exc)
+            return
+        if starts or decision is not None:
             self.run_messages.set_note(None)
-            self.start_run()
-        self.state_changed()
 
     def _ask_resume_consent(self, held: list[str]) -> None:
         """An interrupting pause cut off non-idempotent tasks: the run resumes only once
@@ -142,14 +180,7 @@ class RunControl(RunDisplay):
             return
         if session.state not in (RunState.PAUSING, RunState.PAUSED):
             return  # the run ended (or was stopped) while the question was open
-        try:
-            session.consent(decision.rerun_interrupted, decision.mark_done, by="operator")
-        except FlowError as exc:
-            self.changes.error(str(exc))
-            self.flush_changes()
-            return
-        self.run_messages.set_note(None)
-        self.action_resume()
+        self._resume(decision)
 
     def action_pause_interrupt(self) -> None:
         session = self.session
@@ -162,8 +193,7 @@ class RunControl(RunDisplay):
             # Nothing new starts while the operator decides, so the question stays true.
             was_running = session.state is RunState.RUNNING
             if was_running:
-                session.pause()
-                self.state_changed()
+                self._pause()
             self._ask_interrupt(fragile, was_running)
             return
         self._interrupt()
@@ -187,5 +217,4 @@ class RunControl(RunDisplay):
 
     def _interrupt(self) -> None:
         if self.session.state in (RunState.RUNNING, RunState.PAUSING):
-            self.session.pause(interrupt=True)
-            self.state_changed()
+            self._pause(interrupt=True)
