@@ -254,8 +254,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="a table for people (default) or the snapshot as JSON",
     )
     inspect.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+
+    report = sub.add_parser(
+        "report",
+        allow_abbrev=False,
+        help="write a run's HTML report (summary, timeline, tasks)",
+        description="Write one self-contained HTML file of the run SNAPSHOT holds (a snapshot "
+        "or a checkpoint): its summary, a timeline of where the time went and a table of "
+        "every task. No script, no network: it opens anywhere.",
+        epilog="examples:\n  flow-tui report state/nightly.toml -o nightly.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("snapshot", metavar="SNAPSHOT", type=Path)
+    report.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="the HTML file to write (default: SNAPSHOT's name with .html, in this folder)",
+    )
+    report.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     run_parsers = _add_run_commands(sub)
-    for command_parser in (launch, validate, graph, inspect, *run_parsers):
+    for command_parser in (launch, validate, graph, inspect, report, *run_parsers):
         command_parser.set_defaults(command_parser=command_parser)
     return parser
 
@@ -441,6 +462,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "validate": commands.validate,
         "graph": commands.graph,
         "inspect": commands.inspect,
+        "report": commands.report,
     }[args.command]
     code: int = handler(args)
     return code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -108,3 +109,32 @@ def test_chromium_renders_the_report_offline(tmp_path: Path) -> None:
         check=True,
     )
     assert shot.stat().st_size > 10_000  # a page was drawn, not a blank error page
+
+
+def test_the_cli_writes_the_report_and_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
+    snap = tmp_path / "nightly.json"
+    snapshot().save(snap)
+
+    def flow(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "flow_tui", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+
+    done = flow("report", "nightly.json")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "nightly.html").read_text(encoding="utf-8").count('<g class="bar">') == 3
+    (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
+    for args, words in [
+        (("report", "missing.json"), "does not exist"),
+        (("report", "broken.json"), "broken.json"),
+        (("report", "nightly.json", "-o", "nightly.json"), "would replace a snapshot"),
+        (("report", "nightly.json", "-o", "no/such/x.html"), "does not exist"),
+    ]:
+        bad = flow(*args)
+        assert bad.returncode == 2
+        assert bad.stderr.count("\n") == 1 and words in bad.stderr, bad.stderr
+    assert snap.read_text(encoding="utf-8").startswith("{")
