@@ -51,23 +51,32 @@ class Terminal:
         )
         return out.stdout
 
-    def launch(self, name: str, *args: str, workflow: Path | str = WORKFLOW) -> Path:
-        """Run `flow-tui launch` in a new window; its exit code lands in a file, then a
-        shell takes over the window (its prompt is PROMPT), as after a real session."""
+    def launch(
+        self,
+        name: str,
+        *args: str,
+        workflow: Path | str | None = WORKFLOW,
+        command_name: str = "launch",
+        env: dict[str, str] | None = None,
+    ) -> Path:
+        """Run `flow-tui launch` (or `command_name`) in a new window; its exit code lands
+        in a file, then a shell takes over the window (its prompt is PROMPT), as after a
+        real session. `env` adds to the window's few variables."""
         exit_file = self.folder / f"{name}.exit"
         env = {
             "FLOW_TUI_E2E_LOG": str(self.folder / "ran.log"),
             "FLOW_TUI_E2E_GATE": str(self.folder / "gate"),
             "TERM": "xterm-256color",
             "PATH": os.environ.get("PATH", ""),
+            **(env or {}),
         }
         command = " ".join(
             [
                 "env",
                 *(f"{k}={shlex.quote(v)}" for k, v in env.items()),
                 shlex.quote(str(FLOW_TUI)),
-                "launch",
-                shlex.quote(str(workflow)),
+                command_name,
+                *([] if workflow is None else [shlex.quote(str(workflow))]),
                 *map(shlex.quote, args),
                 f"; echo $? > {shlex.quote(str(exit_file))}",
                 f"; exec env PS1={shlex.quote(PROMPT + ' ')} sh -i",

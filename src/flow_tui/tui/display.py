@@ -187,8 +187,18 @@ class RunDisplay(App[int]):
         state = self.session.state
         if state.is_over and not self._summarized and not self.session.is_running:
             self._summarized = True
-            summary = run_summary(state, counts, self.view.elapsed(), self.session.failed_tasks())
+            summary = run_summary(
+                state,
+                counts,
+                self.view.elapsed(),
+                self.session.failed_tasks(),
+                self.summary_hint(),
+            )
             self.run_messages.set_summary(summary)
+
+    def summary_hint(self) -> str | None:
+        """What the banner of a run that is over says to press (None: the usual)."""
+        return None
 
     def clear_summary(self) -> None:
         """A new run is on its way: the banner of the last one goes (and comes back when

@@ -78,6 +78,7 @@ class RunHeader(Widget):
         self.state = RunState.PENDING
         self.counts: dict[RowStatus, int] = {}
         self.elapsed = 0.0
+        self.attached = ""  # "attached to RUN (pid N)" on a dashboard of another process
 
     def show(self, view: RunView, counts: dict[RowStatus, int]) -> None:
         self.workflow_name = view.workflow_name
@@ -107,6 +108,8 @@ class RunHeader(Widget):
             "  ",
             (f"⏱ {format_clock(self.elapsed)}", "$text-muted"),
         )
+        if self.attached:
+            left += Content.styled(f"  ⇄ {self.attached}", "bold $text-secondary")
         bar = progress_content(done, total)
         room = self.content_size.width - left.cell_length - bar.cell_length
         first = left + Content(" " * room) + bar if room >= 2 else left

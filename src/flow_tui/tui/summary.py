@@ -23,16 +23,22 @@ def sentence(text: str) -> str:
 
 
 def run_summary(
-    state: RunState, counts: dict[RowStatus, int], elapsed: float, failed: list[str]
+    state: RunState,
+    counts: dict[RowStatus, int],
+    elapsed: float,
+    failed: list[str],
+    hint: str | None = None,
 ) -> Content:
     """The banner of a run that is over: how its tasks ended, what to press next.
 
     `failed`: the failed tasks, in the workflow's order (the first three are named).
+    `hint`: what to press next, when not what the dashboard of the run offers.
     """
     took = format_clock(elapsed)
     if state is RunState.FINISHED:
         return Content.styled(
-            f"✔ Run finished: {counts[RowStatus.SUCCESS]} tasks succeeded in {took}. q quits.",
+            f"✔ Run finished: {counts[RowStatus.SUCCESS]} tasks succeeded in {took}. "
+            f"{hint or 'q quits'}.",
             "$text-success",
         )
     parts = [f"{counts[RowStatus.SUCCESS]} succeeded"]
@@ -41,8 +47,10 @@ def run_summary(
         shown = ", ".join(failed[:3]) + (" ..." if len(failed) > 3 else "")
         parts[1] = f"{parts[1]} ({shown})"
     verb = "failed" if state is RunState.FAILED else "was cancelled"
-    hint = "r retries the highlighted task, R every failed one" if failed else "o loads"
+    if hint is None:
+        hint = "r retries the highlighted task, R every failed one" if failed else "o loads"
+        hint += "; s saves a snapshot"
     return Content.styled(
-        f"✘ Run {verb} after {took}: {', '.join(parts)}. {hint}; s saves a snapshot.",
+        f"✘ Run {verb} after {took}: {', '.join(parts)}. {hint}.",
         "$text-error" if state is RunState.FAILED else "$text-warning",
     )

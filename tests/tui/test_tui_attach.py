@@ -1,0 +1,189 @@
+"""The attached dashboard (`flow-tui attach`) against a real headless run in the
+background: it shows the run's live state, its keys steer the run (checked in the run's
+own JSON Lines), consent holds through the socket, `d` leaves the run going, and the end
+of the run (or of its process) is said on screen."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flow_tui.control.mirror import RemoteSession
+from flow_tui.control.registry import DIR_ENV
+from flow_tui.session import RunState
+from flow_tui.tui.attach import AttachedApp
+from flow_tui.tui.dialogs import ConfirmInterrupt, ConsentScreen, DetachOrStop
+from flow_tui.tui.status import RowStatus
+
+from .attach_helpers import HeadlessRun
+from .helpers import SIZE, footer_action, messages_text, row_text, run_state, settle, until
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="ft", dir="/tmp"))
+    monkeypatch.setenv(DIR_ENV, str(folder))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def headless(tmp_path: Path, runtime: Path) -> Iterator[HeadlessRun]:
+    run = HeadlessRun(tmp_path, runtime)
+    try:
+        yield run
+    finally:
+        run.kill()
+
+
+def header_text(app: AttachedApp) -> str:
+    return str(app.run_header.render())
+
+
+async def test_attached_dashboard_shows_the_run_pauses_it_and_detaches(
+    headless: HeadlessRun,
+) -> None:
+    run = headless
+    run.wait_started("charge", "load")
+    info = run.info()
+    session = await RemoteSession.attach(info)
+    other = await RemoteSession.attach(info)  # a second viewer at once
+    app = AttachedApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        # The live state of the run: extract done, charge and load running.
+        assert app.view.status("extract") is RowStatus.SUCCESS
+        assert app.view.status("charge") is RowStatus.RUNNING
+        assert app.view.status("report") is RowStatus.PENDING
+        assert "✔" in row_text(app, "extract")
+        assert f"attached to {info.id} (pid {info.pid})" in header_text(app)
+        assert footer_action(app, "o") is None  # no loading into someone else's run
+        assert footer_action(app, "d") == "detach"
+        app.set_focus(app.task_tree)
+        app.task_tree.select_task("extract")
+        await settle(pilot)
+        assert "extract started" in str(app.detail_pane.query_one("#detail-log").render())
+
+        # p pauses the real run: its own JSON Lines say so, the footer offers Resume.
+        await pilot.press("p")
+        await until(pilot, lambda: "workflow_paused" in run.event_names(), "the run paused")
+        await until(pilot, lambda: footer_action(app, "p") == "resume", "Resume offered")
+        assert run_state(session) is RunState.PAUSING
+        await until(pilot, lambda: other.state is RunState.PAUSING, "the other viewer to see it")
+
+        run.open("load")  # a running task still finishes while the run drains
+        await until(pilot, lambda: app.view.status("load") is RowStatus.SUCCESS, "load done")
+        assert app.view.status("report") is RowStatus.PENDING
+
+        await pilot.press("p")
+        await until(pilot, lambda: "workflow_resumed" in run.event_names(), "the run resumed")
+        await until(pilot, lambda: footer_action(app, "p") == "pause", "Pause offered")
+
+        await pilot.press("d")  # detach: the viewer leaves, the run goes on
+    assert app.return_value == 0
+    await other.close()
+    assert run.process.proc.poll() is None
+    run.open("charge")
+    result = run.process.wait()
+    assert result.returncode == 0, result
+    assert sorted(run.started()) == ["charge", "extract", "load", "report"]
+
+
+async def test_consent_holds_through_the_socket_and_the_end_is_shown(
+    headless: HeadlessRun,
+) -> None:
+    run = headless
+    run.wait_started("charge", "load")
+    session = await RemoteSession.attach(run.info())
+    app = AttachedApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        # P on a running non-idempotent task asks first; y interrupts it in the run.
+        await pilot.press("P")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmInterrupt), "the question")
+        await pilot.press("y")
+        await until(
+            pilot,
+            lambda: any(
+                e.get("event") == "task_end" and e.get("task") == "charge" and e.get("interrupted")
+                for e in run.events()
+            ),
+            "charge interrupted in the run",
+        )
+        await until(pilot, lambda: session.needs_consent == ["charge"], "charge held")
+        await until(pilot, lambda: app.view.status("charge") is RowStatus.INTERRUPTED, "↺")
+
+        # Resuming asks about charge; "it completed" marks it done in the run.
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, ConsentScreen), "the consent dialog")
+        await pilot.press("down", "enter")
+        await pilot.press("a")
+        await until(pilot, lambda: "workflow_resumed" in run.event_names(), "the run resumed")
+        ends = [e for e in run.events() if e.get("event") == "task_end" and e["task"] == "charge"]
+        await until(
+            pilot,
+            lambda: "marked done" in (session.results["charge"].message or ""),
+            "charge marked done",
+        )
+
+        run.open("load")
+        await until(pilot, lambda: session.bye is not None, "the run's bye")
+        await settle(pilot)
+        text = messages_text(app)
+        assert "The run finished: exit 0" in text
+        assert "Run finished: 4 tasks succeeded" in text
+        assert run_state(session) is RunState.FINISHED
+        assert footer_action(app, "p") is None and footer_action(app, "s") is None
+        await pilot.press("q")  # the run is over: q leaves at once
+    assert app.return_value == 0
+    assert run.process.wait().returncode == 0
+    assert run.started().count("charge") == 1  # never run twice without consent
+    assert ends and ends[0]["status"] == "cancelled"
+
+
+async def test_q_asks_and_stop_stops_the_run_like_sigterm(headless: HeadlessRun) -> None:
+    run = headless
+    run.wait_started("charge", "load")
+    session = await RemoteSession.attach(run.info())
+    app = AttachedApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+c")  # never stops the run by itself: it asks
+        await until(pilot, lambda: isinstance(app.screen, DetachOrStop), "the question")
+        await pilot.press("n")
+        assert not isinstance(app.screen, DetachOrStop)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, DetachOrStop), "the question")
+        await pilot.press("s")
+        await until(pilot, lambda: "notice" in run.event_names(), "the run's notice")
+        run.open("charge")
+        run.open("load")  # both end within the grace period
+        await until(pilot, lambda: session.bye is not None, "the run's bye")
+        await settle(pilot)
+        assert "exit 143" in messages_text(app)
+    assert run.process.wait().returncode == 143
+
+
+async def test_a_run_that_dies_is_said_so_and_the_view_stays(headless: HeadlessRun) -> None:
+    run = headless
+    run.wait_started("charge", "load")
+    session = await RemoteSession.attach(run.info())
+    app = AttachedApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        run.kill()
+        await until(pilot, lambda: not session.connected, "the connection to end")
+        await settle(pilot)
+        assert "process went away" in messages_text(app)
+        assert app.view.status("charge") is RowStatus.INTERRUPTED
+        assert app.view.status("extract") is RowStatus.SUCCESS
+        assert footer_action(app, "p") is None
+        assert app.is_running  # still open on the last state
+        await pilot.press("q")
+    assert app.return_value == 0
