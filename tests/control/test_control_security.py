@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from flowcli import Running, base_env, check_jsonl
+from flowcli import Running, base_env, check_jsonl, wait_until
 
 from flow_tui import Snapshot, TaskStatus
 from flow_tui.control.protocol import MAX_MESSAGE, encode
@@ -224,8 +224,11 @@ def test_fuzzed_clients_never_disturb_the_run(live: Live) -> None:
     finally:
         for h in hung:
             h.close()
+    # saves asked by clients that left at once finish on their own: whole files, and no
+    # temporary file left behind
+    wait_until(lambda: not list(saves.glob(".*.tmp")), f"saves to finish (seed {seed})")
     for path in saves.iterdir():
-        assert path.suffix == ".json", (seed, path)  # no temporary file left behind
+        assert path.suffix == ".json", (seed, path)
         Snapshot.load(path)
     assert_undisturbed(live)
 

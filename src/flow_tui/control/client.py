@@ -203,9 +203,17 @@ class AsyncControlClient:
         except OSError as exc:
             raise ControlError(f"cannot reach run {self.info.id}: {exc.strerror or exc}") from None
         self._reader, self._writer = reader, writer
-        writer.write(encode(_hello()))
-        line = await reader.readline()
-        hello = _check_hello(self.info, decode(line) if line.endswith(b"\n") else None)
+        # A run that refuses us may close first: what it said is read below.
+        with contextlib.suppress(OSError):
+            writer.write(encode(_hello()))
+        try:
+            line = await reader.readline()
+            message = decode(line) if line.endswith(b"\n") else None
+        except (OSError, ValueError):  # reset, over the limit, not JSON
+            message = None
+        if message is None or message.get("type") != "hello":
+            writer.close()
+        hello = _check_hello(self.info, message)
         self.run = hello.get("run") or {}
         self._task = asyncio.get_running_loop().create_task(self._read_loop())
         return hello

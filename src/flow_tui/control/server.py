@@ -54,6 +54,8 @@ BATCH_SECONDS = 0.05
 #: the last batch is dropped; over the hard limit, any viewer is (memory of the run).
 MAX_BUFFERED = 8 << 20
 MAX_BUFFERED_HARD = 64 << 20
+#: How often a viewer over MAX_BUFFERED is looked at again when no batch comes.
+SLOW_SECONDS = 1.0
 HELLO_SECONDS = 10.0
 #: Connections served at once, handshaking ones included (each holds a descriptor).
 MAX_CLIENTS = 64
@@ -137,6 +139,7 @@ class ControlServer:
         self._handlers: set[asyncio.Task[Any]] = set()
         self._pending: list[bytes] = []
         self._flush_handle: asyncio.TimerHandle | None = None
+        self._slow_handle: asyncio.TimerHandle | None = None
         self._closing = False
         self._closed = False
 
@@ -221,8 +224,9 @@ class ControlServer:
             return
         self._closed = True
         self._closing = True
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
+        for handle in (self._flush_handle, self._slow_handle):
+            if handle is not None:
+                handle.cancel()
         if self._server is not None:
             self._server.close()
         for client in list(self._clients):
@@ -255,17 +259,42 @@ class ControlServer:
         for client in list(self._clients):
             if not client.subscribed or client.gone:
                 continue
-            waiting = client.buffered()
-            if waiting > MAX_BUFFERED_HARD or (
-                waiting > MAX_BUFFERED and waiting >= client.after_write
-            ):
-                # Over the limit and nothing read since the last batch (or far over it):
-                # a viewer that reads, even behind a burst, catches up and stays.
+            if self._too_slow(client):
                 self._drop(client, "it did not read the run's events fast enough")
                 continue
             with contextlib.suppress(Exception):
                 client.writer.write(data)
             client.after_write = client.buffered()
+        self._watch_slow()
+
+    @staticmethod
+    def _too_slow(client: _Client) -> bool:
+        """Over MAX_BUFFERED and nothing read since the last look, or over the hard limit:
+        a viewer that reads, even behind a burst, catches up and stays."""
+        waiting = client.buffered()
+        if waiting > MAX_BUFFERED_HARD:
+            return True
+        return waiting > MAX_BUFFERED and waiting >= client.after_write
+
+    def _watch_slow(self) -> None:
+        """Look again in SLOW_SECONDS while a viewer is over MAX_BUFFERED: the run may
+        send nothing more for a while, and a viewer that stopped reading goes anyway."""
+        if self._slow_handle is not None or self._closed:
+            return
+        if any(c.subscribed and c.buffered() > MAX_BUFFERED for c in self._clients):
+            loop = asyncio.get_running_loop()
+            self._slow_handle = loop.call_later(SLOW_SECONDS, self._check_slow)
+
+    def _check_slow(self) -> None:
+        self._slow_handle = None
+        for client in list(self._clients):
+            if not client.subscribed or client.gone:
+                continue
+            if self._too_slow(client):
+                self._drop(client, "it did not read the run's events fast enough")
+            else:
+                client.after_write = client.buffered()
+        self._watch_slow()
 
     def _drop(self, client: _Client, why: str) -> None:
         self._clients.discard(client)

@@ -1,0 +1,108 @@
+"""The control server in-process, on a run of its own: its files, how it ends, and the
+races around its end (a client connecting or saving while the run closes)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flow_tui import Snapshot, TaskStep, Workflow
+from flow_tui.control import ControlError, Controls, ControlServer
+from flow_tui.control.client import AsyncControlClient
+from flow_tui.control.registry import DIR_ENV, list_runs
+from flow_tui.session import Session, SessionOptions
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv(DIR_ENV, str(tmp_path / "rt"))
+    return tmp_path / "rt"
+
+
+def gated_workflow(gate: asyncio.Event) -> Workflow:
+    async def wait(ctx: object) -> str:
+        await gate.wait()
+        return "done"
+
+    return Workflow(
+        name="inproc", steps=[TaskStep("wait", wait), TaskStep("after", wait, ["wait"])]
+    )
+
+
+async def serve(gate: asyncio.Event) -> tuple[Session, ControlServer, list[str]]:
+    session = Session.open(gated_workflow(gate), SessionOptions())
+    notices: list[str] = []
+    server = ControlServer(Controls(session), front_end="headless", notice=notices.append)
+    await server.start()
+    return session, server, notices
+
+
+def viewer(messages: list[dict[str, Any]], closed: asyncio.Event, info: Any) -> AsyncControlClient:
+    return AsyncControlClient(info, messages.append, closed.set)
+
+
+async def test_files_private_bye_then_gone(runtime: Path) -> None:
+    gate = asyncio.Event()
+    session, server, notices = await serve(gate)
+    assert server.info is not None
+    sock = Path(server.info.socket)
+    assert stat.S_IMODE(runtime.stat().st_mode) == 0o700
+    assert stat.S_IMODE(os.lstat(sock).st_mode) == 0o600
+    assert stat.S_IMODE((runtime / f"{server.info.id}.json").stat().st_mode) == 0o600
+    assert [r.id for r in list_runs()] == [server.info.id]
+    assert session.control_path == str(sock)
+
+    run = asyncio.ensure_future(session.run())
+    messages: list[dict[str, Any]] = []
+    closed = asyncio.Event()
+    client = viewer(messages, closed, server.info)
+    await client.connect()
+    reply = await client.request("subscribe")
+    assert reply["state"]["workflow"] == "inproc"
+    gate.set()
+    await run
+    await session.close()
+    await server.close({"status": "finished", "exit_code": 0})
+    await closed.wait()
+    assert messages[-1] == {"type": "bye", "status": "finished", "exit_code": 0}
+    ends = [m["task"] for m in messages if m.get("event") == "task_end"]
+    assert ends == ["wait", "after"]
+    assert list(runtime.iterdir()) == []  # socket and record removed
+    assert notices == []
+    with pytest.raises(ControlError, match="no longer running"):
+        await viewer([], asyncio.Event(), server.info).connect()
+
+
+async def test_commands_after_the_end_and_during_close(runtime: Path, tmp_path: Path) -> None:
+    gate = asyncio.Event()
+    gate.set()
+    session, server, _ = await serve(gate)
+    assert server.info is not None
+    client = viewer([], asyncio.Event(), server.info)
+    await client.connect()
+    await session.run()
+    # the run has ended, its process not yet: steering is refused, a save still works
+    for cmd, args in (("pause", {}), ("resume", {}), ("stop", {"grace": 0})):
+        with pytest.raises(ControlError, match="already ended"):
+            await client.request(cmd, **args)
+    saving = asyncio.ensure_future(client.request("save", path=str(tmp_path / "late.toml")))
+    connecting = asyncio.ensure_future(viewer([], asyncio.Event(), server.info).connect())
+    await asyncio.sleep(0)
+    await server.close({"status": "finished", "exit_code": 0})
+    # whatever the order, the newcomer is told the run is gone and never hangs
+    with pytest.raises(ControlError, match=r"already ended|no longer running"):
+        await asyncio.wait_for(connecting, 10)
+    with contextlib.suppress(ControlError):  # closed before the reply
+        await asyncio.wait_for(saving, 10)
+    late = tmp_path / "late.toml"
+    if late.exists():
+        assert len(Snapshot.load(late).results) == 2
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "rt") in ([], ["late.toml"])
+    await session.close()
+    assert list(runtime.iterdir()) == []
