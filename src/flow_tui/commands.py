@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +39,43 @@ def _options(args: argparse.Namespace) -> SessionOptions:
         continue_run=args.continue_run,
         keep=args.keep or 5,
         control=args.control,
+        **_executor_options(args),
     )
+
+
+#: where `--dask-address` comes from when the flag is not given
+DASK_ADDRESS_ENV = "FLOW_TUI_DASK_ADDRESS"
+
+
+def _executor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--executor, --dask-address (or $FLOW_TUI_DASK_ADDRESS), --dask-workers: where task
+    bodies run. Refused (exit 2) when they contradict each other or the dask extra is
+    missing."""
+    executor = getattr(args, "executor", None)
+    address = getattr(args, "dask_address", None)
+    workers = getattr(args, "dask_workers", None)
+    if address is None and executor != "local":
+        address = os.environ.get(DASK_ADDRESS_ENV) or None
+    if executor == "local" and (address is not None or workers is not None):
+        flag = "--dask-address" if address is not None else "--dask-workers"
+        raise SessionError(f"{flag} applies to --executor dask; drop it or --executor local")
+    if address is not None and workers is not None:
+        raise SessionError(
+            "--dask-workers sizes the temporary LocalCluster; with --dask-address the "
+            "cluster's own workers run the tasks: drop --dask-workers"
+        )
+    if executor is None:
+        executor = "dask" if address is not None or workers is not None else "local"
+    if executor == "dask" and not dask_installed():
+        raise SessionError(
+            "--executor dask needs Dask: install flow-tui[dask] (pip install 'flow-tui[dask]')"
+        )
+    return {"executor": executor, "dask_address": address, "dask_workers": workers}
+
+
+def dask_installed() -> bool:
+    """Whether the dask extra is installed (found, not imported)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("dask", "distributed"))
 
 
 def _check_launch_flags(args: argparse.Namespace) -> None:

@@ -71,6 +71,9 @@ class SessionOptions:
     continue_run: bool = False  # --continue: resume `checkpoint` if unfinished, else fresh
     keep: int = 5  # --keep: finished checkpoints moved aside by --continue that are kept
     control: bool = True  # serve the run's control socket (--no-control: off)
+    executor: str = "local"  # local | dask (--executor; --dask-address implies dask)
+    dask_address: str | None = None  # a running scheduler; None: a temporary LocalCluster
+    dask_workers: int | None = None  # LocalCluster worker processes (None: one per core)
 
 
 @dataclass(slots=True)
@@ -145,6 +148,9 @@ class Session:
         self._run_over: asyncio.Event | None = None
         self.started_at: float | None = None
         self.finished_at: float | None = None
+        # The TaskInvoker of a remote executor (a DaskInvoker), made and started by the
+        # first run, closed by close(); None: bodies run in this process.
+        self.invoker: Any = None
 
     # -- opening -----------------------------------------------------------------------
 
@@ -470,6 +476,8 @@ class Session:
             )
         if self.checkpointer is not None:
             builder.with_barrier(self.checkpointer)
+        if self.invoker is not None:
+            builder.with_invoker(self.invoker)
         runner = builder.build()
         if self.checkpointer is not None:
             self.checkpointer.attach(runner)
@@ -484,6 +492,7 @@ class Session:
         check_consent(self.needs_consent)
         self._install_log_capture()
         self._make_context()
+        await self._start_executor()
         runner = self._build_runner()
         self.runner = runner
         self._outcome = None
@@ -506,6 +515,38 @@ class Session:
             self._run_over.set()
         # Every end is durable in the checkpoint's journal by now; close() folds it in.
         return results
+
+    @property
+    def executor_info(self) -> dict[str, Any]:
+        """The executor and its cluster, as the workflow_start event and the dashboard's
+        header name them: {"executor": "local"}, or {"executor": "dask", "address": ...,
+        "workers": N, "cluster": "LocalCluster" | "external"}."""
+        if self.invoker is not None:
+            info: dict[str, Any] = self.invoker.describe()
+            return info
+        opts = self.options
+        if opts.executor == "dask" or opts.dask_address:
+            return {"executor": "dask", "address": opts.dask_address, "workers": None}
+        return {"executor": "local"}
+
+    async def _start_executor(self) -> None:
+        """Start the Dask cluster or connect to it (once per session; flow_tui.dask, and
+        so dask, is imported only here)."""
+        opts = self.options
+        if self.invoker is not None or not (opts.executor == "dask" or opts.dask_address):
+            return
+        if opts.dry_run:
+            return  # a dry run calls no body
+        from flow_tui.dask import DaskInvoker
+
+        invoker = DaskInvoker(address=opts.dask_address, workers=opts.dask_workers)
+        try:
+            await invoker.start()
+        except Exception as exc:
+            await invoker.close()
+            where = opts.dask_address or "a LocalCluster"
+            raise SessionError(f"cannot start the Dask executor on {where}: {exc}") from exc
+        self.invoker = invoker
 
     async def wait_run_over(self) -> None:
         if self._run_over is not None and self.is_running:
@@ -662,6 +703,9 @@ class Session:
                 await self.checkpointer.close()
         finally:
             self._release()
+            invoker, self.invoker = self.invoker, None
+            if invoker is not None:
+                await invoker.close()
 
     def close_now(self) -> None:
         """close() for paths that cannot await (a second Ctrl-C)."""
@@ -670,6 +714,8 @@ class Session:
                 self.checkpointer.close_now()
         finally:
             self._release()
+            if self.invoker is not None:
+                self.invoker.close_now()
 
     def _release(self) -> None:
         if self._lock is not None:

@@ -11,16 +11,16 @@ import pytest
 
 #: entry point -> the top-level packages it must not import
 FORBIDDEN = {
-    "flow_tui.core": ("textual", "rich", "tomli_w"),
-    "flow_tui.core.runner": ("textual", "rich", "tomli_w"),
-    "flow_tui": ("textual", "rich"),
+    "flow_tui.core": ("textual", "rich", "tomli_w", "dask", "distributed"),
+    "flow_tui.core.runner": ("textual", "rich", "tomli_w", "dask", "distributed"),
+    "flow_tui": ("textual", "rich", "dask", "distributed"),
     "flow_tui.snapshot": ("textual", "rich"),
     "flow_tui.checkpoint": ("textual", "rich"),
-    "flow_tui.session": ("textual", "rich"),
+    "flow_tui.session": ("textual", "rich", "dask", "distributed"),
     "flow_tui.loader": ("textual", "rich"),
-    "flow_tui.headless": ("textual",),
+    "flow_tui.headless": ("textual", "dask", "distributed"),
     "flow_tui.shutdown": ("textual",),
-    "flow_tui.cli": ("textual",),
+    "flow_tui.cli": ("textual", "dask", "distributed"),
     "flow_tui.tui": ("textual",),  # run_dashboard loads the app (and textual) when it runs
 }
 

@@ -95,6 +95,8 @@ class JsonLinesReporter(Reporter):
 
     def show(self, event: Event) -> None:
         obj = event_fields(event, self.session.workflow.name, self.session.control_path)
+        if isinstance(event, WorkflowStart):
+            obj["executor"] = self.session.executor_info  # where bodies run (issue 13)
         if isinstance(event, CheckpointFailed):
             # Also for the person reading the job log, not only for the machine.
             Reporter.notice(self, f"checkpoint failed: {event.error}")
