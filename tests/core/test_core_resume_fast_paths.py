@@ -5,6 +5,7 @@ their order."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -143,3 +144,64 @@ async def test_the_first_snapshot_after_a_run_sees_a_result_the_run_replaced() -
     snap = runner.snapshot()
     assert all(snap.results[n] is again[n] for n in again)
     assert list(snap.results) == list(again)
+
+
+def in_order(names: list[str], versions: dict[str, str | None]) -> Snapshot:
+    # As a file of this graph reads back: results, task list and versions in declaration
+    # order, the versions keyed by the results' own strings.
+    results = {name: success() for name in names}
+    return Snapshot(
+        results=results,
+        fingerprint=build_graph(chain(len(names))).fingerprint(),
+        versions={**dict.fromkeys(results), **versions},
+        tasks=list(results),
+    )
+
+
+@pytest.mark.parametrize(
+    ("saved_versions", "now_versions", "kept", "rerun"),
+    [
+        ({}, {}, 6, {}),
+        ({"t2": "1"}, {"t2": "1"}, 6, {}),
+        ({}, {"t4": "2"}, 4, {"t4": "version changed", "t5": "upstream version changed"}),
+        ({"t1": "1"}, {}, 1, {"t1": "version changed"}),
+        ({"t0": ""}, {}, 0, {"t0": "version changed"}),
+    ],
+)
+def test_a_snapshot_in_declaration_order_is_planned_as_one_in_any_order(
+    saved_versions: dict[str, str | None],
+    now_versions: dict[str, str],
+    kept: int,
+    rerun: dict[str, str],
+) -> None:
+    steps = chain(6, versions=now_versions)
+    names = [s.name for s in steps]
+    ordered = in_order(names, saved_versions)
+    shuffled = Snapshot(
+        results=dict(reversed(ordered.results.items())),
+        fingerprint=ordered.fingerprint,
+        versions=dict(reversed(ordered.versions.items())),
+        tasks=list(reversed(ordered.tasks)),
+    )
+    graph = build_graph(steps)
+    plan = plan_resume(ordered, graph)
+    assert plan.to_dict() == plan_resume(shuffled, graph).to_dict()
+    assert plan.kept == names[:kept]
+    # Every task after a changed one runs again because of it.
+    assert {k: v for k, v in plan.rerun.items() if k in rerun} == rerun
+    assert list(plan.rerun) == names[kept:]
+
+
+async def test_a_resume_from_a_file_of_this_graph_keeps_every_result_in_order(
+    tmp_path: Path,
+) -> None:
+    steps = chain(3000)
+    first = TaskRunnerBuilder(None).build()
+    await first.execute(steps)
+    loaded = Snapshot.load(first.snapshot().save(tmp_path / "run.json"))
+    runner = TaskRunnerBuilder(None).with_snapshot(loaded).build()
+    results = await runner.execute(steps)
+    assert runner.plan is not None and len(runner.plan.kept) == 3000
+    assert list(results) == [s.name for s in steps]
+    assert all(results[n] is loaded.results[n] for n in results)
+    assert runner.snapshot().results == loaded.results

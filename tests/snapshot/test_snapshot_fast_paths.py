@@ -7,6 +7,7 @@ of the file or a value read back, or let a malformed file through.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from datetime import UTC, datetime, timedelta, timezone
@@ -216,3 +217,117 @@ def test_what_only_the_json_module_accepts_still_loads(tmp_path: Path) -> None:
     text = path.read_text(encoding="utf-8").replace('"version": 2,', '"version": 2, "x": NaN,')
     path.write_text(text, encoding="utf-8")
     assert len(Snapshot.load(path).results) == 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(raws=st.lists(plain_like, max_size=6), plain_prefix=st.integers(0, 4))
+def test_the_plain_reader_of_a_list_is_the_plain_reader_of_each(
+    raws: list[dict[str, Any]], plain_prefix: int
+) -> None:
+    good = {
+        "status": "success",
+        "metrics": {
+            "duration_ms": 1.5,
+            "attempts": 1,
+            "started_at": T0.isoformat(),
+            "finished_at": T0.isoformat(),
+        },
+    }
+    items = [good] * plain_prefix + raws
+    each = [schema.plain_result_from_dict(raw) for raw in items]
+    together = schema.plain_results(items)
+    if None in each:
+        assert together is None
+    else:
+        assert together == each
+        assert together is not None
+        for fast, one in zip(together, each, strict=True):
+            assert one is not None
+            assert fast.metrics is not None and one.metrics is not None
+            assert fast.metrics.started_at == one.metrics.started_at
+            assert fast.metrics.started_at.tzinfo is one.metrics.started_at.tzinfo  # type: ignore[union-attr]
+            assert type(fast.metrics.duration_ms) is float
+
+
+def plain_run(n: int) -> Snapshot:
+    results = {
+        f"t{i}": TaskResult(
+            TaskStatus.SUCCESS,
+            metrics=ClockMetrics.from_clock(1.7e9 + i / 7, i / 1000, 1),
+        )
+        for i in range(n)
+    }
+    return Snapshot(results=results, tasks=list(results), workflow="wf", created_at=T0)
+
+
+@pytest.mark.parametrize("odd", [0, 2047, 2048, 4100, 4999])
+def test_a_large_file_of_plain_results_with_one_other_reads_every_value(
+    odd: int, tmp_path: Path
+) -> None:
+    snap = plain_run(5000)
+    snap.results[f"t{odd}"] = TaskResult(TaskStatus.FAILURE, error="boom", data=[1, 2**70])
+    back = Snapshot.load(snap.save(tmp_path / "run.json"))
+    assert back.results == snap.results and list(back.results) == list(snap.results)
+    assert back.tasks == snap.tasks and back.versions == dict.fromkeys(snap.tasks)
+    assert back.results[f"t{odd}"].data == [1, 2**70]
+    assert back.to_json() == snap.to_json()
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ('"started_at": "2024-02-30T00:00:00+00:00"', r"results\.t4100\.metrics\.started_at"),
+        ('"finished_at": "yesterday"', r"results\.t4100\.metrics\.finished_at"),
+        ('"attempts": -3', r"results\.t4100\.metrics\.attempts"),
+    ],
+)
+def test_a_malformed_result_among_plain_ones_is_named(
+    line: str, field: str, tmp_path: Path
+) -> None:
+    path = plain_run(5000).save(tmp_path / "big.json")
+    lines = path.read_text(encoding="utf-8").split("\n")
+    at = next(k for k, text in enumerate(lines) if text.startswith('  "t4100": '))
+    key = line.split(":")[0]
+    head, rest = lines[at].split(key + ": ", 1)
+    value_end = rest.index(", ") if ", " in rest else rest.index("}")
+    lines[at] = head + line + rest[value_end:]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(SnapshotError, match=r"big\.json: " + field):
+        Snapshot.load(path)
+
+
+def test_an_empty_task_name_among_plain_results_is_named(tmp_path: Path) -> None:
+    path = plain_run(3000).save(tmp_path / "big.json")
+    text = path.read_text(encoding="utf-8").replace('  "t2500": ', '  "": ')
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SnapshotError, match=r"big\.json: task name '' in 'results'"):
+        Snapshot.load(path)
+
+
+def test_from_dict_leaves_the_callers_document_as_it_was() -> None:
+    snap = plain_run(3000)
+    document = snap.to_dict()
+    before = json.dumps(document)
+    back = Snapshot.from_dict(document)
+    assert json.dumps(document) == before
+    assert back.results == snap.results
+
+
+def test_loading_gives_the_collector_back_as_it_was(tmp_path: Path) -> None:
+    path = plain_run(3000).save(tmp_path / "run.json")
+    try:
+        Snapshot.load(path)
+        Snapshot.from_json(path.read_bytes())
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+        kept = [object() for _ in range(10)]
+        gc.freeze()  # the caller's: left frozen
+        frozen = gc.get_freeze_count()
+        Snapshot.load(path)
+        assert gc.isenabled() and gc.get_freeze_count() == frozen
+        gc.disable()
+        Snapshot.load(path)
+        assert not gc.isenabled()
+        del kept
+    finally:
+        gc.enable()
+        gc.unfreeze()

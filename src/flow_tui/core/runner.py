@@ -99,7 +99,9 @@ class TaskRunner(Generic[C]):
             # A TaskGraph (already validated, e.g. by a Session) is not validated again.
             graph = steps if isinstance(steps, TaskGraph) else build_graph(steps)
             ready, kept, plan = self.state.prepare(graph, only)
-        collector.freeze()
+            # Frozen before the collector is back on: the objects just made are never
+            # walked by the young collection their number would trigger at once.
+            collector.freeze()
         self.plan = plan
         strategy = DryRunStrategy() if dry_run else self.strategy
         executor = WorkflowExecutor(

@@ -166,11 +166,12 @@ class TaskStateManager:
         if only is None and len(plan.kept) == n and not plan.marked_done:
             # Every task a saved success still valid (a resume where nothing runs): all
             # finished at once, in declaration order (plan.kept is), nothing ready.
-            self.results = (
-                _in_declaration_order(graph, saved)
-                if not plan.removed
-                else {name: saved[name] for name in plan.kept}
-            )
+            if plan.removed:
+                self.results = {name: saved[name] for name in plan.kept}
+            elif len(saved) == n and [*saved] == plan.kept:
+                self.results = dict(saved)  # already in declaration order: a memory copy
+            else:
+                self.results = _in_declaration_order(graph, saved)
             self._in_order = (self.results, n)
             self._remaining = [0] * n
             self._done = bytearray(b"\x01") * n

@@ -10,7 +10,7 @@ import math
 import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from itertools import repeat
+from itertools import islice, repeat
 from typing import Any
 
 from flow_tui.core.errors import SnapshotError
@@ -341,6 +341,100 @@ def plain_result_from_dict(raw: Any) -> TaskResult | None:
     return TaskResult(_SUCCESS, metrics=TaskMetrics(started_at, finished_at, duration, attempts))
 
 
+# Results read by `plain_results` at a time: the lists of one piece stay in the cache.
+_PIECE = 2048
+_get: Any = dict.get
+_endswith: Any = str.endswith
+
+
+def _all_of_type(values: list[Any], kind: type, n: int) -> bool:
+    return [*map(type, values)].count(kind) == n
+
+
+def plain_results(raw: list[Any]) -> list[TaskResult] | None:
+    """`plain_result_from_dict` of every item of `raw` when each one is a plain success,
+    else None (then each is read by itself: a plain success as a plain one, anything
+    else by `result_from_dict`).
+
+    The same checks and the same values, made for the whole list at once by passes of
+    `map()` over built-ins: a result by itself costs a call of an interpreted function
+    and a dozen lines, which at 1M results is most of a load.
+    """
+    n = len(raw)
+    if not _all_of_type(raw, dict, n) or [*map(len, raw)].count(2) != n:
+        return None
+    if [*map(_get, raw, repeat("status"))].count("success") != n:
+        return None
+    metrics: list[Any] = [*map(_get, raw, repeat("metrics"))]
+    if not _all_of_type(metrics, dict, n) or [*map(len, metrics)].count(4) != n:
+        return None
+    durations: list[Any] = [*map(_get, metrics, repeat("duration_ms"))]
+    attempts: list[Any] = [*map(_get, metrics, repeat("attempts"))]
+    started: list[Any] = [*map(_get, metrics, repeat("started_at"))]
+    finished: list[Any] = [*map(_get, metrics, repeat("finished_at"))]
+    if (
+        not _all_of_type(durations, float, n)
+        or not _all_of_type(attempts, int, n)
+        or not _all_of_type(started, str, n)
+        or not _all_of_type(finished, str, n)
+        or (n and min(attempts) < 0)
+        or not all(map(_isfinite, durations))
+        or not all(map(_endswith, started, repeat("+00:00")))
+        or not all(map(_endswith, finished, repeat("+00:00")))
+    ):
+        return None
+    try:
+        started_at = [*map(_fromisoformat, started)]
+        finished_at = [*map(_fromisoformat, finished)]
+    except ValueError:
+        return None
+    none = repeat(None)
+    return [
+        *map(
+            TaskResult,
+            repeat(_SUCCESS),
+            none,
+            none,
+            none,
+            map(TaskMetrics, started_at, finished_at, durations, attempts),
+        )
+    ]
+
+
+def _results_from_dict(
+    raw_results: Mapping[Any, Any], source: str, owned: bool
+) -> dict[str, TaskResult]:
+    """The results of a document, read piece by piece (see `plain_results`).
+
+    `owned`: `raw_results` is a dict of the reader's own, not the caller's; it becomes
+    the results, its values replaced in place (its keys are hashed and in order: no
+    dict of a million keys is built again).
+    """
+    reuse = owned and type(raw_results) is dict
+    results: dict[str, TaskResult] = raw_results if reuse else {}  # type: ignore[assignment]
+    names_left = iter(raw_results)
+    values_left = iter(raw_results.values())
+    plain = plain_result_from_dict
+    while names := [*islice(names_left, _PIECE)]:
+        values = [*islice(values_left, _PIECE)]
+        named = all(map(isinstance, names, repeat(str))) and all(names)
+        decoded = plain_results(values) if named else None
+        if decoded is None:
+            decoded = []
+            for name, raw in zip(names, values, strict=True):
+                if not isinstance(name, str) or not name:
+                    raise _fail(
+                        source, f"task name {name!r} in 'results' is not a non-empty string"
+                    )
+                result = plain(raw)
+                decoded.append(
+                    result if result is not None else result_from_dict(name, raw, source)
+                )
+        # Existing keys (when reused): values replaced, the dict never resized.
+        results.update(zip(names, decoded, strict=True))
+    return results
+
+
 def upgrade(doc: dict[str, Any], source: str) -> dict[str, Any]:
     """Bring an older document to the current format version."""
     version = doc.get("version")
@@ -355,7 +449,10 @@ def upgrade(doc: dict[str, Any], source: str) -> dict[str, Any]:
     return doc
 
 
-def from_dict(document: Any, source: str = "snapshot") -> Snapshot:
+def from_dict(document: Any, source: str = "snapshot", *, owned: bool = False) -> Snapshot:
+    """The Snapshot of a decoded document; SnapshotError naming `source` and the field
+    when it is not one. `owned`: the document is the reader's own (just decoded, held by
+    nobody else), so its results table may become the snapshot's results."""
     if not isinstance(document, Mapping):
         raise _fail(source, f"not a snapshot: the document is a {type(document).__name__}")
     fmt = document.get("format")
@@ -376,13 +473,7 @@ def from_dict(document: Any, source: str = "snapshot") -> Snapshot:
     raw_results = doc.get("results", {})
     if not isinstance(raw_results, Mapping):
         raise _fail(source, "'results' must be a table of task name -> result")
-    results = {}
-    plain = plain_result_from_dict
-    for name, raw in raw_results.items():
-        if not isinstance(name, str) or not name:
-            raise _fail(source, f"task name {name!r} in 'results' is not a non-empty string")
-        result = plain(raw)
-        results[name] = result if result is not None else result_from_dict(name, raw, source)
+    results = _results_from_dict(raw_results, source, owned)
     status = doc.get("status", "pending")
     if not isinstance(status, str) or status not in _RUN_STATES:
         raise _fail(
@@ -395,8 +486,17 @@ def from_dict(document: Any, source: str = "snapshot") -> Snapshot:
     ):
         raise _fail(source, "'versions' must map task names to version strings")
     # Every task listed or with a result, in that order, then any other versioned name.
-    versions: dict[str, str | None] = dict.fromkeys(tasks)
-    if len(versions) != len(results) or tasks != list(results):
+    versions: dict[str, str | None]
+    names = [*results]
+    if len(tasks) == len(names) and tasks == names:
+        # The usual case. The list and the versions are made of the results' names: the
+        # same strings once in memory, not twice (compared by identity when resuming),
+        # and the dict sized once with the names already hashed, where from the list
+        # each name would be hashed and the dict grown step by step.
+        tasks = names
+        versions = dict.fromkeys(results)
+    else:
+        versions = dict.fromkeys(tasks)
         for name in results:
             if name not in versions:
                 versions[name] = None
