@@ -66,7 +66,12 @@ def _dicts(snapshot: Snapshot) -> dict[str, Any]:
     return {n: schema.result_to_dict(n, r) for n, r in snapshot.results.items()}
 
 
-def test_a_compact_journal_folds_to_the_results_the_full_records_fold_to(ck: Path) -> None:
+@pytest.mark.parametrize("writer", ["orjson", "json module"])
+def test_a_compact_journal_folds_to_the_results_the_full_records_fold_to(
+    ck: Path, writer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if writer == "json module":  # where orjson is missing, or cannot write a name
+        monkeypatch.setattr(journal, "orjson", None)
     named = {n: clock_success(*r) for n, r in zip(NAMES, READINGS, strict=True)}
     base = Snapshot(workflow="w", tasks=list(named))
     write_checkpoint(
@@ -184,3 +189,13 @@ async def test_a_run_journals_compact_records_and_loads_them_as_its_results(ck: 
     assert loaded.results == results
     await session.close()
     assert Snapshot.load(ck).results == results
+
+
+def test_a_batch_naming_a_lone_surrogate_is_written_with_its_escape(ck: Path) -> None:
+    odd = "file-\udcff"  # from an undecodable file name: not UTF-8, which orjson refuses
+    named = {"a": clock_success(1_700_000_000.5, 0.001), odd: clock_success(1.5e9, 0.5)}
+    base = Snapshot(workflow="w", tasks=["a", "late"])  # a file cannot hold the name
+    write_checkpoint(ck, [encode_starts([*named, "late"]), encode_plain_ends(_flat(named))], base)
+    loaded = Snapshot.load(ck)
+    assert loaded.results == named
+    assert loaded.interrupted == ["late"]

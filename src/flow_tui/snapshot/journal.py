@@ -33,6 +33,12 @@ from flow_tui.snapshot.files import describe_os_error, fsync_dir
 from flow_tui.snapshot.plain import clock_in_range
 from flow_tui.snapshot.schema import plain_result_from_dict, result_from_dict
 
+orjson: Any
+try:
+    import orjson
+except ImportError:  # pragma: no cover - a dependency; the json module writes the same
+    orjson = None
+
 JOURNAL_SUFFIX = ".journal"
 
 # Zeros laid ahead of the records: at least FIRST_EXTENT bytes at a time, then as much as
@@ -59,9 +65,24 @@ def encode_header(checkpoint_id: str) -> bytes:
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
+def _batch_line(head: bytes, values: list[Any]) -> bytes:
+    """The record `head` + `values` as JSON + `}`. orjson writes it when it can: the json
+    module calls back into Python for each float (about 100 us for the clock readings
+    of 64 tasks, against 5). Its text differs from the json module's only in how a
+    float's exponent is spelled, which reads back as the same float."""
+    if orjson is not None:
+        try:
+            data = head + orjson.dumps(values) + b"}"
+        except TypeError:
+            pass  # a name with a lone surrogate: escaped as _line does
+        else:
+            return b"%08x %s\n" % (zlib.crc32(data), data)
+    return _line(head.decode() + _COMPACT.encode(values) + "}")
+
+
 def encode_starts(names: list[str]) -> bytes:
     """One record for several starts (in the order they happened)."""
-    return _line('{"k":"s","t":%s}' % _COMPACT.encode(names))
+    return _batch_line(b'{"k":"s","t":', names)
 
 
 def encode_end(name_json: str, result_json: str) -> bytes:
@@ -72,7 +93,7 @@ def encode_end(name_json: str, result_json: str) -> bytes:
 def encode_plain_ends(entries: list[str | float | int]) -> bytes:
     """One record for the plain successes of a batch, given flat: name, started_ts,
     duration_ms, attempts for each (finite floats: see `plain.plain_clock`)."""
-    return _line('{"k":"p","e":%s}' % _COMPACT.encode(entries))
+    return _batch_line(b'{"k":"p","e":', entries)
 
 
 def _plain_records(entries: Any) -> list[dict[str, Any]]:
