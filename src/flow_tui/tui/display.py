@@ -21,13 +21,21 @@ from flow_tui.tui.detail import TaskDetail
 from flow_tui.tui.dialogs import HelpScreen
 from flow_tui.tui.dialogs.help import describe_keys
 from flow_tui.tui.dialogs.paths import display_path
-from flow_tui.tui.filter_bar import FilterBar
+from flow_tui.tui.filter_bar import FilterBar, FilterCount, FilterRow
+from flow_tui.tui.group_detail import GroupDetail
 from flow_tui.tui.header import RunHeader
 from flow_tui.tui.key_bar import KeyBar
 from flow_tui.tui.messages import RunMessages
 from flow_tui.tui.status import RowStatus
 from flow_tui.tui.summary import run_summary, sentence
-from flow_tui.tui.task_tree import TaskRef, TaskTree, filter_tasks, group_tasks
+from flow_tui.tui.task_tree import (
+    GroupRef,
+    SortOrder,
+    TaskRef,
+    TaskTree,
+    group_tasks,
+    make_filter,
+)
 from flow_tui.tui.view import RunView, Transition
 
 # The statuses a task can be retried from (`r`), once the run is not running.
@@ -53,7 +61,8 @@ class RunDisplay(App[int]):
     # Absolute, so subclasses defined elsewhere (tests, benchmarks) find it too.
     CSS_PATH = Path(__file__).with_name("dashboard.tcss")
     TITLE = "flow-tui"
-    ENABLE_COMMAND_PALETTE = False
+    # ctrl+p: every action by name (get_system_commands in app.py).
+    ENABLE_COMMAND_PALETTE = True
     FLUSH_INTERVAL = 0.1  # seconds between repaints of pending changes
 
     def __init__(self, session: Session, clock: Clock | None = None) -> None:
@@ -64,6 +73,8 @@ class RunDisplay(App[int]):
         self.view = RunView(session, self.changes, self.clock)
         self.groups = group_tasks(session.steps, session.graph.depths())
         self.filter_query = ""
+        self.order = SortOrder.DECLARED
+        self.following = False  # follow mode: the cursor stays on a running task
         self.flushes = 0
         self.repainted_rows = 0
         self.session_closed = False  # nothing is shown once the session is closed
@@ -78,9 +89,12 @@ class RunDisplay(App[int]):
         yield RunMessages(id="messages")
         with Horizontal(id="body"):
             with Vertical(id="tree-column"):
-                yield FilterBar(tasks=len(self.session.steps), id="filter")
+                with FilterRow(id="filter-row"):
+                    yield FilterBar(tasks=len(self.session.steps), id="filter")
+                    yield FilterCount(id="filter-count")
                 yield TaskTree(self.view, id="tasks")
             yield TaskDetail(self.view, id="detail")
+            yield GroupDetail(self.view, id="group-detail")
         yield KeyBar(id="keys")
 
     @property
@@ -90,6 +104,10 @@ class RunDisplay(App[int]):
     @property
     def detail_pane(self) -> TaskDetail:
         return self.query_one("#detail", TaskDetail)
+
+    @property
+    def group_pane(self) -> GroupDetail:
+        return self.query_one("#group-detail", GroupDetail)
 
     @property
     def run_header(self) -> RunHeader:
@@ -107,11 +125,15 @@ class RunDisplay(App[int]):
         """The first look, on mount: follow the session's events, fill the tree, say
         what a resume kept, and start the repaints."""
         self.session.subscribe(self.changes)
+        # Attempts (retries, manual retries, logs by attempt) and the run's clock.
+        self.session.subscribe(self.view.history)
+        self.clock.timer.watch(self.session)
+        self.session.subscribe(self.clock.timer)
         self.view.refresh()
         self.task_tree.populate(self.groups)
         self.set_focus(self.task_tree)
         self._show_run()
-        self.detail_pane.show_task(self.task_tree.highlighted_task)
+        self.show_highlighted()
         self._note_resume()
         self.set_interval(self.FLUSH_INTERVAL, self.flush_changes)
 
@@ -167,17 +189,22 @@ class RunDisplay(App[int]):
                 self.notify(text, severity="error", timeout=10)
             else:
                 self.run_messages.set_note(text)
+        if self.filter_query:
+            self._show_count()
+        if self.following:
+            self.follow()
         highlighted = tree.highlighted_task
-        if highlighted is not None and (
+        if highlighted is None:
+            if tree.highlighted_group is not None and (names or changed):
+                self.show_highlighted()
+        elif highlighted != self.detail_pane.task_name or (
             batch.all_rows
             or batch.rebuild
             or highlighted in batch.tasks
             or highlighted in self.view.running
         ):
-            self.detail_pane.show_task(highlighted)
+            self.show_highlighted()
         if batch.run_changed:
-            if self.filter_query:
-                self._populate()
             self._retriable = self.retry_target() is not None
             self.refresh_footer()
 
@@ -207,9 +234,43 @@ class RunDisplay(App[int]):
         self.run_messages.set_summary(None)
 
     def _populate(self) -> None:
-        visible = filter_tasks(self.session.steps, self.view, self.filter_query)
-        self.task_tree.populate(self.groups, visible)
-        self.detail_pane.show_task(self.task_tree.highlighted_task)
+        task_filter = make_filter(self.session.steps, self.filter_query)
+        self.task_tree.populate(self.groups, task_filter, self.order)
+        self._show_count()
+        self.show_highlighted()
+
+    def _show_count(self) -> None:
+        self.query_one("#filter-count", FilterCount).show_count(
+            self.task_tree.shown_count, len(self.session.steps)
+        )
+
+    def show_highlighted(self) -> None:
+        """The detail pane of what the cursor is on: a task, or a group's summary."""
+        tree = self.task_tree
+        title = tree.highlighted_group
+        group_pane = self.group_pane
+        if title is None:
+            if group_pane.display:
+                group_pane.remove_class("-shown")
+                self.detail_pane.display = True
+            self.detail_pane.show_task(tree.highlighted_task)
+            return
+        group_pane.show_group(title, tree.group(title).names, len(tree.group_shown(title)))
+        if not group_pane.has_class("-shown"):
+            self.detail_pane.display = False
+            group_pane.add_class("-shown")
+
+    def follow(self) -> None:
+        """Follow mode: keep the cursor on a running task (the highlighted one while it
+        runs, else the first running task in the tree's order)."""
+        tree = self.task_tree
+        highlighted = tree.highlighted_task
+        running = self.view.running
+        if highlighted is not None and highlighted in running:
+            return
+        name = tree.next_task((RowStatus.RUNNING,))
+        if name is not None and name != highlighted:
+            tree.select_task(name)
 
     def state_changed(self) -> None:
         """The run's state changed by a key: show it now, not at the next repaint."""
@@ -245,10 +306,8 @@ class RunDisplay(App[int]):
     # -- focus, filter, help -----------------------------------------------------------
 
     @on(Tree.NodeHighlighted, "#tasks")
-    def _highlighted(self, event: Tree.NodeHighlighted[TaskRef]) -> None:
-        data = event.node.data
-        if isinstance(data, TaskRef):
-            self.detail_pane.show_task(data.name)
+    def _highlighted(self, event: Tree.NodeHighlighted[TaskRef | GroupRef]) -> None:
+        self.show_highlighted()
         retriable = self.retry_target() is not None
         if retriable != self._retriable:  # the footer's r comes and goes
             self._retriable = retriable
@@ -260,8 +319,9 @@ class RunDisplay(App[int]):
         self.set_focus(self.detail_pane)
 
     def action_focus_detail(self) -> None:
-        self.detail_pane.show_task(self.task_tree.highlighted_task)
-        self.set_focus(self.detail_pane)
+        self.show_highlighted()
+        if self.task_tree.highlighted_task is not None:
+            self.set_focus(self.detail_pane)
 
     # set_focus (not widget.focus(), which is deferred) so keys typed right after
     # reach the newly focused widget, not the one losing focus.

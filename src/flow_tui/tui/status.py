@@ -18,11 +18,21 @@ class RowStatus(StrEnum):
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
     INTERRUPTED = "interrupted"  # cut off mid-body; runs again on resume
+    RETRYING = "retrying"  # failed, waiting out a retry's backoff (attempts.py)
 
     @property
     def is_done(self) -> bool:
         return self in _DONE
 
+
+def progress_done(counts: Mapping[RowStatus, int]) -> int:
+    """The tasks a progress bar counts as done: succeeded (kept ones included), failed or
+    skipped. Not done: interrupted and cancelled tasks (they run again on a resume), nor
+    pending and running ones."""
+    return sum(counts.get(status, 0) for status in _PROGRESS)
+
+
+_PROGRESS = (RowStatus.SUCCESS, RowStatus.FAILURE, RowStatus.SKIPPED)
 
 _DONE = frozenset({RowStatus.SUCCESS, RowStatus.FAILURE, RowStatus.SKIPPED, RowStatus.CANCELLED})
 
@@ -35,6 +45,7 @@ GLYPH: dict[RowStatus, str] = {
     RowStatus.SKIPPED: "↷",
     RowStatus.CANCELLED: "⊘",
     RowStatus.INTERRUPTED: "↺",
+    RowStatus.RETRYING: "⟳",
 }
 
 # The theme variable each status is drawn with (header counts, detail pane).
@@ -46,6 +57,7 @@ STATUS_STYLE: dict[RowStatus, str] = {
     RowStatus.SKIPPED: "$text-muted",
     RowStatus.CANCELLED: "$text-warning",
     RowStatus.INTERRUPTED: "$text-warning",
+    RowStatus.RETRYING: "$text-warning",
 }
 
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -57,6 +69,7 @@ ORDER: tuple[RowStatus, ...] = (
     RowStatus.SKIPPED,
     RowStatus.CANCELLED,
     RowStatus.INTERRUPTED,
+    RowStatus.RETRYING,
     RowStatus.RUNNING,
     RowStatus.PENDING,
 )

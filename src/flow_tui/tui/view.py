@@ -10,11 +10,13 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flow_tui.core.model import TaskResult, TaskStep
+from flow_tui.tui.attempts import AttemptLog
 from flow_tui.tui.changes import PendingChanges
 from flow_tui.tui.clock import Clock
 from flow_tui.tui.status import RowStatus, row_status
 
 if TYPE_CHECKING:
+    from flow_tui.core.resume import ResumePlan
     from flow_tui.session import RunState, Session
 
 # (task, status before or None when first seen, status now)
@@ -22,6 +24,9 @@ Transition = tuple[str, RowStatus | None, RowStatus]
 
 
 class RunView:
+    _kept_plan: ResumePlan | None
+    _kept: frozenset[str]
+
     def __init__(self, session: Session, live: PendingChanges, clock: Clock) -> None:
         self.session = session
         self.live = live
@@ -33,6 +38,9 @@ class RunView:
         self.statuses: dict[str, RowStatus] = {}
         self.tally: dict[RowStatus, int] = dict.fromkeys(RowStatus, 0)
         self.now = 0.0
+        # Every attempt of every task in this session (a session listener the app
+        # subscribes): the retry backoff, the attempts a result forgets.
+        self.history = AttemptLog(clock)
         self.refresh()
 
     def refresh(self, names: Iterable[str] | None = None) -> list[Transition]:
@@ -49,8 +57,11 @@ class RunView:
         statuses = self.statuses
         tally = self.tally
         changed: list[Transition] = []
+        waiting = self.history.waiting
         for name in (s.name for s in self.steps) if names is None else names:
             new = row_status(name, self.results, self.running, self.interrupted)
+            if waiting and name in waiting:
+                new = self.status(name)
             old = statuses.get(name)
             if old is not new:
                 statuses[name] = new
@@ -77,7 +88,19 @@ class RunView:
         return self.clock.elapsed(self.session)
 
     def status(self, name: str) -> RowStatus:
-        return row_status(name, self.results, self.running, self.interrupted)
+        status = row_status(name, self.results, self.running, self.interrupted)
+        history = self.history
+        if (
+            status is RowStatus.RUNNING
+            and name in history.waiting
+            and history.retrying_in(name) is not None
+        ):
+            return RowStatus.RETRYING
+        return status
+
+    def retrying_in(self, name: str) -> float | None:
+        """Seconds until the next attempt of `name`, while it waits out a retry's delay."""
+        return self.history.retrying_in(name)
 
     def result(self, name: str) -> TaskResult | None:
         return self.results.get(name)
@@ -93,6 +116,10 @@ class RunView:
         return result.metrics.duration_ms / 1000.0
 
     def attempts(self, name: str) -> int:
+        """Attempts in this session (manual retries go on counting), else the result's."""
+        seen = self.history.total(name)
+        if seen:
+            return seen
         if name in self.running:
             return self.live.attempt.get(name, 1)
         result = self.results.get(name)
@@ -103,6 +130,16 @@ class RunView:
     def counts(self) -> dict[RowStatus, int]:
         """Tasks per status as of the last refresh."""
         return dict(self.tally)
+
+    def is_kept(self, name: str) -> bool:
+        """Kept from the snapshot this run resumed: its success was not run now."""
+        plan = self.session.plan
+        if plan is None:
+            return False
+        if plan is not self._kept_plan:
+            self._kept_plan = plan
+            self._kept = frozenset(plan.kept)
+        return name in self._kept and name not in self.live.started
 
     # -- one task, for the detail pane -------------------------------------------------
 

@@ -1,0 +1,232 @@
+"""Every attempt of every task in this session, kept by the dashboard from the events.
+
+A result says how a task ended and how many attempts its last run took; it forgets the
+errors of the attempts before, the backoff between them, and the runs before a manual
+retry. `AttemptLog` listens to the session (task_start, task_retry, task_end, task_log)
+and keeps, per task, the attempts of this session: start, end, outcome, error, and how
+many log lines each wrote, so the detail pane can list them and separate the log by
+attempt, and the timeline can draw one bar per attempt. Bounded: the newest
+`MAX_ATTEMPTS` of a task are kept (the count of older ones is kept too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from flow_tui.core.model import TaskResult, TaskStatus
+from flow_tui.tui.clock import Clock
+
+MAX_ATTEMPTS = 50
+
+
+class Outcome(StrEnum):
+    """How an attempt ended, or what it is doing."""
+
+    WAITING = "waiting"  # a retry's backoff: the attempt starts at `start`
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def is_over(self) -> bool:
+        return self not in (Outcome.WAITING, Outcome.RUNNING)
+
+
+_FROM_STATUS = {
+    TaskStatus.SUCCESS: Outcome.SUCCESS,
+    TaskStatus.FAILURE: Outcome.FAILURE,
+    TaskStatus.SKIPPED: Outcome.CANCELLED,
+    TaskStatus.CANCELLED: Outcome.CANCELLED,
+}
+
+
+@dataclass(slots=True)
+class Attempt:
+    number: int  # 1, 2, ... in this session, across runs (manual retries go on counting)
+    start: float  # monotonic seconds (for a WAITING attempt: when its backoff ends)
+    started: datetime  # the wall time of `start`
+    manual: bool = False  # the first attempt of a run the operator asked for (r / R)
+    end: float | None = None
+    outcome: Outcome = Outcome.RUNNING
+    error: str | None = None
+    traceback: str | None = None
+    lines: int = 0  # log lines written during this attempt
+
+    def duration(self, now: float) -> float:
+        """Seconds it ran (so far, while running; 0 while waiting)."""
+        if self.outcome is Outcome.WAITING:
+            return 0.0
+        end = self.end if self.end is not None else now
+        return max(0.0, end - self.start)
+
+
+@dataclass(slots=True)
+class TaskAttempts:
+    attempts: list[Attempt] = field(default_factory=list)
+    dropped: int = 0  # older attempts no longer kept
+    runs: int = 0  # task_start events seen: a run > 1 is a manual retry
+
+    @property
+    def last(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+    @property
+    def total(self) -> int:
+        return self.dropped + len(self.attempts)
+
+
+class AttemptLog:
+    """A session listener: the attempts of each task in this session, oldest first."""
+
+    def __init__(self, clock: Clock, max_attempts: int = MAX_ATTEMPTS) -> None:
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.tasks: dict[str, TaskAttempts] = {}
+        self.version = 0  # bumped on every change (a cheap "anything new?" for views)
+        # Finished attempts of this session: how many, and their seconds (for the ETA).
+        self.finished = 0
+        self.busy = 0.0
+        self.waiting: dict[str, Attempt] = {}  # tasks in a retry's backoff
+
+    # -- events ------------------------------------------------------------------------
+
+    def __call__(self, event: Any) -> None:
+        kind = event.name
+        if kind == "task_log":
+            task = self.tasks.get(event.task)
+            if task is not None and task.attempts:
+                task.attempts[-1].lines += 1
+            return
+        if kind == "task_start":
+            self._start(event.step.name)
+        elif kind == "task_retry":
+            self._retry(event.step.name, event.result, event.delay)
+        elif kind == "task_end":
+            self._end(event.step.name, event.result, event.interrupted)
+        elif kind == "run_prepared" and event.plan is not None:
+            # A snapshot was loaded: another run, with a history of its own.
+            self.tasks.clear()
+            self.waiting.clear()
+            self.finished = 0
+            self.busy = 0.0
+        else:
+            return
+        self.version += 1
+
+    def _now(self) -> tuple[float, datetime]:
+        return self.clock.monotonic(), self.clock.now()
+
+    def _add(self, name: str, attempt: Attempt) -> None:
+        task = self.tasks[name]
+        task.attempts.append(attempt)
+        if len(task.attempts) > self.max_attempts:
+            del task.attempts[0]
+            task.dropped += 1
+
+    def _start(self, name: str) -> None:
+        now, wall = self._now()
+        task = self.tasks.get(name)
+        if task is None:
+            task = self.tasks[name] = TaskAttempts()
+        task.runs += 1
+        self._add(name, Attempt(task.total + 1, now, wall, manual=task.runs > 1))
+
+    def _retry(self, name: str, failure: TaskResult, delay: float) -> None:
+        now, wall = self._now()
+        task = self.tasks.get(name)
+        if task is None:  # attached after the task started
+            task = self.tasks[name] = TaskAttempts(runs=1)
+        else:
+            self._close(name, task, now, failure, Outcome.FAILURE)
+        waiting = Attempt(
+            task.total + 1, now + delay, wall + timedelta(seconds=delay), outcome=Outcome.WAITING
+        )
+        self._add(name, waiting)
+        self.waiting[name] = waiting
+
+    def _end(self, name: str, result: TaskResult, interrupted: bool) -> None:
+        task = self.tasks.get(name)
+        if task is None or not task.attempts:
+            return  # ended without a start seen here (cancelled before it ran)
+        outcome = Outcome.INTERRUPTED if interrupted else _FROM_STATUS[result.status]
+        self._close(name, task, self.clock.monotonic(), result, outcome)
+
+    def _close(
+        self, name: str, task: TaskAttempts, now: float, result: TaskResult, outcome: Outcome
+    ) -> None:
+        last = task.last
+        if last is None or last.outcome.is_over:
+            return
+        if last.outcome is Outcome.WAITING:
+            # Ended during the backoff (a cancel): the attempt never ran.
+            last.start = min(last.start, now)
+        self.waiting.pop(name, None)
+        last.end = max(now, last.start)
+        last.outcome = outcome
+        last.error = result.error
+        last.traceback = result.traceback
+        self.finished += 1
+        self.busy += last.end - last.start
+
+    # -- queries -----------------------------------------------------------------------
+
+    def of(self, name: str) -> Sequence[Attempt]:
+        task = self.tasks.get(name)
+        return task.attempts if task is not None else ()
+
+    def total(self, name: str) -> int:
+        """How many attempts `name` made in this session (dropped ones included)."""
+        task = self.tasks.get(name)
+        return task.total if task is not None else 0
+
+    def retrying_in(self, name: str) -> float | None:
+        """Seconds until the next attempt of `name` starts, while it waits for a retry."""
+        waiting = self.waiting.get(name)
+        if waiting is None:
+            return None
+        left = waiting.start - self.clock.monotonic()
+        if left <= 0:
+            self.settle()
+            return None
+        return left
+
+    def settle(self) -> list[str]:
+        """Attempts whose backoff is over are running (their body was called); returns
+        the tasks that are still waiting."""
+        now = self.clock.monotonic()
+        for name, attempt in list(self.waiting.items()):
+            if attempt.start <= now:
+                attempt.outcome = Outcome.RUNNING
+                del self.waiting[name]
+                self.version += 1
+        return list(self.waiting)
+
+    def split_log(
+        self, name: str, lines: Sequence[str]
+    ) -> Iterator[tuple[Attempt | None, list[str]]]:
+        """`lines` (the newest log lines of `name`) cut by attempt, oldest first.
+
+        The first part's attempt is None when lines were written before any attempt this
+        log saw (a dashboard attached mid-run) or are older than the attempts kept.
+        """
+        attempts = self.of(name)
+        cut = len(lines)
+        parts: list[tuple[Attempt | None, list[str]]] = []
+        for attempt in reversed(attempts):
+            first = max(0, cut - attempt.lines)
+            parts.append((attempt, list(lines[first:cut])))
+            cut = first
+        if cut > 0:
+            parts.append((None, list(lines[:cut])))
+        return reversed(parts)
+
+
+def retry_countdown(seconds: float) -> str:
+    """ "retrying in 2.4 s"."""
+    return f"retrying in {seconds:.1f} s"
