@@ -124,52 +124,11 @@ def from_json(raw: str | bytes, source: str = "snapshot") -> Snapshot:
         return _from_json(raw, source)
 
 
-# A JSON integer of 19 digits or more may lie beyond 64 bits, which orjson reads as a
-# float: a document that may hold one goes to the json module, so every integer stays
-# an integer. The test maps each byte to its shape (a digit to "0"; ".", "e" and "E" to
-# themselves, as a run of digits after them is a fraction or an exponent; anything else
-# to a space) and looks for a space followed by 19 zeros. Digits in strings may send a
-# document to the json module too: that only costs time. (A regular expression over a
-# 200 MB file took seconds; translate and find take a tenth of a second.)
-_SHAPE = bytearray(b" " * 256)
-_SHAPE[ord("0") : ord("9") + 1] = b"0" * 10
-for _kept in b".eE":
-    _SHAPE[_kept] = _kept
-_SHAPES = bytes(_SHAPE)
-_LONG_RUN = b" " + b"0" * 19
-_SCAN_PIECE = 1 << 24
-
-
-def _may_hold_long_integer(raw: bytes) -> bool:
-    if raw[:19].translate(_SHAPES) == _LONG_RUN[1:]:
-        return True  # the document starts with one
-    for start in range(0, len(raw), _SCAN_PIECE):
-        # Pieces overlap by 20 bytes, so a run across a boundary is seen whole.
-        if _LONG_RUN in raw[max(0, start - 20) : start + _SCAN_PIECE].translate(_SHAPES):
-            return True
-    return False
-
-
-def _orjson_document(raw: str | bytes) -> Any:
-    """The document as orjson reads it, or `_NOT_READ` when the json module must read it:
-    orjson is missing, the text is a str (the bytes of a file are what is read fast), an
-    integer may exceed 64 bits, or orjson refuses the text (then json says precisely what
-    is wrong, or reads what only it accepts, such as NaN)."""
-    if orjson is None or not isinstance(raw, bytes) or _may_hold_long_integer(raw):
-        return _NOT_READ
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return _NOT_READ
-
-
-_NOT_READ: Any = object()
-
-
 def _from_json(raw: str | bytes, source: str) -> Snapshot:
-    doc = _orjson_document(raw)
-    if doc is not _NOT_READ:
-        return schema.from_dict(doc, source, owned=True)
+    if orjson is not None and isinstance(raw, bytes):
+        read = _from_orjson(raw, source)
+        if read is not None:
+            return read
     text = _text(raw, source)
     try:
         doc = json.loads(text)
@@ -182,6 +141,31 @@ def _from_json(raw: str | bytes, source: str) -> Snapshot:
     except ValueError as exc:  # e.g. an integer beyond Python's digit limit
         raise SnapshotError(f"{source}: not a snapshot ({exc})") from None
     return schema.from_dict(doc, source, owned=True)
+
+
+def _from_orjson(raw: bytes, source: str) -> Snapshot | None:
+    """The snapshot as orjson reads it (the bytes of a file: about half the time of the
+    json module), or None when the json module must read it: orjson refuses the text
+    (then json says precisely what is wrong, or reads what only it accepts, such as
+    NaN), or it may have read an integer beyond 64 bits as a float.
+
+    Such a float only matters where a value is kept as it is (data, context: from_dict
+    raises LongIntegerRead) or where it is refused (an error naming its type, float,
+    where the json module would read an int: then the json module reads the document
+    and says what it says). Looked for there, not in the whole text beforehand.
+    """
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    try:
+        return schema.from_dict(doc, source, owned=True, floats_may_be_integers=True)
+    except schema.LongIntegerRead:
+        return None
+    except SnapshotError:
+        if schema.holds_long_float(doc):
+            return None
+        raise
 
 
 def pack_toml_value(table: dict[str, Any], key: str) -> None:

@@ -201,6 +201,32 @@ def header_to_dict(snapshot: Snapshot) -> dict[str, Any]:
 # -- decode ----------------------------------------------------------------------------
 
 
+class LongIntegerRead(Exception):
+    """The document may hold an integer beyond 64 bits that its parser read as a float:
+    it is to be read again by one that keeps integers (the json module)."""
+
+
+_LONG = float(2**63)
+
+
+def holds_long_float(value: Any) -> bool:
+    """Whether `value` holds a float of 2**63 or more in magnitude: what orjson makes of
+    an integer beyond 64 bits (a float written that large in the document also counts;
+    reading it again only costs time)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is float:
+            if not -_LONG < item < _LONG:
+                return True
+        elif kind is list:
+            stack.extend(item)
+        elif kind is dict:
+            stack.extend(item.values())
+    return False
+
+
 def _fail(source: str, problem: str) -> SnapshotError:
     return SnapshotError(f"{source}: {problem}")
 
@@ -253,7 +279,11 @@ def _str_list(value: Any, source: str, where: str) -> list[str]:
     return list(value)
 
 
-def result_from_dict(name: str, raw: Any, source: str) -> TaskResult:
+def result_from_dict(
+    name: str, raw: Any, source: str, *, floats_may_be_integers: bool = False
+) -> TaskResult:
+    """The result of task `name` as a document holds it; SnapshotError naming `source`
+    and the field when it is not one. `floats_may_be_integers`: see `from_dict`."""
     where = f"results.{name}"
     if not isinstance(raw, Mapping):
         raise _fail(source, f"{where} must be a table, not {type(raw).__name__}")
@@ -290,6 +320,8 @@ def result_from_dict(name: str, raw: Any, source: str) -> TaskResult:
     bad = None if data is None else find_unserializable(data)
     if bad is not None:
         raise _fail(source, f"{where}.data{bad} is not JSON-compatible")
+    if floats_may_be_integers and data is not None and holds_long_float(data):
+        raise LongIntegerRead
     return TaskResult(
         status,
         message=_str(raw, "message", source, where),
@@ -402,7 +434,7 @@ def plain_results(raw: list[Any]) -> list[TaskResult] | None:
 
 
 def _results_from_dict(
-    raw_results: Mapping[Any, Any], source: str, owned: bool
+    raw_results: Mapping[Any, Any], source: str, owned: bool, floats_may_be_integers: bool
 ) -> dict[str, TaskResult]:
     """The results of a document, read piece by piece (see `plain_results`).
 
@@ -427,9 +459,11 @@ def _results_from_dict(
                         source, f"task name {name!r} in 'results' is not a non-empty string"
                     )
                 result = plain(raw)
-                decoded.append(
-                    result if result is not None else result_from_dict(name, raw, source)
-                )
+                if result is None:
+                    result = result_from_dict(
+                        name, raw, source, floats_may_be_integers=floats_may_be_integers
+                    )
+                decoded.append(result)
         # Existing keys (when reused): values replaced, the dict never resized.
         results.update(zip(names, decoded, strict=True))
     return results
@@ -449,10 +483,22 @@ def upgrade(doc: dict[str, Any], source: str) -> dict[str, Any]:
     return doc
 
 
-def from_dict(document: Any, source: str = "snapshot", *, owned: bool = False) -> Snapshot:
+def from_dict(
+    document: Any,
+    source: str = "snapshot",
+    *,
+    owned: bool = False,
+    floats_may_be_integers: bool = False,
+) -> Snapshot:
     """The Snapshot of a decoded document; SnapshotError naming `source` and the field
     when it is not one. `owned`: the document is the reader's own (just decoded, held by
-    nobody else), so its results table may become the snapshot's results."""
+    nobody else), so its results table may become the snapshot's results.
+
+    `floats_may_be_integers`: the parser reads an integer beyond 64 bits as a float
+    (orjson). A value kept as it is (a task's data, the context) holding a float that
+    large raises LongIntegerRead: the document is to be read again by a parser that
+    keeps every integer. (Elsewhere such a float is refused, see `holds_long_float`.)
+    """
     if not isinstance(document, Mapping):
         raise _fail(source, f"not a snapshot: the document is a {type(document).__name__}")
     fmt = document.get("format")
@@ -473,7 +519,7 @@ def from_dict(document: Any, source: str = "snapshot", *, owned: bool = False) -
     raw_results = doc.get("results", {})
     if not isinstance(raw_results, Mapping):
         raise _fail(source, "'results' must be a table of task name -> result")
-    results = _results_from_dict(raw_results, source, owned)
+    results = _results_from_dict(raw_results, source, owned, floats_may_be_integers)
     status = doc.get("status", "pending")
     if not isinstance(status, str) or status not in _RUN_STATES:
         raise _fail(
@@ -505,6 +551,8 @@ def from_dict(document: Any, source: str = "snapshot", *, owned: bool = False) -
     bad = find_unserializable(context)
     if bad is not None:
         raise _fail(source, f"context{bad} is not JSON-compatible")
+    if floats_may_be_integers and context is not None and holds_long_float(context):
+        raise LongIntegerRead
     created = _time(doc.get("created_at"), source, "'created_at'") or datetime.now(UTC)
     return Snapshot(
         results=results,
