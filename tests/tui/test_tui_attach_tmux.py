@@ -94,7 +94,12 @@ def test_a_dashboard_in_tmux_serves_its_socket(
     screen = partial(terminal.screen, "dash")
     wait_for(lambda: "1 running" in screen(), "transform running", screen)
     runs: list[RunInfo] = []
-    wait_for(lambda: runs.extend(list_runs()) or runs, "the dashboard's socket", screen)
+
+    def served() -> bool:
+        runs[:] = list_runs()
+        return bool(runs)
+
+    wait_for(served, "the dashboard's socket", screen)
     info = runs[0]
     assert info.front_end == "dashboard"
 
