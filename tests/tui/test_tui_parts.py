@@ -112,8 +112,8 @@ def test_the_quit_question_says_what_quitting_leaves() -> None:
 def test_the_default_snapshot_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     now = datetime(2025, 1, 2, 3, 4, 5)
-    module = tmp_path / "flows" / "etl.py"
-    assert default_snapshot_path(module, "nightly etl/v2", now) == (
-        "flows/nightly-etl-v2-20250102-030405.toml"
+    checkpoints = tmp_path / "state"  # the checkpoint's folder, not the module's
+    assert default_snapshot_path(checkpoints, "nightly etl/v2", now) == (
+        "state/nightly-etl-v2-20250102-030405.toml"
     )
     assert default_snapshot_path(None, "[]", now) == "workflow-20250102-030405.toml"

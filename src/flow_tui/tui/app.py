@@ -9,16 +9,22 @@ stop signal. This module adds the keys: what they offer now, and save, load, ret
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
+from textual.screen import Screen
 
 from flow_tui.core.errors import FlowError
 from flow_tui.exit_codes import EXIT_OK
 from flow_tui.session import LoadedSnapshot, RunState, Session
 from flow_tui.tui.clock import Clock
+from flow_tui.tui.cockpit_views import CockpitViews
+from flow_tui.tui.commands import palette_commands
 from flow_tui.tui.dialogs import (
     ConfirmQuit,
     LoadDialog,
@@ -30,9 +36,22 @@ from flow_tui.tui.dialogs import (
 from flow_tui.tui.dialogs.paths import default_snapshot_path, display_path
 from flow_tui.tui.exit_flow import ExitFlow
 from flow_tui.tui.status import RowStatus
+from flow_tui.tui.task_tree import SortOrder
+
+# Why a key does nothing now, said instead of nothing (the key, the palette).
+_UNAVAILABLE = {
+    "load": "Load replaces the run: pause it (p) and let the running tasks finish, or "
+    "wait for the end, then press o.",
+    "retry": "r retries the highlighted failed, skipped, cancelled or interrupted task "
+    "once nothing runs.",
+    "retry_failed": "R retries every failed task once the run is not running and one failed.",
+    "pause": "Nothing runs to pause.",
+    "resume": "The run is not paused.",
+    "pause_interrupt": "Nothing runs to interrupt.",
+}
 
 
-class DashboardApp(ExitFlow):
+class DashboardApp(CockpitViews, ExitFlow):
     """`flow-tui launch` without --headless: a live view of one Session."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -74,6 +93,9 @@ class DashboardApp(ExitFlow):
             id="load_snapshot",
             tooltip="Load a snapshot to resume from (when paused or ended)",
         ),
+        # While a run moves, o says why it cannot load (a key that does nothing reads
+        # as broken); check_action offers this one exactly when `load` is not.
+        Binding("o,ctrl+o", "load_refused", "Load", show=False),
         Binding(
             "r",
             "retry",
@@ -95,6 +117,69 @@ class DashboardApp(ExitFlow):
             "Clear filter",
             id="clear_filter",
             tooltip="Clear the filter",
+        ),
+        Binding(
+            "f",
+            "follow",
+            "Follow",
+            id="follow",
+            tooltip="Follow mode: keep the cursor on a running task (f again stops)",
+        ),
+        Binding(
+            "n",
+            "next_failed",
+            "Next failed",
+            show=False,
+            id="next_failed",
+            tooltip="Jump to the next failed task",
+        ),
+        Binding(
+            "N,shift+n",
+            "next_running",
+            "Next running",
+            show=False,
+            id="next_running",
+            tooltip="Jump to the next running task",
+        ),
+        Binding(
+            "v",
+            "sort",
+            "Sort",
+            show=False,
+            id="sort",
+            tooltip="Order tasks in their group: as declared, by status, by duration",
+        ),
+        Binding(
+            "minus",
+            "collapse_all",
+            "Fold all",
+            show=False,
+            id="collapse_all",
+            tooltip="Fold every group",
+        ),
+        Binding(
+            "plus,equals_sign",
+            "expand_all",
+            "Unfold all",
+            show=False,
+            id="expand_all",
+            tooltip="Unfold every group",
+        ),
+        Binding(
+            "t",
+            "timeline",
+            "Timeline",
+            show=False,
+            id="timeline",
+            tooltip="The timeline of the run: one bar per task attempt",
+        ),
+        Binding(
+            "l",
+            "log_view",
+            "Log",
+            show=False,
+            id="log_view",
+            tooltip="The highlighted task's log, full screen",
         ),
         Binding("question_mark", "help", "Help", id="help", tooltip="Show every key"),
         Binding(
@@ -126,6 +211,9 @@ class DashboardApp(ExitFlow):
         grace: float = 10.0,
     ) -> None:
         super().__init__(session, clock, autostart, grace)
+        # The snapshot last saved or resumed: the load dialog offers it first.
+        self.last_snapshot: Path | None = session.resumed_from
+        self.last_saved: Path | None = None  # the save dialog proposes it again
 
     async def on_mount(self) -> None:
         # The app's only on_mount: Textual would call one of each layer too.
@@ -156,6 +244,8 @@ class DashboardApp(ExitFlow):
         if action == "load":
             # Loading replaces the run: only when nothing is running.
             return None if state in (RunState.RUNNING, RunState.PAUSING) else True
+        if action == "load_refused":
+            return state in (RunState.RUNNING, RunState.PAUSING)
         if action == "retry":
             return self.retry_target() is not None
         if action == "retry_failed":
@@ -171,9 +261,20 @@ class DashboardApp(ExitFlow):
         the loop, as `flow-tui save` does."""
         return await self.controls.save(path.resolve())
 
+    def save_folder(self) -> Path | None:
+        """Where a new snapshot is proposed: beside the checkpoint, else (None) the
+        working folder."""
+        checkpoint = self.session.checkpointer
+        return checkpoint.path.parent if checkpoint is not None else None
+
     def action_save(self, then_quit: bool = False) -> None:
         session = self.session
-        default = default_snapshot_path(session.source, session.workflow.name, self.clock.now())
+        if self.last_saved is not None:
+            default = display_path(self.last_saved)
+        else:
+            default = default_snapshot_path(
+                self.save_folder(), session.workflow.name, self.clock.now()
+            )
         title = "Save snapshot, then quit" if then_quit else "Save snapshot"
         dialog = SaveDialog(default, self.save_snapshot, title=title)
         self.push_screen(dialog, partial(self._saved, then_quit))
@@ -181,6 +282,7 @@ class DashboardApp(ExitFlow):
     async def _saved(self, then_quit: bool, path: Path | None) -> None:
         if path is None:
             return
+        self.last_saved = self.last_snapshot = path
         self.run_messages.set_note(f"Snapshot saved to {display_path(path)}")
         if then_quit:
             await self.close_and_exit()
@@ -188,7 +290,11 @@ class DashboardApp(ExitFlow):
     def action_load(self) -> None:
         if self.check_action("load", ()) is not True:
             return
-        self.push_screen(LoadDialog.near(self.session.source, self._preview), self._loaded)
+        dialog = LoadDialog.near(self.session.source, self._preview, last=self.last_snapshot)
+        self.push_screen(dialog, self._loaded)
+
+    def action_load_refused(self) -> None:
+        self.say_unavailable("load")
 
     def _preview(self, path: Path | str) -> LoadedSnapshot:
         return self.session.preview(
@@ -216,6 +322,7 @@ class DashboardApp(ExitFlow):
             self.changes.error(f"could not load {display_path(loaded.path)}: {exc}")
             self.flush_changes()
             return
+        self.last_snapshot = loaded.path
         self.clear_summary()
         plan = self.session.plan
         counts = f": {plan.counts()}" if plan is not None else ""
@@ -246,6 +353,82 @@ class DashboardApp(ExitFlow):
             f"Retrying {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
             + (f" and {extra} task(s) that depend on it" if extra > 0 else "")
         )
+
+    # -- large runs: follow, jump, sort, fold ------------------------------------------
+
+    def action_follow(self) -> None:
+        self.following = not self.following
+        if self.following:
+            self.run_messages.set_note(
+                "Follow: the cursor stays on a running task. f stops following."
+            )
+            self.follow()
+        else:
+            self.run_messages.set_note("Follow off: the cursor stays where you put it.")
+
+    def _jump(self, status: RowStatus, what: str) -> None:
+        tree = self.task_tree
+        name = tree.next_task((status,))
+        if name is None:
+            shown = " shown by the filter" if self.filter_query else ""
+            self.run_messages.set_note(f"No {what} task{shown}.")
+            return
+        tree.select_task(name)
+        self.set_focus(tree)
+
+    def action_next_failed(self) -> None:
+        self._jump(RowStatus.FAILURE, "failed")
+
+    def action_next_running(self) -> None:
+        self._jump(RowStatus.RUNNING, "running")
+
+    def action_sort(self) -> None:
+        self.order = self.order.next()
+        self._populate()
+        words = {
+            SortOrder.DECLARED: "as declared",
+            SortOrder.STATUS: "by status (failed, interrupted, running first)",
+            SortOrder.DURATION: "by duration (longest first)",
+        }
+        self.run_messages.set_note(
+            f"Tasks in each group ordered {words[self.order]}; v changes it."
+        )
+
+    def action_collapse_all(self) -> None:
+        self.task_tree.collapse_groups()
+
+    def action_expand_all(self) -> None:
+        self.task_tree.expand_groups()
+
+    # -- the command palette -----------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        nodes: list[DOMNode] = [self]
+        if screen is self.screen_stack[0]:
+            nodes += [self.task_tree, self.detail_pane]
+        ours = []
+        for ours_command in palette_commands(nodes, self.get_key_display):
+            ours.append(ours_command.title)
+            yield SystemCommand(
+                ours_command.title,
+                ours_command.help,
+                partial(self.run_command, ours_command.action, ours_command.node),
+            )
+        for command in super().get_system_commands(screen):
+            if command.title not in ours and command.title != "Keys":
+                yield command
+
+    async def run_command(self, action: str, node: DOMNode) -> None:
+        """A command picked in the palette: run, or say why it does not apply now."""
+        if node.check_action(action, ()):
+            await self.run_action(action, node)
+        else:
+            self.say_unavailable(action)
+
+    def say_unavailable(self, action: str) -> None:
+        reason = _UNAVAILABLE.get(action, "Not available now.")
+        self.notify(reason, title="Not now", severity="warning", timeout=6)
+        self.run_messages.set_note(reason)
 
     # -- quit --------------------------------------------------------------------------
 

@@ -8,9 +8,10 @@ keystroke would lag the typing); enter applies a query still waiting at once.
 from __future__ import annotations
 
 from textual import on
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 #: Up to this many tasks the filter applies on every keystroke.
 FILTER_AT_ONCE = 1000
@@ -51,9 +52,13 @@ class FilterBar(Input):
 
     def show(self) -> None:
         self.add_class("-shown")
+        if isinstance(self.parent, FilterRow):
+            self.parent.add_class("-shown")
 
     def hide(self) -> None:
         self.remove_class("-shown")
+        if isinstance(self.parent, FilterRow):
+            self.parent.remove_class("-shown")
 
     def _stop_waiting(self) -> bool:
         """Drop a query still waiting for its delay; True if there was one."""
@@ -80,3 +85,30 @@ class FilterBar(Input):
     def _entered(self, event: Input.Submitted) -> None:
         if self._stop_waiting():
             self._apply(event.value)
+
+
+class FilterCount(Static):
+    """Beside the filter: how many tasks it shows of how many ("12 of 5000")."""
+
+    DEFAULT_CSS = """
+    FilterCount { width: auto; height: 1; padding: 0 0 0 1; color: $text-muted; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.counted: tuple[int, int] | None = None
+
+    def show_count(self, shown: int, total: int) -> None:
+        if self.counted != (shown, total):
+            self.counted = (shown, total)
+            self.update(f"{shown} of {total}")
+
+
+class FilterRow(Horizontal):
+    """The filter and its count, one line above the tree (shown while filtering)."""
+
+    DEFAULT_CSS = """
+    FilterRow { height: 1; display: none; }
+    FilterRow.-shown { display: block; }
+    FilterRow > FilterBar { width: 1fr; }
+    """

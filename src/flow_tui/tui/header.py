@@ -10,7 +10,14 @@ from textual.content import Content
 from textual.widget import Widget
 
 from flow_tui.session import RunState
-from flow_tui.tui.status import GLYPH, ORDER, STATUS_STYLE, RowStatus, format_clock
+from flow_tui.tui.status import (
+    GLYPH,
+    ORDER,
+    STATUS_STYLE,
+    RowStatus,
+    format_clock,
+    progress_done,
+)
 from flow_tui.tui.view import RunView
 
 BAR_WIDTH = 20
@@ -100,7 +107,7 @@ class RunHeader(Widget):
     def render(self) -> Content:
         counts = self.counts
         total = sum(counts.values())
-        done = sum(n for status, n in counts.items() if status.is_done)
+        done = progress_done(counts)
         left = Content.assemble(
             (self.workflow_name, "bold $text-primary"),
             "  ",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ClassVar, Self
 
 from rich.cells import cell_len
@@ -21,6 +23,8 @@ from flow_tui.tui.status import GLYPH, RowStatus, format_duration, spinner_frame
 from flow_tui.tui.view import RunView, Transition
 
 MAX_NAME_WIDTH = 28
+#: Where a row shows its duration, a task kept from a snapshot shows this.
+KEPT_MARK = "⤓kept"
 
 
 @dataclass(slots=True)
@@ -61,22 +65,79 @@ def group_tasks(steps: Sequence[TaskStep[Any]], depths: Sequence[int]) -> list[T
     return list(groups.values())
 
 
-def filter_tasks(steps: Sequence[TaskStep[Any]], view: RunView, query: str) -> set[str] | None:
-    """Names matching every word of `query` by name (substring), status or tag.
+class TaskFilter:
+    """A query matching every word by name (substring), status, tag, or `kept`.
 
-    None when the query is empty (no filter).
+    Name and tags never change while a run moves; only the status does. So the words a
+    task matches by name or tag are found once, and what is left to match is at most one
+    status word: `matches` is a dict lookup, cheap enough to ask at every status change.
     """
-    words = query.lower().split()
-    if not words:
+
+    def __init__(self, steps: Sequence[TaskStep[Any]], query: str) -> None:
+        self.query = query
+        words = query.lower().split()
+        self.always: set[str] = set()
+        self.when: dict[str, str] = {}  # task -> the one status word it still needs
+        for step in steps:
+            name = step.name.lower()
+            tags = {t.lower() for t in step.tags}
+            needs = {w for w in words if w not in name and w not in tags}
+            if not needs:
+                self.always.add(step.name)
+            elif len(needs) == 1:
+                self.when[step.name] = needs.pop()
+
+    def matches(self, name: str, status: RowStatus, kept: bool = False) -> bool:
+        if name in self.always:
+            return True
+        word = self.when.get(name)
+        return word is not None and (word == status.value or (kept and word == "kept"))
+
+
+def make_filter(steps: Sequence[TaskStep[Any]], query: str) -> TaskFilter | None:
+    """The filter of `query`; None when it is empty (no filter)."""
+    return TaskFilter(steps, query) if query.split() else None
+
+
+def filter_tasks(steps: Sequence[TaskStep[Any]], view: RunView, query: str) -> set[str] | None:
+    """Names matching `query` now (None when the query is empty)."""
+    task_filter = make_filter(steps, query)
+    if task_filter is None:
         return None
-    out = set()
-    for step in steps:
-        name = step.name.lower()
-        status = view.status(step.name).value
-        tags = {t.lower() for t in step.tags}
-        if all(w in name or w == status or w in tags for w in words):
-            out.add(step.name)
-    return out
+    return {
+        s.name
+        for s in steps
+        if task_filter.matches(s.name, view.status(s.name), view.is_kept(s.name))
+    }
+
+
+class SortOrder(StrEnum):
+    """How tasks are ordered inside their group."""
+
+    DECLARED = "declared"
+    STATUS = "status"  # what needs a look first: failed, interrupted, running, ...
+    DURATION = "duration"  # longest first
+
+    def next(self) -> SortOrder:
+        members = list(SortOrder)
+        return members[(members.index(self) + 1) % len(members)]
+
+
+_STATUS_RANK = {
+    status: rank
+    for rank, status in enumerate(
+        (
+            RowStatus.FAILURE,
+            RowStatus.INTERRUPTED,
+            RowStatus.RUNNING,
+            RowStatus.RETRYING,
+            RowStatus.CANCELLED,
+            RowStatus.SKIPPED,
+            RowStatus.PENDING,
+            RowStatus.SUCCESS,
+        )
+    )
+}
 
 
 _STATUS_CLASSES = {status: f"task-tree--{status.value}" for status in RowStatus}
@@ -91,6 +152,10 @@ class TaskTree(Tree[TreeItem]):
     lines are), cached per row until its status, duration or attempts change. A flush only
     relabels the groups holding changed tasks: that invalidates and repaints exactly their
     visible rows, so thousands of task ends cost a few dozen label updates.
+
+    The filter and the order are live: a task whose status changes is placed again (it
+    enters or leaves the filtered view, or moves in a status order), one node at a time,
+    so a filter over a large run never rebuilds the tree while it moves.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -100,6 +165,26 @@ class TaskTree(Tree[TreeItem]):
             "Details",
             id="focus_detail",
             tooltip="Focus the detail pane of the highlighted task (on a group: fold it)",
+        ),
+        Binding("j", "cursor_down", "Down", show=False, id="tree_down", tooltip="Next row"),
+        Binding("k", "cursor_up", "Up", show=False, id="tree_up", tooltip="Previous row"),
+        Binding("g", "first_row", "First", show=False, id="tree_first", tooltip="First row"),
+        Binding("G,shift+g", "last_row", "Last", show=False, id="tree_last", tooltip="Last row"),
+        Binding(
+            "h,left",
+            "fold",
+            "Fold",
+            show=False,
+            id="tree_fold",
+            tooltip="Fold the group (on a task: go to its group)",
+        ),
+        Binding(
+            "l,right",
+            "unfold",
+            "Unfold",
+            show=False,
+            id="tree_unfold",
+            tooltip="Unfold the group (on a task, l opens its log)",
         ),
     ]
 
@@ -140,10 +225,18 @@ class TaskTree(Tree[TreeItem]):
         self.show_root = False
         self.guide_depth = 2
         self.auto_expand = False
+        self.task_filter: TaskFilter | None = None
+        self.order = SortOrder.DECLARED
         self._groups: dict[str, TaskGroup] = {}
+        self._group_rank: dict[str, int] = {}
+        self._position: dict[str, int] = {}  # declared position inside its group
         self._task_nodes: dict[str, TreeNode[TreeItem]] = {}
         self._group_nodes: dict[str, TreeNode[TreeItem]] = {}
         self._group_of: dict[str, str] = {}
+        self._shown: dict[str, list[str]] = {}  # group -> tasks shown, in order
+        self._keys: dict[str, list[tuple[Any, ...]]] = {}  # their order keys, sorted
+        self._key_of: dict[str, tuple[Any, ...]] = {}
+        self._collapsed: set[str] = set()
         self._rows: dict[str, tuple[tuple[Any, ...], Text]] = {}
         self._tally: dict[str, Counter[RowStatus]] = {}
         self._styles: dict[str, Style] = {}
@@ -151,11 +244,23 @@ class TaskTree(Tree[TreeItem]):
 
     # -- building ----------------------------------------------------------------------
 
-    def populate(self, groups: list[TaskGroup], visible: Collection[str] | None = None) -> None:
-        """(Re)build the rows; `visible` limits them to a filter's matches."""
-        keep = self.highlighted_task
+    def populate(
+        self,
+        groups: list[TaskGroup],
+        task_filter: TaskFilter | None = None,
+        order: SortOrder | None = None,
+    ) -> None:
+        """(Re)build the rows: those `task_filter` matches (None: all), in `order`."""
+        keep = self.cursor_node.data if self.cursor_node is not None else None
+        self.task_filter = task_filter
+        if order is not None:
+            self.order = order
+        for title, node in self._group_nodes.items():
+            self._remember_fold(title, node)
         self._groups = {g.title: g for g in groups}
+        self._group_rank = {g.title: i for i, g in enumerate(groups)}
         self._group_of = {name: g.title for g in groups for name in g.names}
+        self._position = {name: i for g in groups for i, name in enumerate(g.names)}
         statuses = self.view.statuses
         self._tally = {
             g.title: Counter(statuses.get(n, RowStatus.PENDING) for n in g.names) for g in groups
@@ -165,6 +270,9 @@ class TaskTree(Tree[TreeItem]):
         self.clear()
         self._task_nodes = {}
         self._group_nodes = {}
+        self._shown = {}
+        self._keys = {}
+        self._key_of = {}
         self._rows = {}
         root = self.root
         # Every added node asks for a refresh; thousands of them cost more than the
@@ -172,26 +280,69 @@ class TaskTree(Tree[TreeItem]):
         self._populating = True
         try:
             for group in groups:
-                names = [n for n in group.names if visible is None or n in visible]
-                if not names:
+                keyed = sorted((self._order_key(n), n) for n in group.names if self._matches(n))
+                self._shown[group.title] = [n for _, n in keyed]
+                self._keys[group.title] = [k for k, _ in keyed]
+                if not keyed:
                     continue
-                label = self._group_label(group)
-                group_node = root.add(label, data=GroupRef(group.title), expand=True)
+                group_node = root.add(
+                    self._group_label(group),
+                    data=GroupRef(group.title),
+                    expand=group.title not in self._collapsed,
+                )
                 self._group_nodes[group.title] = group_node
-                for name in names:
+                for key, name in keyed:
+                    self._key_of[name] = key
                     # The stored label is the bare name; render_label draws the row.
                     self._task_nodes[name] = group_node.add_leaf(Text(name), data=TaskRef(name))
         finally:
             self._populating = False
         self.refresh(layout=True)
-        target = self._task_nodes.get(keep) if keep else None
+        target = self._node_of(keep)
         if target is None and self._task_nodes:
             target = next(iter(self._task_nodes.values()))
+            node_parent = target.parent
+            if node_parent is not None and not node_parent.is_expanded:
+                target = node_parent
         _ = self.last_line  # lay the lines out now, so the node's line is known
         self.move_cursor(target)
-        if keep is None or target is None or keep != self.highlighted_task:
+        if keep is None or target is None or target.data != keep:
             # Show the first group's heading too, once the cursor has scrolled to its row.
             self.call_after_refresh(self.scroll_home, animate=False)
+
+    def _node_of(self, item: object) -> TreeNode[TreeItem] | None:
+        if isinstance(item, TaskRef):
+            return self._task_nodes.get(item.name)
+        if isinstance(item, GroupRef):
+            return self._group_nodes.get(item.title)
+        return None
+
+    def _remember_fold(self, title: str, node: TreeNode[TreeItem]) -> None:
+        if node.is_expanded:
+            self._collapsed.discard(title)
+        else:
+            self._collapsed.add(title)
+
+    def _matches(self, name: str) -> bool:
+        task_filter = self.task_filter
+        if task_filter is None:
+            return True
+        view = self.view
+        return task_filter.matches(
+            name, view.statuses.get(name, RowStatus.PENDING), view.is_kept(name)
+        )
+
+    def _order_key(self, name: str) -> tuple[Any, ...]:
+        position = self._position[name]
+        order = self.order
+        if order is SortOrder.STATUS:
+            return (_STATUS_RANK[self.view.statuses.get(name, RowStatus.PENDING)], position)
+        if order is SortOrder.DURATION:
+            duration = self.view.duration(name)
+            if duration is None:
+                return (1, 0.0, position)
+            return (0, -duration, position)
+        return (position,)
 
     def refresh(
         self,
@@ -207,13 +358,15 @@ class TaskTree(Tree[TreeItem]):
     # -- updating ----------------------------------------------------------------------
 
     def update_rows(self, names: Iterable[str], changed: Iterable[Transition] = ()) -> int:
-        """Repaint the rows of `names` (those shown); `changed` keeps the group counts.
+        """Repaint the rows of `names` (those shown); `changed` keeps the group counts,
+        and places again the tasks whose status changed (the filter and order are live).
 
         Returns how many rows were repainted.
         """
-        shown = self._task_nodes
         group_of = self._group_of
         groups: set[str] = set()
+        moved = False
+        live = self.task_filter is not None or self.order is not SortOrder.DECLARED
         for name, old, new in changed:
             title = group_of.get(name)
             if title is not None:
@@ -222,6 +375,9 @@ class TaskTree(Tree[TreeItem]):
                     tally[old] -= 1
                 tally[new] += 1
                 groups.add(title)
+                if live:
+                    moved = self._place(name) or moved
+        shown = self._task_nodes
         count = 0
         for name in names:
             if name in shown:
@@ -229,7 +385,87 @@ class TaskTree(Tree[TreeItem]):
                 groups.add(group_of[name])
         for title in groups:
             self._update_group(title)
+        if moved:
+            self._settle_cursor()
         return count
+
+    def _place(self, name: str) -> bool:
+        """Show, hide or move the row of `name` after its status changed; True when the
+        tree's lines changed."""
+        title = self._group_of[name]
+        wanted = self._matches(name)
+        node = self._task_nodes.get(name)
+        key = self._order_key(name) if wanted else None
+        if node is not None and key == self._key_of.get(name):
+            return False  # shown, and in its place
+        if node is None and not wanted:
+            return False
+        self._populating = True
+        try:
+            if node is not None:
+                self._remove_row(title, name, node)
+            if key is not None:
+                self._insert_row(title, name, key)
+        finally:
+            self._populating = False
+        if node is not None and node is self.cursor_node:
+            # The cursor's row moved (a new node) or left: it follows, or goes to the
+            # row's group (or the first group when that one left too).
+            self._cursor_target = (
+                self._task_nodes.get(name)
+                or self._group_nodes.get(title)
+                or next(iter(self._group_nodes.values()), None)
+            )
+        self._invalidate()
+        return True
+
+    _cursor_target: TreeNode[TreeItem] | None = None
+
+    def _remove_row(self, title: str, name: str, node: TreeNode[TreeItem]) -> None:
+        shown = self._shown[title]
+        index = bisect_left(self._keys[title], self._key_of[name])
+        if index >= len(shown) or shown[index] != name:
+            index = shown.index(name)
+        del shown[index]
+        del self._keys[title][index]
+        del self._key_of[name]
+        del self._task_nodes[name]
+        node.remove()
+        if not shown:
+            group_node = self._group_nodes.pop(title)
+            self._remember_fold(title, group_node)
+            group_node.remove()
+
+    def _insert_row(self, title: str, name: str, key: tuple[Any, ...]) -> None:
+        group_node = self._group_nodes.get(title)
+        if group_node is None:
+            rank = self._group_rank[title]
+            before = sum(1 for t in self._group_nodes if self._group_rank[t] < rank)
+            group_node = self.root.add(
+                self._group_label(self._groups[title]),
+                data=GroupRef(title),
+                expand=title not in self._collapsed,
+                before=before if before < len(self.root.children) else None,
+            )
+            self._group_nodes[title] = group_node
+        keys = self._keys[title]
+        index = bisect_left(keys, key)
+        keys.insert(index, key)
+        self._shown[title].insert(index, name)
+        self._key_of[name] = key
+        at = index if index < len(group_node.children) else None
+        self._task_nodes[name] = group_node.add_leaf(Text(name), data=TaskRef(name), before=at)
+
+    def _settle_cursor(self) -> None:
+        """Keep the cursor on its row after rows came and went above it (or on a
+        neighbour when its own row left the view)."""
+        target, self._cursor_target = self._cursor_target, None
+        node = target or self.cursor_node
+        if node is None:
+            return
+        _ = self.last_line
+        if node._line != self.cursor_line or target is not None:
+            self.move_cursor(node)
 
     def update_all(self, changed: Iterable[Transition] = ()) -> int:
         self.update_rows((), changed)
@@ -252,7 +488,12 @@ class TaskTree(Tree[TreeItem]):
 
     @property
     def visible_tasks(self) -> list[str]:
-        return list(self._task_nodes)
+        """The tasks shown (folded groups included), in the tree's order."""
+        return [name for title in self._group_nodes for name in self._shown[title]]
+
+    @property
+    def shown_count(self) -> int:
+        return len(self._task_nodes)
 
     @property
     def highlighted_task(self) -> str | None:
@@ -261,11 +502,119 @@ class TaskTree(Tree[TreeItem]):
             return node.data.name
         return None
 
+    @property
+    def highlighted_group(self) -> str | None:
+        """The group whose header the cursor is on (None on a task row)."""
+        node = self.cursor_node
+        if node is not None and isinstance(node.data, GroupRef):
+            return node.data.title
+        return None
+
+    def group(self, title: str) -> TaskGroup:
+        return self._groups[title]
+
+    def group_shown(self, title: str) -> list[str]:
+        """The tasks of group `title` the filter shows, in order."""
+        return list(self._shown.get(title, ()))
+
     def select_task(self, name: str) -> bool:
         node = self._task_nodes.get(name)
         if node is None:
             return False
-        self.move_cursor(node)
+        parent = node.parent
+        if parent is not None and not parent.is_expanded:
+            parent.expand()
+            self._collapsed.discard(self._group_of[name])
+        _ = self.last_line
+        self.move_cursor(node, animate=False)
+        return True
+
+    def next_task(self, statuses: Collection[RowStatus], *, forward: bool = True) -> str | None:
+        """The next shown task after the cursor (wrapping) whose status is one of
+        `statuses`, in the tree's order; None when there is none."""
+        order = self.visible_tasks
+        if not order:
+            return None
+        current = self.highlighted_task
+        if current is not None and current in self._task_nodes:
+            start = order.index(current)
+        else:
+            title = self.highlighted_group
+            first = self._shown.get(title, [None])[0] if title is not None else None
+            start = order.index(first) - 1 if first is not None else -1
+        count = len(order)
+        status = self.view.statuses
+        step = 1 if forward else -1
+        for offset in range(1, count + 1):
+            name = order[(start + step * offset) % count]
+            if status.get(name, RowStatus.PENDING) in statuses:
+                return name
+        return None
+
+    # -- folding and moving ------------------------------------------------------------
+
+    def collapse_groups(self) -> None:
+        """Fold every group; the cursor goes to the group it was in."""
+        task = self.highlighted_task
+        self._collapsed = set(self._groups)
+        self._populating = True
+        try:
+            for node in self._group_nodes.values():
+                node.collapse()
+        finally:
+            self._populating = False
+        self._invalidate()
+        _ = self.last_line
+        target = self._group_nodes.get(self._group_of[task]) if task is not None else None
+        self.move_cursor(target or self.cursor_node)
+
+    def expand_groups(self) -> None:
+        """Unfold every group; the cursor stays on its row."""
+        keep = self.cursor_node
+        self._collapsed = set()
+        self._populating = True
+        try:
+            for node in self._group_nodes.values():
+                node.expand()
+        finally:
+            self._populating = False
+        self._invalidate()
+        _ = self.last_line
+        self.move_cursor(keep)
+
+    def action_first_row(self) -> None:
+        if self.last_line >= 0:
+            self.move_cursor_to_line(0)
+
+    def action_last_row(self) -> None:
+        if self.last_line >= 0:
+            self.move_cursor_to_line(self.last_line)
+
+    def action_fold(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if isinstance(node.data, TaskRef):
+            if node.parent is not None and node.parent is not self.root:
+                self.move_cursor(node.parent)
+        elif node.is_expanded:
+            node.collapse()
+            self._collapsed.add(node.data.title if isinstance(node.data, GroupRef) else "")
+
+    def action_unfold(self) -> None:
+        node = self.cursor_node
+        if node is None or not isinstance(node.data, GroupRef):
+            return
+        if not node.is_expanded:
+            node.expand()
+            self._collapsed.discard(node.data.title)
+        elif node.children:
+            self.move_cursor(node.children[0])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "unfold":
+            # On a task row, `l` is the app's (the log view of the task).
+            return isinstance(self.cursor_node.data if self.cursor_node else None, GroupRef)
         return True
 
     def action_open_detail(self) -> None:
@@ -318,7 +667,7 @@ class TaskTree(Tree[TreeItem]):
         duration = view.duration(name)
         glyph = spinner_frame(view.now) if status is RowStatus.RUNNING else GLYPH[status]
         shown = "" if duration is None else format_duration(duration)
-        return (status, glyph, shown, view.attempts(name))
+        return (status, glyph, shown, view.attempts(name), view.is_kept(name))
 
     def _row_text(self, name: str) -> Text:
         key = self._row_key(name)
@@ -330,7 +679,7 @@ class TaskTree(Tree[TreeItem]):
         return text
 
     def _task_label(self, name: str, key: tuple[Any, ...]) -> Text:
-        status, glyph, duration, attempts = key
+        status, glyph, duration, attempts, kept = key
         style = self._style(_STATUS_CLASSES[status])
         text = Text(no_wrap=True, end="")
         text.append(glyph, style)
@@ -340,15 +689,24 @@ class TaskTree(Tree[TreeItem]):
         pad = self._name_width - cell_len(name)
         if pad > 0:
             text.append(" " * pad)
-        if duration:
+        if kept:
+            # Ran in an earlier run: its time is that run's (the detail pane says when).
+            text.append(f" {KEPT_MARK:>6}", self._style("task-tree--muted"))
+        elif duration:
             text.append(f" {duration:>6}", self._style("task-tree--muted"))
         if attempts > 1:
             text.append(f" x{attempts}", self._style("task-tree--warning"))
         return text
 
     def _group_label(self, group: TaskGroup) -> Text:
-        tally = self._tally.get(group.title) or Counter()
-        total = len(group.names)
+        if self.task_filter is None:
+            tally = self._tally.get(group.title) or Counter()
+            total = len(group.names)
+        else:  # what the filter shows of the group
+            statuses = self.view.statuses
+            names = self._shown.get(group.title, ())
+            tally = Counter(statuses.get(n, RowStatus.PENDING) for n in names)
+            total = len(names)
         done = sum(n for status, n in tally.items() if status.is_done)
         if tally[RowStatus.RUNNING]:
             summary = RowStatus.RUNNING
@@ -371,7 +729,7 @@ class TaskTree(Tree[TreeItem]):
         unwell = [status for status in _UNWELL if tally[status]]
         if not unwell:
             text.append(f"  {done}/{total}", self._style("task-tree--muted"))
-            return text
+            return self._of_all(text, group, total)
         # A bare done/total would read as done well: count each way of ending badly,
         # e.g. "stage 5  ✘1/1", "stage 2  ✔2/3 ✘1/3".
         gap = "  "
@@ -383,6 +741,12 @@ class TaskTree(Tree[TreeItem]):
                     self._style(_STATUS_CLASSES[status]),
                 )
                 gap = " "
+        return self._of_all(text, group, total)
+
+    def _of_all(self, text: Text, group: TaskGroup, shown: int) -> Text:
+        """A filtered group says how many tasks it has in all."""
+        if self.task_filter is not None and shown < len(group.names):
+            text.append(f" (of {len(group.names)})", self._style("task-tree--muted"))
         return text
 
     def group_label(self, title: str) -> Text | None:

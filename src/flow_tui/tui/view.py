@@ -38,6 +38,8 @@ class RunView:
         self.statuses: dict[str, RowStatus] = {}
         self.tally: dict[RowStatus, int] = dict.fromkeys(RowStatus, 0)
         self.now = 0.0
+        self._kept = frozenset()
+        self._kept_plan = None
         # Every attempt of every task in this session (a session listener the app
         # subscribes): the retry backoff, the attempts a result forgets.
         self.history = AttemptLog(clock)

@@ -40,11 +40,20 @@ class LoadDialog(PathDialog[LoadedSnapshot]):
         self.preview = preview
 
     @classmethod
-    def near(cls, source: Path | None, preview: PreviewFunction) -> LoadDialog:
-        """Offering the snapshots beside the workflow module `source` and in the working
-        folder, newest first (else the module's folder to type in)."""
-        candidates = find_snapshots(snapshot_folders(source))
-        start = display_path(candidates[0]) if candidates else ""
+    def near(
+        cls, source: Path | None, preview: PreviewFunction, last: Path | None = None
+    ) -> LoadDialog:
+        """Prefilled with `last` (the snapshot last saved or resumed) when it is still
+        there, offering the snapshots beside the workflow module `source`, in the working
+        folder and beside `last`, newest first (else the module's folder to type in)."""
+        folders = snapshot_folders(source)
+        if last is not None:
+            folders.append(last.parent)
+        candidates = find_snapshots(folders)
+        if last is not None and last.is_file():
+            start = display_path(last)
+        else:
+            start = display_path(candidates[0]) if candidates else ""
         if not start and source is not None:
             start = display_path(source.parent) + "/"
         return cls(start, candidates, preview)

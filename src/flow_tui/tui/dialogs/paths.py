@@ -97,9 +97,13 @@ def snapshot_folders(source: Path | None) -> list[Path]:
     return folders
 
 
-def default_snapshot_path(source: Path | None, workflow: str, now: datetime) -> str:
-    """Next to the workflow module (else the working folder), timestamped, TOML."""
-    folder = source.parent if source is not None else Path.cwd()
+def default_snapshot_path(folder: Path | None, workflow: str, now: datetime) -> str:
+    """In `folder` (the checkpoint's; None: the working folder), timestamped, TOML.
+
+    Not beside the workflow module: that is code, often read-only or under version
+    control, and not where the run keeps its state.
+    """
+    folder = folder if folder is not None else Path.cwd()
     stamp = now.strftime("%Y%m%d-%H%M%S")
     name = re.sub(r"[^\w.-]+", "-", workflow).strip("-") or "workflow"
     return display_path(folder / f"{name}-{stamp}.toml")
