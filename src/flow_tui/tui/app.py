@@ -351,7 +351,8 @@ class DashboardApp(CockpitViews, ExitFlow):
         extra = len(targets) - len(names)
         self.run_messages.set_note(
             f"Retrying {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
-            + (f" and {extra} task(s) that depend on it" if extra > 0 else "")
+            + (f" and {extra} task(s) that depend on it" if extra > 0 else ""),
+            until_run_ends=True,
         )
 
     # -- large runs: follow, jump, sort, fold ------------------------------------------

@@ -1,7 +1,13 @@
-"""The detail pane: everything known about the highlighted task, and its log lines."""
+"""The detail pane: everything known about the highlighted task, its attempts in this
+session, and its log lines by attempt.
+
+Tracebacks and log lines never wrap (a wrapped path or a cut word reads wrong): the pane
+scrolls sideways, and `w` widens it to the whole width.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.pretty import Pretty
@@ -12,8 +18,21 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Static
 
+from flow_tui.tui.attempts import Attempt, Outcome, retry_countdown
+from flow_tui.tui.dialogs.paths import display_path
+from flow_tui.tui.log_view import attempt_header
 from flow_tui.tui.status import GLYPH, STATUS_STYLE, RowStatus, format_duration
 from flow_tui.tui.view import RunView
+
+# How an attempt ended: its glyph and style in the attempt list.
+_OUTCOME_SHOWN: dict[Outcome, tuple[str, str]] = {
+    Outcome.SUCCESS: ("✔", "$text-success"),
+    Outcome.FAILURE: ("✘", "$text-error"),
+    Outcome.CANCELLED: ("⊘", "$text-warning"),
+    Outcome.INTERRUPTED: ("↺", "$text-warning"),
+    Outcome.RUNNING: ("⠋", "$text-accent"),
+    Outcome.WAITING: ("⟳", "$text-warning"),
+}
 
 
 def _names(names: list[str]) -> Content:
@@ -39,15 +58,17 @@ class TaskDetail(VerticalScroll):
     TaskDetail {
         background: $surface;
         padding: 0 1;
-        scrollbar-size-vertical: 1;
+        scrollbar-size: 1 1;
+        overflow-x: auto;
     }
     TaskDetail:focus { background-tint: $foreground 4%; }
     TaskDetail > Static { width: 1fr; height: auto; }
     TaskDetail > .detail--heading { text-style: bold; margin-top: 1; }
     TaskDetail > #detail-title { text-style: bold; }
     TaskDetail > #detail-error { color: $text-error; }
-    TaskDetail > #detail-traceback { color: $text-muted; }
-    TaskDetail > #detail-log { color: $text; }
+    TaskDetail > #detail-traceback { color: $text-muted; width: auto; min-width: 100%; }
+    TaskDetail > #detail-log { color: $text; width: auto; min-width: 100%; }
+    TaskDetail > #detail-attempts { width: auto; min-width: 100%; }
     """
 
     def __init__(self, view: RunView, *, id: str | None = None) -> None:
@@ -62,6 +83,8 @@ class TaskDetail(VerticalScroll):
         yield Static("Error", classes="detail--heading", id="detail-error-heading")
         yield Static(id="detail-error")
         yield Static(id="detail-traceback")
+        yield Static("Attempts", classes="detail--heading", id="detail-attempts-heading")
+        yield Static(id="detail-attempts")
         yield Static("Data", classes="detail--heading", id="detail-data-heading")
         yield Static(id="detail-data")
         yield Static("Log", classes="detail--heading", id="detail-log-heading")
@@ -82,6 +105,7 @@ class TaskDetail(VerticalScroll):
             title.update("No task highlighted")
             fields.update(Content.styled("Move in the task tree to see a task here.", "dim"))
             self._section("error", None)
+            self._section("attempts", None)
             self._section("data", None)
             self._section("log", None)
             self.query_one("#detail-traceback", Static).display = False
@@ -92,8 +116,15 @@ class TaskDetail(VerticalScroll):
         status = view.status(name)
         title.update(Text(name))
         rows: list[tuple[str, Content]] = []
-        status_text = Content.styled(f"{GLYPH[status]} {status.value}", STATUS_STYLE[status])
+        shown = status.value
+        left = view.retrying_in(name) if status is RowStatus.RETRYING else None
+        if left is not None:
+            shown = retry_countdown(left)
+        status_text = Content.styled(f"{GLYPH[status]} {shown}", STATUS_STYLE[status])
         rows.append(("Status", status_text))
+        kept = self._kept(name)
+        if kept is not None:
+            rows.append(("Kept", Content(kept)))
         if result is not None and result.message:
             rows.append(("Message", Content(result.message)))
         reason = view.rerun_reason(name)
@@ -131,35 +162,118 @@ class TaskDetail(VerticalScroll):
         lines = [Content.styled(label.ljust(width), "bold") + value for label, value in rows]
         fields.update(Content("\n").join(lines))
 
+        history = view.history.of(name)
         error = result.error if result is not None else None
+        trace = result.traceback if result is not None else None
+        if error is None and trace is None and status is not RowStatus.SUCCESS:
+            # Running again (a retry): the last error stays in view until it ends.
+            failed = next((a for a in reversed(history) if a.error or a.traceback), None)
+            if failed is not None:
+                error = f"attempt {failed.number}: {failed.error or 'failed'}"
+                trace = failed.traceback
         self._section("error", Text(error) if error else None)
         traceback = self.query_one("#detail-traceback", Static)
-        if result is not None and result.traceback:
-            traceback.update(Text(result.traceback.rstrip()))
+        if trace:
+            traceback.update(Text(trace.rstrip(), no_wrap=True))
             traceback.display = True
         else:
             traceback.display = False
+        self._section("attempts", self._attempts(history) if history else None)
         data = None
         if result is not None and result.data is not None:
             data = Pretty(result.data) if not result.data_is_repr else Text(str(result.data))
         self._section("data", data)
+        self._section("log", self._log(name), empty="no log lines")
+
+    def _kept(self, name: str) -> str | None:
+        """ "kept from FILE (ran at TIME)" for a success a resume kept, else None."""
+        view = self.view
+        source = view.session.resumed_from
+        if source is None or not view.is_kept(name):
+            return None
+        result = view.result(name)
+        metrics = result.metrics if result is not None else None
+        when = None
+        if metrics is not None:
+            when = metrics.finished_at or metrics.started_at
+        ran = (
+            f" (ran at {view.clock.local(when).strftime('%Y-%m-%d %H:%M:%S %Z')})"
+            if when is not None
+            else ""
+        )
+        return f"kept from {display_path(source)}{ran}"
+
+    def _attempts(self, attempts: Sequence[Attempt]) -> Content:
+        """One line per attempt: number, start, duration, outcome, error."""
+        view = self.view
+        now = view.clock.monotonic()
+        lines = []
+        for attempt in attempts:
+            glyph, style = _OUTCOME_SHOWN[attempt.outcome]
+            when = view.clock.local(attempt.started).strftime("%H:%M:%S")
+            if attempt.outcome is Outcome.WAITING:
+                took = "-"
+                outcome = retry_countdown(max(0.0, attempt.start - now))
+            else:
+                took = format_duration(attempt.duration(now))
+                outcome = attempt.outcome.value
+            line = Content.assemble(
+                (f"#{attempt.number:<3}", "bold"),
+                f" {when} {took:>7} ",
+                (f"{glyph} {outcome}", style),
+            )
+            if attempt.manual:
+                line += Content.styled("  (manual retry)", "$text-muted")
+            if attempt.error:
+                line += Content("  ") + Content.styled(attempt.error.splitlines()[0], "$text-error")
+            lines.append(line)
+        return Content("\n").join(lines)
+
+    def _log(self, name: str) -> Text | None:
+        """The log lines, with a header before each attempt's (when it had more than
+        one)."""
+        view = self.view
         logs = view.logs(name)
-        log = Text("\n".join(logs)) if logs else None
-        self._section("log", log, empty="no log lines")
+        if not logs:
+            return None
+        history = view.history
+        if history.total(name) <= 1:
+            return Text("\n".join(logs), no_wrap=True)
+        now = view.clock.monotonic()
+        out = Text(no_wrap=True)
+        for attempt, part in history.split_log(name, logs):
+            if attempt is None and not part:
+                continue
+            if out:
+                out.append("\n")
+            out.append(attempt_header(attempt, view.clock, now), "bold")
+            for line in part:
+                out.append("\n" + line)
+        return out
 
     def _signature(self, name: str | None) -> tuple[object, ...]:
         if name is None:
             return ()
         view = self.view
         duration = view.duration(name)
+        left = view.retrying_in(name)
         return (
             view.status(name),
             id(view.result(name)),
             view.attempts(name),
             None if duration is None else round(duration, 1),
+            None if left is None else round(left, 1),
+            self._history_signature(name),
             len(view.logs(name)),
             view.rerun_reason(name),
         )
+
+    def _history_signature(self, name: str) -> tuple[object, ...]:
+        attempts = self.view.history.of(name)
+        if not attempts:
+            return ()
+        last = attempts[-1]
+        return (self.view.history.total(name), last.outcome, last.lines)
 
     def _section(self, key: str, body: object, empty: str | None = None) -> None:
         heading = self.query_one(f"#detail-{key}-heading", Static)

@@ -30,6 +30,7 @@ class RunMessages(Static):
         self.alert: Content | None = None
         self.summary: Content | None = None
         self.note: Content | None = None
+        self.note_ends_with_run = False
         self.errors: list[str] = []
         self.dropped = 0
         self._shown: Content = Content("")
@@ -40,12 +41,19 @@ class RunMessages(Static):
         self._render_lines()
 
     def set_summary(self, summary: Content | None) -> None:
+        """The banner of a run that is over (None: a new run is on its way). The end of
+        a run also ends a note that was about it ("Retrying ...")."""
+        if summary is not None and self.note_ends_with_run:
+            self.note = None
+            self.note_ends_with_run = False
         self.summary = summary
         self._render_lines()
 
-    def set_note(self, text: str | None) -> None:
-        """A one-line hint (what a loaded snapshot will do, what to press next)."""
+    def set_note(self, text: str | None, *, until_run_ends: bool = False) -> None:
+        """A one-line hint (what a loaded snapshot will do, what to press next);
+        `until_run_ends`: the run's summary replaces it."""
         self.note = Content(text) if text else None
+        self.note_ends_with_run = bool(text) and until_run_ends
         self._render_lines()
 
     def add_error(self, text: str) -> None:

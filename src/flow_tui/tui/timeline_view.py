@@ -1,0 +1,485 @@
+"""The timeline (`t`): where the time went, one bar per task attempt on one time axis.
+
+Bars come from the dashboard's AttemptLog (every attempt of this session, retries and
+manual retries included), laid in lanes by `flow_tui.report.timeline.assign_lanes`, the
+same greedy lanes the HTML report draws: concurrent attempts never share a lane. A bar
+starts with its outcome's glyph (✔ ✘ ⊘ ↺, a spinner while running, ⟳ while waiting out
+a retry's delay) and is filled with a line of its own per outcome, so it reads without
+colour (NO_COLOR); colour comes on top.
+
+`TimelineCanvas` is a ScrollView drawing line by line (the Line API): a line costs the
+bars of one lane that cross the visible window (found by bisection), so 50,000 bars cost
+what the screen shows. Lanes are rebuilt when attempts start or end (at most a few times
+a second, less when a rebuild is slow); a running bar grows at each repaint.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.screen import Screen
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+from textual.widgets import Static
+
+from flow_tui.report.timeline import assign_lanes
+from flow_tui.tui.attempts import Attempt, AttemptLog, Outcome
+from flow_tui.tui.status import SPINNER, format_duration
+
+# Outcome -> (glyph, fill): the shape of a bar without colour.
+SHAPE: dict[Outcome, tuple[str, str]] = {
+    Outcome.SUCCESS: ("✔", "━"),
+    Outcome.FAILURE: ("✘", "▚"),
+    Outcome.CANCELLED: ("⊘", "┄"),
+    Outcome.INTERRUPTED: ("↺", "╌"),
+    Outcome.RUNNING: ("⠋", "─"),
+    Outcome.WAITING: ("⟳", "·"),
+}
+
+_CLASSES = {outcome: f"timeline--{outcome.value}" for outcome in Outcome}
+
+_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+
+
+@dataclass(slots=True)
+class TimelineBar:
+    task: str
+    attempt: Attempt
+    start: float  # seconds from the timeline's origin
+    lane: int
+
+
+def tick_label(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:g}s"
+    if seconds < 3600:
+        return f"{seconds / 60:g}m"
+    return f"{seconds / 3600:g}h"
+
+
+class TimelineCanvas(ScrollView, can_focus=True):
+    """Line 0 is the time axis; line 1 + k draws lane k (scrolled with the bars)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left,h", "bar(-1)", "Earlier bar", show=False),
+        Binding("right", "bar(1)", "Later bar", show=False),
+        Binding("up,k", "lane(-1)", "Lane above", show=False),
+        Binding("down,j", "lane(1)", "Lane below", show=False),
+        Binding("plus,equals_sign", "zoom(0.5)", "Zoom in", id="timeline_zoom_in"),
+        Binding("minus", "zoom(2)", "Zoom out", id="timeline_zoom_out"),
+        Binding("z", "fit", "Fit", id="timeline_fit", tooltip="The whole run in the width"),
+        Binding("home", "first", "First bar", show=False),
+        Binding("end", "last", "Last bar", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        *_CLASSES.values(),
+        "timeline--axis",
+        "timeline--selected",
+    }
+
+    DEFAULT_CSS = """
+    TimelineCanvas {
+        height: 1fr;
+        background: $surface;
+        scrollbar-size: 1 1;
+    }
+    TimelineCanvas > .timeline--axis { color: $text-muted; }
+    TimelineCanvas > .timeline--success { color: $text-success; }
+    TimelineCanvas > .timeline--failure { color: $text-error; text-style: bold; }
+    TimelineCanvas > .timeline--cancelled { color: $text-warning; }
+    TimelineCanvas > .timeline--interrupted { color: $text-warning; text-style: bold; }
+    TimelineCanvas > .timeline--running { color: $text-accent; text-style: bold; }
+    TimelineCanvas > .timeline--waiting { color: $text-muted; }
+    TimelineCanvas > .timeline--selected { text-style: reverse bold; }
+    """
+
+    class Selected(Message):
+        """The operator moved to the bar of `task` (the tree follows)."""
+
+        def __init__(self, task: str) -> None:
+            super().__init__()
+            self.task = task
+
+    def __init__(
+        self,
+        history: AttemptLog,
+        now: Callable[[], float],
+        *,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.history = history
+        self.now = now  # monotonic seconds, the AttemptLog's clock
+        self.bars: list[TimelineBar] = []  # by start
+        self.lane_bars: list[list[TimelineBar]] = []  # per lane, by start (so by end)
+        self.lane_ends: list[list[float]] = []
+        self.lanes = 0
+        self.origin = 0.0
+        self.span = 0.0
+        self.scale = 1.0  # seconds per cell
+        self.fit = True  # the whole run in the width (until the operator zooms)
+        self.selected: str | None = None
+        self.cursor: TimelineBar | None = None
+        self.built_version = -1
+        self.builds = 0
+        self._styles: dict[str, Style] = {}
+
+    # -- data --------------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Bars and lanes from the attempts now (running ones end now)."""
+        history = self.history
+        now = self.now()
+        spans: list[tuple[float, float, str, Attempt]] = []
+        for name, task in history.tasks.items():
+            for attempt in task.attempts:
+                end = attempt.end if attempt.end is not None else max(now, attempt.start)
+                spans.append((attempt.start, end, name, attempt))
+        spans.sort(key=lambda s: (s[0], s[1]))
+        self.origin = spans[0][0] if spans else 0.0
+        lanes = assign_lanes((s, e) for s, e, _, _ in spans)
+        origin = self.origin
+        self.bars = [
+            TimelineBar(name, attempt, start - origin, lane)
+            for (start, _end, name, attempt), lane in zip(spans, lanes, strict=True)
+        ]
+        self.lanes = max(lanes) + 1 if lanes else 0
+        self.lane_bars = [[] for _ in range(self.lanes)]
+        for bar in self.bars:
+            self.lane_bars[bar.lane].append(bar)
+        self.lane_ends = [[self.end_of(b, now) for b in lane] for lane in self.lane_bars]
+        self.span = max((e for _, e, _, _ in spans), default=origin) - origin
+        self.built_version = history.version
+        self.builds += 1
+        if self.cursor is not None:
+            self.cursor = self._bar_of(self.cursor.attempt)
+        if self.cursor is None and self.selected is not None:
+            self.cursor = self._first_bar_of(self.selected)
+        self._resize()
+
+    def grow(self) -> None:
+        """The run goes on: running bars end now, and a fitted axis takes them in."""
+        if any(b.attempt.end is None for b in self.bars[-64:]) or self.history.waiting:
+            self.span = max(self.span, self.now() - self.origin)
+        if self.fit:
+            self._resize()
+        else:
+            self.refresh()
+
+    def end_of(self, bar: TimelineBar, now: float | None = None) -> float:
+        attempt = bar.attempt
+        if attempt.end is not None:
+            return attempt.end - self.origin
+        return max(self.now() if now is None else now, attempt.start) - self.origin
+
+    def _bar_of(self, attempt: Attempt) -> TimelineBar | None:
+        return next((b for b in self.bars if b.attempt is attempt), None)
+
+    def _first_bar_of(self, task: str) -> TimelineBar | None:
+        return next((b for b in reversed(self.bars) if b.task == task), None)
+
+    def _resize(self) -> None:
+        width = max(1, self.size.width or 80)
+        if self.fit:
+            # The whole span in the width, in a "nice" number of seconds per cell.
+            self.scale = max(self.span / max(1, width - 2), 0.001)
+        cells = math.ceil(self.span / self.scale) + 2 if self.bars else 0
+        self.virtual_size = Size(max(cells, width), self.lanes + 1)
+        self.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._resize()
+
+    # -- selection ---------------------------------------------------------------------
+
+    def select_task(self, task: str | None) -> None:
+        """Highlight the bars of `task` (the tree's highlighted task), and show its last."""
+        self.selected = task
+        self.cursor = self._first_bar_of(task) if task is not None else None
+        self._show_cursor()
+        self.refresh()
+
+    def _move_to(self, bar: TimelineBar | None) -> None:
+        if bar is None:
+            return
+        self.cursor = bar
+        changed = bar.task != self.selected
+        self.selected = bar.task
+        self._show_cursor()
+        self.refresh()
+        if changed:
+            self.post_message(self.Selected(bar.task))
+
+    def _show_cursor(self) -> None:
+        bar = self.cursor
+        if bar is None:
+            return
+        x0 = int(bar.start / self.scale)
+        x1 = max(x0 + 1, math.ceil(self.end_of(bar) / self.scale))
+        width = min(x1 - x0, max(1, self.size.width - 2))
+        self.scroll_to_region(
+            Region(x0, bar.lane, width, 2), animate=False, immediate=True, force=True
+        )
+
+    def action_bar(self, step: int) -> None:
+        bar = self.cursor
+        if bar is None:
+            self._move_to(self.bars[0] if self.bars else None)
+            return
+        lane = self.lane_bars[bar.lane]
+        i = lane.index(bar) + step
+        if 0 <= i < len(lane):
+            self._move_to(lane[i])
+
+    def action_lane(self, step: int) -> None:
+        bar = self.cursor
+        if bar is None:
+            self._move_to(self.bars[0] if self.bars else None)
+            return
+        lane = bar.lane + step
+        while 0 <= lane < self.lanes:
+            found = self._near(lane, bar.start)
+            if found is not None:
+                self._move_to(found)
+                return
+            lane += step
+
+    def _near(self, lane: int, at: float) -> TimelineBar | None:
+        bars = self.lane_bars[lane]
+        if not bars:
+            return None
+        i = bisect.bisect_left(self.lane_ends[lane], at)
+        if i >= len(bars):
+            return bars[-1]
+        if i > 0 and at - self.lane_ends[lane][i - 1] < bars[i].start - at:
+            return bars[i - 1]
+        return bars[i]
+
+    def action_first(self) -> None:
+        self._move_to(self.bars[0] if self.bars else None)
+
+    def action_last(self) -> None:
+        self._move_to(self.bars[-1] if self.bars else None)
+
+    def action_zoom(self, factor: float) -> None:
+        self.fit = False
+        self.scale = min(max(self.scale * factor, 0.001), max(self.span, 1.0) * 2)
+        self._resize()
+        self._show_cursor()
+
+    def action_fit(self) -> None:
+        self.fit = True
+        self._resize()
+        self.scroll_to(x=0, animate=False, immediate=True)
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        lane = int(self.scroll_offset.y) + offset.y - 1
+        if not 0 <= lane < self.lanes:
+            return
+        at = (int(self.scroll_offset.x) + offset.x + 0.5) * self.scale
+        self._move_to(self._near(lane, at))
+
+    # -- drawing -----------------------------------------------------------------------
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = {}
+
+    def _style(self, component: str) -> Style:
+        style = self._styles.get(component)
+        if style is None:
+            style = self._styles[component] = self.get_component_rich_style(component)
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        scroll_x, scroll_y = self.scroll_offset
+        base = self.rich_style
+        if y == 0:
+            return self._axis(int(scroll_x), width, base)
+        lane = int(scroll_y) + y - 1
+        if not 0 <= lane < self.lanes:
+            return Strip.blank(width, base)
+        return self._lane(lane, int(scroll_x), width, base)
+
+    def _axis(self, x0: int, width: int, base: Style) -> Strip:
+        scale = self.scale
+        step = next((s for s in _STEPS if s / scale >= 10), _STEPS[-1])
+        chars = [" "] * width
+        first = math.ceil(x0 * scale / step)
+        k = first
+        while True:
+            x = round(k * step / scale) - x0
+            if x >= width:
+                break
+            label = "╵" + tick_label(k * step)
+            for i, ch in enumerate(label):
+                if 0 <= x + i < width:
+                    chars[x + i] = ch
+            k += 1
+        return Strip([Segment("".join(chars), base + self._style("timeline--axis"))], width)
+
+    def _lane(self, lane: int, x0: int, width: int, base: Style) -> Strip:
+        scale = self.scale
+        bars = self.lane_bars[lane]
+        ends = self.lane_ends[lane]
+        t0 = x0 * scale
+        i = bisect.bisect_left(ends, t0)
+        if i > 0:
+            i -= 1  # a running bar's end grows past the one recorded
+        segments: list[Segment] = []
+        cursor = 0  # cells drawn
+        now = self.now()
+        selected = self.selected
+        picked = self.cursor
+        spin = SPINNER[int(now * 10) % len(SPINNER)]
+        for bar in bars[i:]:
+            start = int(bar.start / scale) - x0
+            if start >= width:
+                break
+            end = max(start + 1, math.ceil(self.end_of(bar, now) / scale) - x0)
+            if end <= cursor:
+                continue
+            outcome = bar.attempt.outcome
+            glyph, fill = SHAPE[outcome]
+            if outcome is Outcome.RUNNING:
+                glyph = spin
+            text = glyph + " " + bar.task + " "
+            length = end - start
+            body = text[:length] if cell_len(text) >= length else text + fill * (length - len(text))
+            if start < cursor:
+                body = body[cursor - start :]
+                start = cursor
+            if start > cursor:
+                segments.append(Segment(" " * (start - cursor), base))
+            body = body[: width - start]
+            style = base + self._style(_CLASSES[outcome])
+            if bar.task == selected:
+                style += self._style("timeline--selected")
+                if bar is picked:
+                    style += Style(underline=True)
+            segments.append(Segment(body, style))
+            cursor = start + cell_len(body)
+        if cursor < width:
+            segments.append(Segment(" " * (width - cursor), base))
+        return Strip(segments, width)
+
+
+class TimelineScreen(Screen[str | None]):
+    """Full screen: a line about the run's time, the canvas, the keys. Dismissed with the
+    selected task (the tree already follows it)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,t,q", "close", "Back", id="timeline_close"),
+        Binding("enter", "close", "Back", show=False),
+        Binding("l", "log_view", "Log", id="timeline_log", tooltip="The log of this task"),
+    ]
+
+    DEFAULT_CSS = """
+    TimelineScreen { layout: vertical; }
+    TimelineScreen > #timeline-title { height: auto; padding: 0 1; background: $panel; }
+    TimelineScreen > #timeline-keys { height: 1; padding: 0 1; background: $panel; }
+    """
+
+    REFRESH_INTERVAL = 0.25  # seconds between looks at new attempts and growing bars
+
+    def __init__(
+        self,
+        history: AttemptLog,
+        now: Callable[[], float],
+        selected: str | None,
+        *,
+        kept: int = 0,
+        on_select: Callable[[str], None] | None = None,
+        on_log: Callable[[str], None] | None = None,
+        live: Callable[[], bool] = lambda: False,
+    ) -> None:
+        super().__init__()
+        self.history = history
+        self.canvas = TimelineCanvas(history, now, id="timeline")
+        self.canvas.selected = selected
+        self.kept = kept
+        self.on_select = on_select
+        self.on_log = on_log
+        self.live = live
+        self._build_cost = 0.0  # seconds the last rebuild took
+        self._built_at = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="timeline-title")
+        yield self.canvas
+        yield Static(
+            "←→ bar  ↑↓ lane  +/- zoom  z fit  click selects  l log  esc back",
+            id="timeline-keys",
+        )
+
+    def on_mount(self) -> None:
+        self._rebuild()
+        self.canvas.select_task(self.canvas.selected)
+        self.set_interval(self.REFRESH_INTERVAL, self.tick)
+
+    def _rebuild(self) -> None:
+        began = time.perf_counter()
+        self.canvas.rebuild()
+        self._built_at = time.perf_counter()
+        self._build_cost = self._built_at - began
+        self._title()
+
+    def tick(self) -> None:
+        """New attempts: lanes again, but a slow rebuild (tens of thousands of bars)
+        waits ten times its cost, so it never takes more than a tenth of the loop."""
+        canvas = self.canvas
+        if (
+            canvas.built_version != self.history.version
+            and time.perf_counter() - self._built_at >= 10 * self._build_cost
+        ):
+            self._rebuild()
+            return
+        if self.live():
+            canvas.grow()
+            self._title()
+
+    def _title(self) -> None:
+        canvas = self.canvas
+        bars = len(canvas.bars)
+        busy = sum(canvas.end_of(b) - b.start for b in canvas.bars)
+        parts = [
+            f"Timeline: {bars} attempt{'s' if bars != 1 else ''} in {canvas.lanes} "
+            f"lane{'s' if canvas.lanes != 1 else ''} over {format_duration(canvas.span)}",
+            f"busy {format_duration(busy)}",
+            f"1 cell = {format_duration(canvas.scale)}",
+        ]
+        if self.kept:
+            parts.append(f"{self.kept} kept task(s) not drawn (they ran before)")
+        legend = "  ".join(f"{g}{f} {o.value}" for o, (g, f) in SHAPE.items())
+        self.query_one("#timeline-title", Static).update("  ·  ".join(parts) + "\n" + legend)
+
+    def on_timeline_canvas_selected(self, message: TimelineCanvas.Selected) -> None:
+        if self.on_select is not None:
+            self.on_select(message.task)
+
+    def action_close(self) -> None:
+        self.dismiss(self.canvas.selected)
+
+    def action_log_view(self) -> None:
+        if self.on_log is not None and self.canvas.selected is not None:
+            self.on_log(self.canvas.selected)
