@@ -36,19 +36,19 @@ class TaskGraph:
         # tasks in name order. Built as one string, each pass over the tasks a map() of
         # built-ins in declaration order, then the pieces sorted: a piece starts with its
         # name and NUL, so pieces sort as their names do unless a name holds a NUL
-        # (then the names are sorted). At 1M tasks a loop per task cost over a second.
+        # (then the names are sorted; told by the text's NULs, where a pass over the
+        # names would cost more). At 1M tasks a loop per task cost over a second.
         deps = [*map(_deps_of, self.steps)]
         # Sorted only where a task has two or more (no list made per task otherwise).
         several = max(map(len, deps), default=0) > 1
         bodies = map(_SOH.join, map(sorted, deps) if several else deps)
         ends = map(_ENDS.__getitem__, map(bool, deps))  # no dependency: no SOH
         pieces = [*map("".join, zip(self.index, repeat("\x00"), bodies, ends))]
-        if "\x00" in "".join(self.index):
+        text = "".join(sorted(pieces))
+        if text.count("\x00") != len(pieces):
+            # A name holds a NUL (without one, each piece holds one NUL): by the names.
             by_name = dict(zip(self.index, pieces, strict=True))
-            pieces = [by_name[name] for name in sorted(by_name)]
-        else:
-            pieces.sort()
-        text = "".join(pieces)
+            text = "".join([by_name[name] for name in sorted(by_name)])
         return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def depths(self) -> list[int]:

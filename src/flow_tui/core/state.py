@@ -415,21 +415,25 @@ class TaskStateManager:
             or list(results) == names
         )
         stash, self._ordered = self._ordered, None
+        ordered: dict[str, TaskResult] | None = None
         if complete and not in_order and self._status.is_over:
             # The run is over and every task has a result: put them in declaration order
             # once, in place (whoever holds the dict sees the same results), so that this
             # and every later snapshot copies the dict whole instead of looking up each
             # task (at 1M tasks: 0.04 s instead of 0.8 s).
             if stash is not None and stash[0] is results and stash[1] == len(results):
-                declared = stash[2]  # made by `ordered_results` at the end of the run
+                # Made by `ordered_results` at the end of the run, held by nobody else:
+                # it is this snapshot's (a copy of 1M entries fewer).
+                ordered = declared = stash[2]
             else:
                 declared = _in_declaration_order(graph, results)
             results.clear()
-            results.update(declared)
+            results.update(declared)  # into an empty dict: a copy of its table
             in_order = True
         if in_order:
             self._in_order = (results, len(results))
-            ordered = dict(results)
+            if ordered is None:
+                ordered = dict(results)
         else:
             ordered = {name: results[name] for name in names if name in results}
         return Snapshot(
