@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Input, OptionList, Static
+from textual.widgets import Button, Input, OptionList, RadioSet, Static
 
 from flow_tui import Snapshot, TaskResult, TaskStatus
 from flow_tui.session import RunState, Session, SessionOptions
-from flow_tui.tui.dialogs import ConfirmDialog, LoadDialog, PlanScreen, SaveDialog
+from flow_tui.tui.dialogs import HelpScreen, LoadDialog, PlanScreen, SaveDialog
+from flow_tui.tui.dialogs.consent import Choice
 from flow_tui.tui.dialogs.paths import PathSuggester, find_snapshots
 from flow_tui.tui.status import RowStatus
 from flow_tui.tui.task_tree import TaskTree
@@ -183,19 +185,81 @@ async def test_save_over_an_existing_file_asks_before_overwriting(workdir: Path)
         await app.wait_for_run()
         await pilot.press("s")
         dialog = app.screen
+        assert isinstance(dialog, SaveDialog)
         await type_path(pilot, dialog, "#save-path", "run.toml")
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "overwrite question")
-        await pilot.press("n")
-        await until(pilot, lambda: dialog_error(dialog, "#save-error"), "not saved")
-        assert target.read_text() == "keep me\n"
+        # Asked inside the dialog, not in a box drawn over it.
+        await until(pilot, lambda: "exists" in dialog_error(dialog, "#save-error"), "asked")
         assert app.screen is dialog
-
+        assert str(dialog.query_one("#save", Button).label) == "Overwrite"
+        assert target.read_text() == "keep me\n"
+        # Another path: the question goes; back to the same one: asked again.
+        await type_path(pilot, dialog, "#save-path", "run2.toml")
+        assert str(dialog.query_one("#save", Button).label) == "Save"
+        assert not dialog_error(dialog, "#save-error")
+        await type_path(pilot, dialog, "#save-path", "run.toml")
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "overwrite question")
-        await pilot.press("y")
+        await until(pilot, lambda: "exists" in dialog_error(dialog, "#save-error"), "asked")
+        assert target.read_text() == "keep me\n"
+
+        await pilot.press("enter")  # Overwrite
         await until(pilot, lambda: not isinstance(app.screen, SaveDialog), "saved")
     assert Snapshot.load(target).workflow == "pipeline"
+
+
+async def test_save_proposes_beside_the_checkpoint_then_the_last_path(workdir: Path) -> None:
+    (workdir / "state").mkdir()
+    options = SessionOptions(checkpoint=workdir / "state" / "ck.toml")
+    app = make_app(pipeline(Bodies(), gate=()), options, source=workdir / "flows" / "etl.py")
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await pilot.press("s")
+        dialog = app.screen
+        assert isinstance(dialog, SaveDialog)
+        proposed = dialog.path_input.value
+        assert proposed.startswith("state/pipeline-") and proposed.endswith(".toml")
+        await type_path(pilot, dialog, "#save-path", "mine.json")
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, SaveDialog), "saved")
+        await pilot.press("s")
+        dialog = app.screen
+        assert isinstance(dialog, SaveDialog)
+        assert dialog.path_input.value == "mine.json"  # remembered
+        await pilot.press("escape")
+        await pilot.press("o")
+        dialog = app.screen
+        assert isinstance(dialog, LoadDialog)
+        assert dialog.path_input.value == "mine.json"  # the snapshot last saved
+
+
+async def test_the_help_screen_close_button_is_on_screen_at_80_by_24() -> None:
+    app = make_app(pipeline(Bodies(), gate=()), autostart=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        await pilot.pause()
+        close = app.screen.query_one("#close", Button)
+        region = close.region
+        assert region.height > 0 and region.bottom <= 24
+        assert app.screen.get_widget_at(region.x + 2, region.y + 1)[0] is close
+        await pilot.press("enter")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+class Choices(App[None]):
+    def compose(self) -> ComposeResult:
+        yield RadioSet(Choice("Run it again", value=True), Choice("It completed: mark it done"))
+
+
+async def test_a_chosen_radio_button_reads_without_colour() -> None:
+    app = Choices()
+    async with app.run_test(size=(60, 8)) as pilot:
+        chosen, other = app.query(Choice)
+        assert "●" in chosen._button.plain
+        assert "●" not in other._button.plain
+        other.value = True  # the set lets go of the other one
+        await pilot.pause()
+        assert "●" not in chosen._button.plain and "●" in other._button.plain
 
 
 # -- load ------------------------------------------------------------------------------
@@ -339,8 +403,12 @@ async def test_interrupted_non_idempotent_tasks_need_explicit_consent(
         # In the snapshot's task list, never ran: pending, not new.
         assert screen.plan.pending == ["load[1]", "report"] and screen.plan.new == []
         assert screen.query_one("#apply").disabled
-        await pilot.press("a")  # refused: no decision yet
+        summary = screen.query_one("#consent-summary", Static)
+        hint = str(summary.render())
+        assert "Apply is off until you choose" in hint and "1 of 1 still open (publish)" in hint
+        await pilot.press("a")  # refused: no decision yet, and the hint says what to do
         assert screen.is_active  # still open
+        assert summary.has_class("-refused")
 
         # The consent radio set is focused: down/enter picks an answer.
         await pilot.press("enter" if choice == "rerun" else "down", "enter")

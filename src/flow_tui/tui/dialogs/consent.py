@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.style import Style
 from textual.widget import Widget
 from textual.widgets import Button, RadioButton, RadioSet, Static
 
@@ -29,6 +30,24 @@ class PlanDecision:
     mark_done: list[str] = field(default_factory=list)
 
 
+class Choice(RadioButton):
+    """A radio button whose dot is drawn only when it is chosen: the choice reads without
+    colour (NO_COLOR), where Textual's shows a dot in both states."""
+
+    @property
+    def _button(self) -> Content:
+        button_style = self.get_visual_style("toggle--button")
+        side_style = Style(
+            foreground=button_style.background,
+            background=self.background_colors[1],
+        )
+        return Content.assemble(
+            (self.BUTTON_LEFT, side_style),
+            (self.BUTTON_INNER if self.value else " ", button_style),
+            (self.BUTTON_RIGHT, side_style),
+        )
+
+
 class ConsentScreen(Dialog[PlanDecision | None]):
     """Dismisses with the decision about every held task, or None (cancel)."""
 
@@ -37,6 +56,7 @@ class ConsentScreen(Dialog[PlanDecision | None]):
     ConsentScreen #plan-body { height: auto; max-height: 20; }
     ConsentScreen .plan--consent { height: auto; width: 1fr; margin-top: 1; }
     ConsentScreen RadioSet { width: 1fr; }
+    ConsentScreen #consent-summary.-refused { color: $text-warning; text-style: bold; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -73,8 +93,8 @@ class ConsentScreen(Dialog[PlanDecision | None]):
                 classes="plan--consent",
             )
             yield RadioSet(
-                RadioButton("Run it again", id=f"rerun-{index}"),
-                RadioButton("It completed: mark it done", id=f"done-{index}"),
+                Choice("Run it again", id=f"rerun-{index}"),
+                Choice("It completed: mark it done", id=f"done-{index}"),
                 id=f"consent-{index}",
                 name=name,
             )
@@ -100,7 +120,14 @@ class ConsentScreen(Dialog[PlanDecision | None]):
     def _summary(self) -> str:
         """What applying does, in words, so the choice is visible before `a`."""
         if not self.decided:
-            return "Choose for each task above (↑ ↓ and enter); then a applies."
+            left = [n for n, c in self.choices.items() if c is None]
+            label = self.APPLY_LABEL.split(" (")[0]
+            return (
+                f"{label} is off until you choose for every task above: "
+                f"{len(left)} of {len(self.choices)} still open ({', '.join(left[:3])}"
+                f"{' ...' if len(left) > 3 else ''}). "
+                "↑ ↓ picks an answer, enter or space chooses it."
+            )
         again = [n for n, c in self.choices.items() if c == "rerun"]
         done = [n for n, c in self.choices.items() if c == "done"]
         parts = []
@@ -126,9 +153,7 @@ class ConsentScreen(Dialog[PlanDecision | None]):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "apply":
-            return True if self.decided else None
-        return True
+        return True  # `a` before every task is decided says what is missing
 
     def decision(self) -> PlanDecision:
         return PlanDecision(
@@ -139,6 +164,10 @@ class ConsentScreen(Dialog[PlanDecision | None]):
     def action_apply(self) -> None:
         if self.decided:
             self.dismiss(self.decision())
+        elif self.choices:
+            summary = self.query_one("#consent-summary", Static)
+            summary.add_class("-refused")
+            self.app.bell()
 
     @on(Button.Pressed, "#apply")
     def _apply(self, event: Button.Pressed) -> None:

@@ -46,6 +46,7 @@ class HelpScreen(Dialog[None]):
     DEFAULT_CSS = """
     HelpScreen > .dialog { width: 100; }
     HelpScreen #help-keys { height: auto; max-height: 20; }
+    HelpScreen .dialog--buttons { margin-top: 0; }
     """
 
     def __init__(self, keys: list[KeyHelp]) -> None:
@@ -60,6 +61,7 @@ class HelpScreen(Dialog[None]):
         for key in self.keys:
             table.add_row(Text(key.keys), Text(key.description), Text(key.tooltip))
         table.add_row(Text("↑ ↓ space"), Text("Move, fold"), Text("Move in the tree; fold a group"))
+        table.add_row(Text("ctrl+p"), Text("Commands"), Text("Every action by name"))
         with Vertical(classes="dialog") as box:
             box.border_title = "Keys"
             with VerticalScroll(id="help-keys"):
@@ -74,6 +76,16 @@ class HelpScreen(Dialog[None]):
 
     def on_mount(self) -> None:
         self.query_one("#close", Button).focus()
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        """The key list scrolls so that Close stays on screen (80x24 included): the
+        screen's height less the border, hint and button rows."""
+        room = max(3, self.size.height - 9)
+        self.query_one("#help-keys").styles.max_height = min(20, room)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
