@@ -15,9 +15,9 @@ from flow_tui.tui.status import (
     ORDER,
     STATUS_STYLE,
     RowStatus,
-    format_clock,
     progress_done,
 )
+from flow_tui.tui.summary import run_time
 from flow_tui.tui.view import RunView
 
 BAR_WIDTH = 20
@@ -85,6 +85,7 @@ class RunHeader(Widget):
         self.state = RunState.PENDING
         self.counts: dict[RowStatus, int] = {}
         self.elapsed = 0.0
+        self.time = "⏱ 0:00"  # running time, paused time, ETA (summary.run_time)
         self.attached = ""  # "attached to RUN (pid N)" on a dashboard of another process
 
     def show(self, view: RunView, counts: dict[RowStatus, int]) -> None:
@@ -92,12 +93,14 @@ class RunHeader(Widget):
         self.state = view.state
         self.counts = counts
         self.elapsed = view.elapsed()
+        self.time = run_time(view)
         self.refresh()
 
     def show_elapsed(self, view: RunView) -> None:
-        elapsed = view.elapsed()
-        if int(elapsed) != int(self.elapsed):
-            self.elapsed = elapsed
+        shown = run_time(view)
+        if shown != self.time:
+            self.elapsed = view.elapsed()
+            self.time = shown
             self.refresh()
 
     @property
@@ -113,7 +116,7 @@ class RunHeader(Widget):
             "  ",
             (self.state_text, _STATE_STYLE[self.state]),
             "  ",
-            (f"⏱ {format_clock(self.elapsed)}", "$text-muted"),
+            (self.time, "$text-muted"),
         )
         if self.attached:
             left += Content.styled(f"  ⇄ {self.attached}", "bold $text-secondary")

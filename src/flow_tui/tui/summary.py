@@ -3,10 +3,19 @@ notices shared with the headless output, as sentences."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.content import Content
 
 from flow_tui.session import RunState
+from flow_tui.tui.clock import estimate_left
 from flow_tui.tui.status import RowStatus, format_clock
+
+if TYPE_CHECKING:
+    from flow_tui.tui.view import RunView
+
+# Statuses of tasks that still have to run (or finish) in this run.
+_LEFT = (RowStatus.PENDING, RowStatus.RUNNING, RowStatus.RETRYING, RowStatus.INTERRUPTED)
 
 # How the tasks of a run that is over can have ended other than in success: words.
 _OTHER_ENDS = (
@@ -54,3 +63,33 @@ def run_summary(
         f"✘ Run {verb} after {took}: {', '.join(parts)}. {hint}.",
         "$text-error" if state is RunState.FAILED else "$text-warning",
     )
+
+
+def run_time(view: RunView) -> str:
+    """The header's clock: time spent running, time spent paused apart (once there was
+    some), and while the run runs an estimate of what is left (`estimate_left`: the
+    mean duration of the attempts that finished, over the parallelism seen so far),
+    e.g. "⏱ 1:05  ‖ 0:20 paused  ETA ~2:10"."""
+    clock = view.clock
+    session = view.session
+    elapsed = view.elapsed()
+    text = f"⏱ {format_clock(elapsed)}"
+    paused = clock.paused(session)
+    if paused >= 1.0:
+        text += f"  ‖ {format_clock(paused)} paused"
+    if session.state is RunState.RUNNING:
+        counts = view.tally
+        running = [*view.running]
+        ages = [d for d in map(view.duration, running) if d is not None]
+        history = view.history
+        left = estimate_left(
+            finished=history.finished,
+            busy=history.busy,
+            elapsed=elapsed,
+            remaining=sum(counts.get(status, 0) for status in _LEFT),
+            running_ages=ages,
+            concurrency=getattr(session, "concurrency", None),
+        )
+        if left is not None:
+            text += f"  ETA ~{format_clock(left + 0.999)}"
+    return text

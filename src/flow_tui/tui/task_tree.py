@@ -206,6 +206,7 @@ class TaskTree(Tree[TreeItem]):
     TaskTree > .task-tree--skipped { color: $text-muted; }
     TaskTree > .task-tree--cancelled { color: $text-warning; }
     TaskTree > .task-tree--interrupted { color: $text-warning; text-style: bold; }
+    TaskTree > .task-tree--retrying { color: $text-warning; }
     TaskTree > .task-tree--muted { color: $text-muted; }
     TaskTree > .task-tree--warning { color: $text-warning; }
     """
@@ -667,6 +668,9 @@ class TaskTree(Tree[TreeItem]):
         duration = view.duration(name)
         glyph = spinner_frame(view.now) if status is RowStatus.RUNNING else GLYPH[status]
         shown = "" if duration is None else format_duration(duration)
+        if status is RowStatus.RETRYING:  # the backoff's countdown (attempts.py)
+            left = view.retrying_in(name)
+            shown = "" if left is None else f"retry in {left:.1f}s"
         return (status, glyph, shown, view.attempts(name), view.is_kept(name))
 
     def _row_text(self, name: str) -> Text:
