@@ -121,23 +121,32 @@ def build_graph(steps: Sequence[TaskStep[Any]]) -> TaskGraph:
     get = index.get
     forward = True  # every dependency declared before its dependent: no cycle possible
     i = 0
+    add = deps.append
     try:
-        for i, step in enumerate(step_list):
-            names = step.dependencies
+        for i, names in enumerate(map(_deps_of, step_list)):
             if not names:
-                deps.append([])
+                add([])
                 continue
-            mine: list[int] = [*map(get, names)]  # type: ignore[list-item]
-            k = len(mine)
-            if k > 1 and (mine[0] == mine[1] if k == 2 else len(set(mine)) != k):
-                mine = list(dict.fromkeys(mine))  # a dependency named twice counts once
-            for j in mine:
+            k = len(names)
+            if k == 1:  # the usual case, written out: no list made to resolve it
+                j: int = get(names[0])  # type: ignore[assignment]
                 if j >= i:  # None (an unknown name) raises TypeError here
                     if j == i:
                         raise TypeError
                     forward = False
                 dependents[j].append(i)
-            deps.append(mine)
+                add([j])
+                continue
+            mine: list[int] = [*map(get, names)]  # type: ignore[list-item]
+            if mine[0] == mine[1] if k == 2 else len(set(mine)) != k:
+                mine = list(dict.fromkeys(mine))  # a dependency named twice counts once
+            for j in mine:
+                if j >= i:
+                    if j == i:
+                        raise TypeError
+                    forward = False
+                dependents[j].append(i)
+            add(mine)
     except TypeError:
         step = step_list[i]
         _bad_dependency(step, [*map(get, step.dependencies)], i)
