@@ -473,6 +473,7 @@ class Session:
                 rerun_interrupted=self._consent,
                 mark_done=self._mark_done,
                 mark_done_by=self._mark_done_by,
+                plan=self.plan,  # planned when loaded: the runner does not plan again
             )
         if self.checkpointer is not None:
             builder.with_barrier(self.checkpointer)

@@ -205,3 +205,50 @@ async def test_a_resume_from_a_file_of_this_graph_keeps_every_result_in_order(
     assert list(results) == [s.name for s in steps]
     assert all(results[n] is loaded.results[n] for n in results)
     assert runner.snapshot().results == loaded.results
+
+
+async def test_a_plan_made_before_is_taken_only_for_what_it_was_made_of() -> None:
+    steps = chain(8)
+    graph = build_graph(steps)
+    basis = saved([s.name for s in steps[:5]], tasks=[s.name for s in steps])
+    plan = plan_resume(basis, graph)
+
+    runner = TaskRunnerBuilder(None).with_snapshot(basis, plan=plan).build()
+    await runner.execute(graph)
+    assert runner.plan is plan  # not planned again
+
+    other_graph = TaskRunnerBuilder(None).with_snapshot(basis, plan=plan).build()
+    await other_graph.execute(steps)  # a graph of its own: planned for it
+    assert other_graph.plan is not plan and other_graph.plan == plan
+
+    copy = Snapshot(results=dict(basis.results), tasks=list(basis.tasks))
+    other_basis = TaskRunnerBuilder(None).with_snapshot(copy, plan=plan).build()
+    await other_basis.execute(graph)
+    assert other_basis.plan is not plan
+
+    interrupted = Snapshot(results=dict(basis.results), tasks=list(basis.tasks), interrupted=["t5"])
+    unmarked = plan_resume(interrupted, graph)
+    marked = TaskRunnerBuilder(None).with_snapshot(interrupted, mark_done=["t5"], plan=unmarked)
+    runner = marked.build()
+    results = await runner.execute(graph)
+    assert runner.plan is not unmarked and runner.plan is not None
+    assert runner.plan.marked_done == ["t5"] and results["t5"].message is not None
+
+
+async def test_a_session_resuming_a_snapshot_plans_it_once(tmp_path: Path) -> None:
+    from flow_tui import Workflow
+    from flow_tui.session import Session, SessionOptions
+
+    steps = chain(50)
+    first = TaskRunnerBuilder(None).build()
+    await first.execute(steps[:30])
+    path = first.snapshot().save(tmp_path / "run.json")
+    session = Session.open(Workflow(name="w", steps=steps), SessionOptions(resume=path))
+    try:
+        planned = session.plan
+        assert planned is not None and len(planned.kept) == 30 and len(planned.new) == 20
+        results = await session.run()
+        assert session.runner is not None and session.runner.plan is planned
+        assert len(results) == 50 and all(r.ok for r in results.values())
+    finally:
+        await session.close()

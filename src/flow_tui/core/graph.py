@@ -13,7 +13,7 @@ from flow_tui.core.errors import WorkflowValidationError
 from flow_tui.core.model import TaskStep
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class TaskGraph:
     """The validated, indexed form of a list of steps (declaration order is kept)."""
 

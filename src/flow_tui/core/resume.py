@@ -6,6 +6,7 @@ The state manager applies a plan when a run is prepared; front ends show one bef
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,21 @@ class ResumePlan:
     needs_consent: list[str] = field(default_factory=list)  # interrupted, not idempotent
     marked_done: list[str] = field(default_factory=list)
     graph_changed: bool = False
+    # What `plan_resume` made it of: the snapshot and the graph (weakly) and the tasks
+    # marked done. A runner given a plan made before (the one shown to the operator)
+    # takes it only if made of the same; else it plans again. Not part of the value.
+    _made_of: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+
+    def made_of(self, basis: Snapshot, graph: TaskGraph | None, mark_done: Iterable[str]) -> bool:
+        """Whether `plan_resume(basis, graph, mark_done=mark_done)` made this plan (any
+        graph when `graph` is None). The snapshot must not have changed since."""
+        made = self._made_of
+        return (
+            made is not None
+            and made[0]() is basis
+            and (graph is None or made[1]() is graph)
+            and made[2] == frozenset(mark_done)
+        )
 
     def counts(self) -> str:
         """What will run, in the plan's words: "2 kept, 1 re-run, 14 pending, 0 new"."""
@@ -186,6 +202,7 @@ def plan_resume(
     saved_results = basis.results
     steps = graph.steps
     plan = ResumePlan()
+    plan._made_of = (weakref.ref(basis), weakref.ref(graph), frozenset(marked))
     if not (saved_results or basis.interrupted or marked or basis.tasks):
         return plan  # a fresh run: nothing to classify
     saved_interrupted = set(basis.interrupted)

@@ -301,6 +301,7 @@ class TaskRunnerBuilder(Generic[C]):
         self._rerun_interrupted = False
         self._mark_done: tuple[str, ...] = ()
         self._mark_done_by: str = "flag"
+        self._plan: ResumePlan | None = None
         self._invoker: TaskInvoker | None = None
         self._barrier: CommitBarrier | None = None
         self._workflow_name: str | None = None
@@ -328,6 +329,7 @@ class TaskRunnerBuilder(Generic[C]):
         rerun_interrupted: bool = False,
         mark_done: Iterable[str] = (),
         mark_done_by: str = "flag",
+        plan: ResumePlan | None = None,
     ) -> Self:
         """Resume from saved results: saved successes are kept, the rest run again.
 
@@ -336,9 +338,15 @@ class TaskRunnerBuilder(Generic[C]):
         only name tasks the snapshot lists as interrupted (else `execute` raises
         MarkDoneError); their result says who decided: "marked done by hand (--mark-done)"
         with `mark_done_by="flag"`, "marked done by the operator" with "operator".
+
+        `plan`: the `plan_resume` of this snapshot (unchanged since), with the same
+        `mark_done`, for the graph that will run, made before (e.g. shown to the
+        operator): taken as it is instead of planning again. A plan made of anything
+        else is not used: the run plans for itself.
         """
         check_mark_done_by(mark_done_by)
         self._snapshot = snapshot
+        self._plan = plan
         self._rerun_interrupted = rerun_interrupted
         self._mark_done = tuple(mark_done)
         self._mark_done_by = mark_done_by
@@ -366,6 +374,7 @@ class TaskRunnerBuilder(Generic[C]):
                 rerun_interrupted=self._rerun_interrupted,
                 mark_done=self._mark_done,
                 mark_done_by=self._mark_done_by,
+                plan=self._plan,
             )
         runner: TaskRunner[C] = TaskRunner(
             self._context,

@@ -43,7 +43,7 @@ def _get_codec() -> SnapshotCodec:
     return _codec
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class Snapshot:
     """Task results of a run at one moment, plus what is needed to resume from them.
 

@@ -47,6 +47,7 @@ class TaskStateManager:
         self._rerun_interrupted = False
         self._mark_done: tuple[str, ...] = ()
         self._mark_done_by = "flag"
+        self._plan: ResumePlan | None = None  # made before, of the snapshot hydrated
         self.graph: TaskGraph | None = None
         self.results: dict[str, TaskResult] = {}
         self.running: set[int] = set()
@@ -75,14 +76,25 @@ class TaskStateManager:
         rerun_interrupted: bool = False,
         mark_done: Iterable[str] = (),
         mark_done_by: str = "flag",
+        plan: ResumePlan | None = None,
     ) -> None:
         """Load saved results; they are applied when the next run is prepared.
 
         `mark_done` names interrupted tasks to record as completed instead of running
         them again; `mark_done_by` ("flag" or "operator") says who decided, in the
-        result's message.
+        result's message. `plan`: `plan_resume` of `saved` with the same `mark_done`,
+        made before (and `saved` unchanged since): the run of the graph it was made for
+        takes it instead of planning again (any other plan is not used).
         """
         check_mark_done_by(mark_done_by)
+        mark_done = tuple(mark_done)
+        self._plan = (
+            plan
+            if plan is not None
+            and isinstance(saved, Snapshot)
+            and plan.made_of(saved, None, mark_done)
+            else None
+        )
         if isinstance(saved, Snapshot):
             basis = Snapshot(
                 results=dict(saved.results),
@@ -108,7 +120,7 @@ class TaskStateManager:
         self._basis = basis
         self._saved_interrupted = set(basis.interrupted)
         self._rerun_interrupted = rerun_interrupted
-        self._mark_done = tuple(mark_done)
+        self._mark_done = mark_done
         self._mark_done_by = mark_done_by
 
     # -- status ------------------------------------------------------------------------
@@ -152,7 +164,11 @@ class TaskStateManager:
             plan = ResumePlan()
             saved: dict[str, TaskResult] = {}
         else:
-            plan = plan_resume(basis, graph, mark_done=self._mark_done)
+            given = self._plan
+            if given is not None and given._made_of is not None and given._made_of[1]() is graph:
+                plan = given  # made of the snapshot hydrated and this graph: the same plan
+            else:
+                plan = plan_resume(basis, graph, mark_done=self._mark_done)
             saved = basis.results
         check_consent(plan.needs_consent, rerun_interrupted=self._rerun_interrupted)
         n = len(graph.steps)
