@@ -169,6 +169,12 @@ def _size(n: int, rounds: dict[str, int], log: Log, with_cli: bool) -> dict[str,
         "bytes": timing["bytes"],
         "json_parse_only_s": _spread(timing["json_parse_only_s"]),
         "resume_s": {k: _spread(v) for k, v in timing["resume_s"].items()},
+        # Process CPU time: on a shared machine the clock also counts waiting for a core.
+        "snapshot_cold_cpu_s": timing.get("snapshot_cold_cpu_s"),
+        "json_load_cpu_s": _spread(timing["json_load_cpu_s"])
+        if "json_load_cpu_s" in timing
+        else None,
+        "resume_cpu_s": {k: _spread(v) for k, v in timing.get("resume_cpu_s", {}).items()},
         "peak_gb": _spread([p["peak_kb"] * KB_TO_GB for p in rss]),
         "steps_gb": median([(p["steps_kb"] - p["imported_kb"]) * KB_TO_GB for p in rss]),
         "peak_execute_gb": median([p["peak_execute_kb"] * KB_TO_GB for p in rss]),
@@ -463,4 +469,35 @@ def details(f: dict[str, Any]) -> list[Any]:
             phases,
         )
     )
+    cpu_rows = []
+    for row in f["rows"]:
+        r = row.get("resume_cpu_s") or {}
+        fs = row["files_s"]
+        if not r or not row.get("json_load_cpu_s"):
+            continue
+        cpu_rows.append(
+            [
+                _k(row["n"]),
+                f"{row['snapshot_cold_cpu_s']:.3f} (clock {row['snapshot_cold_s']:.3f})",
+                _range(row["json_load_cpu_s"]) + f" (clock {_range(fs['json_load'])})",
+                *(_range(r[k]) for k in ("load", "build", "execute")),
+                _range(r["total"]) + f" (clock {_range(row['resume_s']['total'])})",
+            ]
+        )
+    if cpu_rows:
+        out.append(
+            (
+                "scale: process CPU time, s (ranges over the rounds)",
+                (
+                    "tasks",
+                    "first snapshot()",
+                    "JSON load",
+                    "resume: load",
+                    "build",
+                    "plan+execute",
+                    "total",
+                ),
+                cpu_rows,
+            )
+        )
     return out

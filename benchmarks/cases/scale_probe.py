@@ -95,7 +95,11 @@ async def _measure(n: int, rounds: dict[str, int]) -> dict[str, Any]:
     del results
 
     # -- runner.snapshot() --
-    out["snapshot_cold_s"] = _timed(runner.snapshot)
+    gc.collect()
+    cpu, start = time.process_time(), time.perf_counter()
+    runner.snapshot()
+    out["snapshot_cold_s"] = time.perf_counter() - start
+    out["snapshot_cold_cpu_s"] = time.process_time() - cpu  # the machine may be shared
     out["snapshot_s"] = [_timed(runner.snapshot) for _ in range(rounds["snapshot"])]
     _log(f"snapshot() n={n}: first {out['snapshot_cold_s']:.3f} s, then {out['snapshot_s']}")
     snap = runner.snapshot()
@@ -110,6 +114,13 @@ async def _measure(n: int, rounds: dict[str, int]) -> dict[str, Any]:
             save, load = functools.partial(snap.save, path), functools.partial(Snapshot.load, path)
             files[f"{fmt}_save"] = [_timed(save) for _ in range(k)]
             files[f"{fmt}_load"] = [_timed(load) for _ in range(k)]
+            if fmt == "json":
+                out["json_load_cpu_s"] = []
+                for _ in range(k):
+                    gc.collect()
+                    cpu = time.process_time()
+                    load()
+                    out["json_load_cpu_s"].append(time.process_time() - cpu)
             _log(f"{fmt} n={n}: save {files[f'{fmt}_save']}, load {files[f'{fmt}_load']}")
         out["files_s"] = files
         out["bytes"] = {fmt: path.stat().st_size for fmt, path in paths.items()}
@@ -125,15 +136,18 @@ async def _measure(n: int, rounds: dict[str, int]) -> dict[str, Any]:
 
         # -- resume: load + build + execute, nothing runs --
         phases: dict[str, list[float]] = {"load": [], "build": [], "execute": [], "total": []}
+        cpu_phases: dict[str, list[float]] = {"load": [], "build": [], "execute": [], "total": []}
         for _ in range(rounds["resume"]):
             gc.collect()
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             saved = Snapshot.load(paths["json"])
-            t1 = time.perf_counter()
+            c1, t1 = time.process_time(), time.perf_counter()
             resumed: TaskRunner[Any] = TaskRunnerBuilder(None).with_snapshot(saved).build()
-            t2 = time.perf_counter()
+            c2, t2 = time.process_time(), time.perf_counter()
             results = await resumed.execute(steps, concurrency=CONCURRENCY)
-            t3 = time.perf_counter()
+            c3, t3 = time.process_time(), time.perf_counter()
+            for key, value in zip(cpu_phases, (c1 - c0, c2 - c1, c3 - c2, c3 - c0), strict=True):
+                cpu_phases[key].append(value)
             plan = resumed.plan
             if plan is None or len(plan.kept) != n or len(results) != n:
                 raise AssertionError("resume did not keep every saved success")
@@ -141,6 +155,7 @@ async def _measure(n: int, rounds: dict[str, int]) -> dict[str, Any]:
                 phases[key].append(value)
             del saved, resumed, results, plan
         out["resume_s"] = phases
+        out["resume_cpu_s"] = cpu_phases
         _log(f"resume n={n}: {phases['total']}")
     return out
 
