@@ -190,3 +190,41 @@ def test_protocol_lines() -> None:
     for bad in (b"{", b"[1, 2]", b"\xff\xfe\n", b"null", b"[" * 100_000, b'"text"'):
         with pytest.raises(ProtocolError):
             decode(bad)
+
+
+def test_event_lines_are_the_jsonl_objects_plus_type() -> None:
+    """The fast path of task_start / task_end writes the same objects as event_fields."""
+    from datetime import UTC, datetime
+
+    from flow_tui import TaskResult, TaskStatus, TaskStep
+    from flow_tui.control.protocol import EventLines, event_fields
+    from flow_tui.core.events import Event, TaskEnd, TaskStart, WorkflowEnd
+    from flow_tui.core.model import RunStatus, TaskMetrics
+
+    async def body(ctx: object) -> None:
+        return None
+
+    step = TaskStep('odd "name" \\ é', body)
+    now = datetime.now(UTC)
+    metrics = TaskMetrics(now, now, 1234.56789, 2)
+    samples: list[Event] = [
+        TaskStart(step, 3),
+        TaskEnd(step, TaskResult(TaskStatus.SUCCESS, metrics=metrics)),
+        TaskEnd(step, TaskResult(TaskStatus.SUCCESS, metrics=TaskMetrics(now, now, 0.0, 0))),
+        TaskEnd(step, TaskResult(TaskStatus.SKIPPED, metrics=metrics)),
+        TaskEnd(step, TaskResult(TaskStatus.SUCCESS)),  # no metrics
+        TaskEnd(step, TaskResult(TaskStatus.FAILURE, error="boom", metrics=metrics)),
+        TaskEnd(step, TaskResult(TaskStatus.CANCELLED, message="m", metrics=metrics), True),
+        WorkflowEnd(results={}, status=RunStatus.FINISHED),
+    ]
+    lines = EventLines("wf", "/run/x.sock")
+    for event in samples:
+        line = lines.line(event)
+        assert line.endswith(b"\n") and line.count(b"\n") == 1
+        got = decode(line)
+        expected = {**event_fields(event, "wf", "/run/x.sock"), "type": "event"}
+        for obj in (got, expected):
+            ts = datetime.fromisoformat(obj.pop("ts"))  # ISO 8601 with milliseconds, UTC
+            assert ts.utcoffset() is not None and not ts.utcoffset()
+        assert list(got) == list(expected), event  # same keys, same order
+        assert got == expected, event

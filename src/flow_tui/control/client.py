@@ -9,6 +9,7 @@ tasks that need consent).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import socket
@@ -63,7 +64,10 @@ class ControlClient:
         self.timeout = timeout
         self.run: dict[str, Any] = {}
         self._sock: socket.socket | None = None
-        self._buffer = b""
+        self._buffer = bytearray()  # the start of a line not yet whole
+        self._lines: collections.deque[bytes | bytearray] = (
+            collections.deque()
+        )  # whole lines not read
         self._ids = itertools.count(1)
 
     def __enter__(self) -> ControlClient:
@@ -113,7 +117,7 @@ class ControlClient:
     def _receive(self) -> dict[str, Any] | None:
         """The next message, None at the end of the stream."""
         assert self._sock is not None
-        while b"\n" not in self._buffer:
+        while not self._lines:
             try:
                 chunk = self._sock.recv(1 << 16)
             except TimeoutError:
@@ -123,11 +127,14 @@ class ControlClient:
             if not chunk:
                 return None
             self._buffer += chunk
-            if len(self._buffer) > MAX_SERVER_MESSAGE:
+            if b"\n" in chunk:
+                *lines, rest = self._buffer.split(b"\n")
+                self._lines.extend(lines)
+                self._buffer = bytearray(rest)
+            elif len(self._buffer) > MAX_SERVER_MESSAGE:
                 raise ControlError(f"run {self.info.id} sent a message too long to read")
-        line, _, self._buffer = self._buffer.partition(b"\n")
         try:
-            return decode(line)
+            return decode(self._lines.popleft())
         except ProtocolError as exc:
             raise ControlError(f"run {self.info.id} sent a malformed message: {exc}") from None
 

@@ -31,10 +31,10 @@ from flow_tui.control.protocol import (
     ERR_USAGE,
     MAX_MESSAGE,
     PROTOCOL_VERSION,
+    EventLines,
     ProtocolError,
     decode,
     encode,
-    event_fields,
 )
 from flow_tui.control.registry import (
     ControlError,
@@ -54,13 +54,15 @@ BATCH_SECONDS = 0.05
 #: the last batch is dropped; over the hard limit, any viewer is (memory of the run).
 MAX_BUFFERED = 8 << 20
 MAX_BUFFERED_HARD = 64 << 20
+#: The kernel's send buffer asked for each client (capped by net.core.wmem_max).
+SEND_BUFFER = 1 << 20
 #: How often a viewer over MAX_BUFFERED is looked at again when no batch comes.
 SLOW_SECONDS = 1.0
 HELLO_SECONDS = 10.0
 #: Connections served at once, handshaking ones included (each holds a descriptor).
 MAX_CLIENTS = 64
-#: How long, in all, clients get to read their `bye` when the run ends.
-CLOSE_SECONDS = 1.0
+#: How long, in all, clients get to read what is left and their `bye` when the run ends.
+CLOSE_SECONDS = 2.0
 #: Commands that steer the run: refused once it has ended.
 STEERING = ("pause", "resume", "retry", "stop")
 #: Malformed lines a client may send before it is dropped.
@@ -135,9 +137,11 @@ class ControlServer:
         self._folder: Path | None = None
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[_Client] = set()
+        self._viewers = 0  # subscribed clients among them
         #: every connection being served, handshaking ones included (MAX_CLIENTS caps it)
         self._handlers: set[asyncio.Task[Any]] = set()
         self._pending: list[bytes] = []
+        self._lines: EventLines | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
         self._slow_handle: asyncio.TimerHandle | None = None
         self._closing = False
@@ -206,7 +210,7 @@ class ControlServer:
         clients = list(self._clients)
         for client in clients:
             client.send({"type": "bye", **(bye or {})})
-        drains = [asyncio.ensure_future(_drain(c.writer)) for c in clients]
+        drains = [asyncio.ensure_future(_drain_all(c.writer)) for c in clients]
         if drains:
             await asyncio.wait(drains, timeout=CLOSE_SECONDS)
             for drain in drains:
@@ -233,19 +237,19 @@ class ControlServer:
             with contextlib.suppress(Exception):
                 client.writer.transport.abort()
         self._clients.clear()
+        self._viewers = 0
         if self._folder is not None and self.info is not None:
             remove_run_files(self._folder, self.info.id)
 
     # -- events to viewers -------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        if not self._clients or self._closed:
+        if not self._viewers or self._closed:
             return
-        if not any(c.subscribed for c in self._clients):
-            return
-        obj = event_fields(event, self.session.workflow.name, self.session.control_path)
-        obj["type"] = "event"
-        self._pending.append(encode(obj))
+        lines = self._lines
+        if lines is None:
+            lines = self._lines = EventLines(self.session.workflow.name, self.session.control_path)
+        self._pending.append(lines.line(event))
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
             self._flush_handle = loop.call_later(BATCH_SECONDS, self._flush)
@@ -296,8 +300,14 @@ class ControlServer:
                 client.after_write = client.buffered()
         self._watch_slow()
 
+    def _forget(self, client: _Client) -> None:
+        if client in self._clients:
+            self._clients.discard(client)
+            if client.subscribed:
+                self._viewers -= 1
+
     def _drop(self, client: _Client, why: str) -> None:
-        self._clients.discard(client)
+        self._forget(client)
         self.notice(f"viewer ({client.label}) dropped: {why}")
         with contextlib.suppress(Exception):
             client.writer.transport.abort()
@@ -308,7 +318,13 @@ class ControlServer:
         task = asyncio.current_task()
         if task is not None:
             self._handlers.add(task)
-        pid, uid = peer_uid(writer.get_extra_info("socket"))
+        sock = writer.get_extra_info("socket")
+        pid, uid = peer_uid(sock)
+        if sock is not None:
+            # Room in the kernel for a viewer's batches: the run hands them over in one
+            # send each, and at its end leaves what a viewer has not read yet there.
+            with contextlib.suppress(OSError, AttributeError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         client = _Client(writer, pid)
         cancelled = False
         try:
@@ -341,7 +357,7 @@ class ControlServer:
         except Exception as exc:  # a bug of ours: this client goes, the run goes on
             self.notice(f"control: a client was dropped after an error: {exc!r}")
         finally:
-            self._clients.discard(client)
+            self._forget(client)
             if task is not None:
                 self._handlers.discard(task)
             if cancelled:
@@ -477,7 +493,9 @@ class ControlServer:
             elif cmd == "subscribe":
                 self._flush()  # what happened before this state is in it: not sent again
                 reply["state"] = controls.full_state(self._run_dict())
-                client.subscribed = True
+                if not client.subscribed and client in self._clients:
+                    client.subscribed = True
+                    self._viewers += 1
             elif cmd == "snapshot":
                 reply["snapshot"] = self.session.snapshot().to_dict()
             elif cmd == "pause":
@@ -528,6 +546,14 @@ class ControlServer:
 
 async def _drain(writer: asyncio.StreamWriter) -> None:
     await writer.drain()
+
+
+async def _drain_all(writer: asyncio.StreamWriter) -> None:
+    """Until every byte written is with the kernel (drain() alone returns while up to the
+    high-water mark still waits in the transport, which an abort would throw away)."""
+    with contextlib.suppress(Exception):
+        writer.transport.set_write_buffer_limits(high=0, low=0)
+        await writer.drain()
 
 
 def _arguments(cmd: str, message: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,191 @@
+"""Cost of attached viewers: a headless run of 5,000 no-op tasks with two viewers reading
+its events over the control socket, against the same run with none.
+
+    python benchmarks/attach.py                      # 5 interleaved rounds
+    python benchmarks/attach.py --rounds 9 --tasks 5000 --viewers 2 --json /tmp/attach.json
+
+Each round runs every variant once (the order rotates each round) and the median is
+reported. A run is `flow-tui launch benchmarks/workflows/gated_noop.py --headless --output
+jsonl` (stdout to /dev/null): its first task waits for a gate file, so that the viewers
+(real processes: `hello`, `subscribe`, then read every event until `bye`) are attached
+before the work starts; the time measured is from opening the gate to the run's exit.
+Both variants wait for the run's socket before opening the gate. Target: <= 1.2x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: the repository root is not on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.harness import child_env
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = ROOT / "benchmarks" / "workflows" / "gated_noop.py"
+TARGET = 1.2
+
+#: A viewer: subscribes, says so on stdout, reads every message until `bye`, then prints
+#: how many task events it read.
+VIEWER = """
+import sys
+from flow_tui.control.client import ControlClient
+from flow_tui.control.registry import resolve_run
+info = resolve_run(sys.argv[1])
+with ControlClient(info, timeout=None) as client:
+    client.request("subscribe")
+    print("subscribed", flush=True)
+    ends = 0
+    bye = None
+    for message in client.messages():
+        if message.get("event") == "task_end":
+            ends += 1
+        if message.get("type") == "bye":
+            bye = message
+print(ends, bye and bye.get("exit_code"), flush=True)
+"""
+
+
+def _flow_tui() -> str:
+    script = Path(sys.executable).with_name("flow-tui")
+    return str(script) if script.exists() else "flow-tui"
+
+
+def one_run(
+    tasks: int, viewers: int, folder: Path, k: int, cpu: list[float], nice: int = 0
+) -> float:
+    """Seconds from opening the gate to the run's exit, `viewers` attached; the run's CPU
+    seconds (user + system, start-up included) are appended to `cpu`."""
+    runtime = Path(tempfile.mkdtemp(prefix="fb", dir="/tmp"))
+    gate = folder / f"gate-{k}"
+    env = child_env(BENCH_TASKS=str(tasks), BENCH_GATE=str(gate), FLOW_TUI_RUNTIME_DIR=str(runtime))
+    cmd = [_flow_tui(), "launch", str(WORKFLOW), "--headless", "--output", "jsonl"]
+    errors = folder / f"stderr-{k}"
+    with open(errors, "wb") as err:
+        run = subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        while not list(runtime.glob("*.json")):
+            if run.poll() is not None:
+                raise RuntimeError(
+                    f"the run exited {run.returncode} before serving: {errors.read_text()[-500:]}"
+                )
+            time.sleep(0.005)
+        ident = next(runtime.glob("*.json")).stem
+        niceness = ["nice", "-n", str(nice)] if nice else []
+        for _ in range(viewers):
+            procs.append(
+                subprocess.Popen(
+                    [*niceness, sys.executable, "-c", VIEWER, ident],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
+        for proc in procs:
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "subscribed":
+                raise RuntimeError("a viewer did not subscribe")
+        start = time.perf_counter()
+        gate.touch()
+        _, status, usage = os.wait4(run.pid, 0)
+        elapsed = time.perf_counter() - start
+        run.returncode = code = os.waitstatus_to_exitcode(status)
+        cpu.append(usage.ru_utime + usage.ru_stime)
+        if code != 0:
+            raise RuntimeError(f"the run exited {code}: {errors.read_text()[-500:]}")
+        for proc in procs:
+            out, _ = proc.communicate(timeout=60)
+            ends, exit_code = out.split()
+            if int(ends) != tasks + 1 or exit_code != "0":
+                raise RuntimeError(f"a viewer read {ends} task ends, exit code {exit_code}")
+        return elapsed
+    finally:
+        everything: list[subprocess.Popen[Any]] = [run, *procs]
+        for proc in everything:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(runtime, ignore_errors=True)
+
+
+def measure(tasks: int, rounds: int, viewers: int, nice: int = 0) -> dict[str, Any]:
+    variants = {"none": 0, f"{viewers} viewers": viewers}
+    names = list(variants)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory(prefix="flow-tui-attach-") as tmp:
+        folder = Path(tmp)
+        k = 0
+        for r in range(rounds):
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                k += 1
+                times[name].append(one_run(tasks, variants[name], folder, k, cpu[name], nice))
+                print(
+                    f"round {r + 1}: {name}: {times[name][-1]:.3f}s (run CPU {cpu[name][-1]:.3f}s)",
+                    file=sys.stderr,
+                )
+    med = {name: statistics.median(t) for name, t in times.items()}
+    med_cpu = {name: statistics.median(t) for name, t in cpu.items()}
+    return {
+        "tasks": tasks,
+        "rounds": rounds,
+        "viewer_nice": nice,
+        "seconds": med,
+        "all_seconds": times,
+        "ratio": med[names[1]] / med["none"],
+        "run_cpu_seconds": med_cpu,
+        "all_run_cpu_seconds": cpu,
+        "cpu_ratio": med_cpu[names[1]] / med_cpu["none"],
+        "target": TARGET,
+        "load_average": os.getloadavg(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=5_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--viewers", type=int, default=2)
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="run the viewers at this niceness: with 19 they take only CPU the run leaves, "
+        "which isolates the run's own cost on a machine with few or busy cores",
+    )
+    parser.add_argument("--json", metavar="PATH", help="write every figure to PATH")
+    args = parser.parse_args(argv)
+    load_before = os.getloadavg()
+    figures = measure(args.tasks, args.rounds, args.viewers, args.nice)
+    figures["load_average_before"] = load_before
+    names = list(figures["seconds"])
+    print(
+        f"{args.tasks} no-op tasks, median of {args.rounds} interleaved rounds"
+        + (f" (viewers at nice {args.nice})" if args.nice else "")
+        + ": "
+        + ", ".join(f"{n} {figures['seconds'][n]:.3f}s" for n in names)
+        + f"; ratio {figures['ratio']:.2f}x (target <= {TARGET}x); the run's CPU "
+        + ", ".join(f"{n} {figures['run_cpu_seconds'][n]:.3f}s" for n in names)
+        + f" ({figures['cpu_ratio']:.2f}x); load average "
+        + " ".join(f"{x:.2f}" for x in load_before)
+        + f" before, {os.cpu_count()} CPUs"
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return 0 if figures["ratio"] <= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
