@@ -134,16 +134,16 @@ async def test_the_header_shows_an_eta_once_enough_tasks_finished() -> None:
     gates = ("fetch_a", "fetch_b", "merge", "publish", "load[1]")
     app, clock = manual_app(pipeline(bodies, gate=gates))
     async with app.run_test(size=SIZE) as pilot:
-        session = app.session
-        await until(pilot, lambda: len(session.running) == 2, "fetches running")
+        seen = app.view.history.total  # attempts the dashboard saw start (task_start)
+        await until(pilot, lambda: seen("fetch_a") and seen("fetch_b"), "fetches running")
         clock.advance(4)
         bodies.release("fetch_a", "fetch_b")
-        await until(pilot, lambda: session.running == ["merge"], "merge running")
+        await until(pilot, lambda: seen("merge"), "merge running")
         await settle(pilot)
         assert "ETA" not in app.run_header.time  # 2 of 6 finished: too few
         clock.advance(2)
         bodies.release("merge")
-        await until(pilot, lambda: len(session.running) == 2, "publish and load running")
+        await until(pilot, lambda: seen("publish") and seen("load[1]"), "publish, load run")
         clock.advance(1)
         await settle(pilot)
         # 3 attempts took 4 + 4 + 2 = 10 s in 7 s of running time: ~1.43 at a time (2

@@ -224,9 +224,10 @@ class TaskDetail(VerticalScroll):
             )
             if attempt.manual:
                 line += Content.styled("  (manual retry)", "$text-muted")
-            if attempt.error:
-                line += Content("  ") + Content.styled(attempt.error.splitlines()[0], "$text-error")
             lines.append(line)
+            if attempt.error:  # on a line of its own: readable in a narrow pane
+                error = attempt.error.splitlines()[0]
+                lines.append(Content.styled(f"     {error}", "$text-error"))
         return Content("\n").join(lines)
 
     def _log(self, name: str) -> Text | None:

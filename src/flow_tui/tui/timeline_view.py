@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -132,6 +131,7 @@ class TimelineCanvas(ScrollView, can_focus=True):
         self.lanes = 0
         self.origin = 0.0
         self.span = 0.0
+        self.busy = 0.0  # the sum of the bars' seconds, as of the last rebuild
         self.scale = 1.0  # seconds per cell
         self.fit = True  # the whole run in the width (until the operator zooms)
         self.selected: str | None = None
@@ -165,6 +165,7 @@ class TimelineCanvas(ScrollView, can_focus=True):
             self.lane_bars[bar.lane].append(bar)
         self.lane_ends = [[self.end_of(b, now) for b in lane] for lane in self.lane_bars]
         self.span = max((e for _, e, _, _ in spans), default=origin) - origin
+        self.busy = sum(e - s for s, e, _, _ in spans)
         self.built_version = history.version
         self.builds += 1
         if self.cursor is not None:
@@ -346,8 +347,10 @@ class TimelineCanvas(ScrollView, can_focus=True):
         i = bisect.bisect_left(ends, t0)
         if i > 0:
             i -= 1  # a running bar's end grows past the one recorded
-        segments: list[Segment] = []
-        cursor = 0  # cells drawn
+        # (first cell, text, style) of the bars drawn, left to right. Bars of a lane
+        # never overlap in time, but two can meet in one cell: the later one keeps its
+        # glyph, the earlier one gives up its last cell.
+        pieces: list[tuple[int, str, Style]] = []
         now = self.now()
         selected = self.selected
         picked = self.cursor
@@ -357,7 +360,7 @@ class TimelineCanvas(ScrollView, can_focus=True):
             if start >= width:
                 break
             end = max(start + 1, math.ceil(self.end_of(bar, now) / scale) - x0)
-            if end <= cursor:
+            if end <= 0:
                 continue
             outcome = bar.attempt.outcome
             glyph, fill = SHAPE[outcome]
@@ -365,20 +368,28 @@ class TimelineCanvas(ScrollView, can_focus=True):
                 glyph = spin
             text = glyph + " " + bar.task + " "
             length = end - start
-            body = text[:length] if cell_len(text) >= length else text + fill * (length - len(text))
-            if start < cursor:
-                body = body[cursor - start :]
-                start = cursor
-            if start > cursor:
-                segments.append(Segment(" " * (start - cursor), base))
-            body = body[: width - start]
+            body = text[:length] if len(text) >= length else text + fill * (length - len(text))
+            if start < 0:
+                body, start = body[-start:], 0
+            while pieces and pieces[-1][0] >= start:
+                pieces.pop()
+            if pieces:
+                first, last_body, last_style = pieces[-1]
+                if first + len(last_body) > start:
+                    pieces[-1] = (first, last_body[: start - first], last_style)
             style = base + self._style(_CLASSES[outcome])
             if bar.task == selected:
                 style += self._style("timeline--selected")
                 if bar is picked:
                     style += Style(underline=True)
+            pieces.append((start, body[: width - start], style))
+        segments: list[Segment] = []
+        cursor = 0  # cells drawn
+        for first, body, style in pieces:
+            if first > cursor:
+                segments.append(Segment(" " * (first - cursor), base))
             segments.append(Segment(body, style))
-            cursor = start + cell_len(body)
+            cursor = first + len(body)
         if cursor < width:
             segments.append(Segment(" " * (width - cursor), base))
         return Strip(segments, width)
@@ -461,7 +472,7 @@ class TimelineScreen(Screen[str | None]):
     def _title(self) -> None:
         canvas = self.canvas
         bars = len(canvas.bars)
-        busy = sum(canvas.end_of(b) - b.start for b in canvas.bars)
+        busy = canvas.busy
         parts = [
             f"Timeline: {bars} attempt{'s' if bars != 1 else ''} in {canvas.lanes} "
             f"lane{'s' if canvas.lanes != 1 else ''} over {format_duration(canvas.span)}",
