@@ -385,3 +385,50 @@ def test_shift_p_asks_and_p_asks_consent_before_the_migration_runs_again(
     migrate = saved.results["migrate_database"]
     assert migrate.status is TaskStatus.SUCCESS
     assert "marked done by the operator" in (migrate.message or "")
+
+
+# -- the timeline ---------------------------------------------------------------------------
+
+
+def test_the_timeline_at_80_by_24_shows_the_run_and_moves_the_tree(
+    terminal: Terminal, tmp_path: Path
+) -> None:
+    done = terminal.launch("run")
+    terminal.tmux("resize-window", "-t", "run", "-x", "80", "-y", "24")
+    screen = partial(terminal.screen, "run")
+    wait_for(
+        lambda: "1 running" in screen() and len(log_lines(tmp_path)) == 2,
+        "transform running",
+        screen,
+    )
+    assert len(screen().splitlines()) == 24
+    terminal.keys("run", "t")
+    wait_for(lambda: "Timeline: 3 attempts" in screen(), "the timeline", screen)
+    lines = screen().splitlines()
+    assert lines[2].startswith("╵0s")  # the time axis
+    assert "transform" in "\n".join(lines[3:5])  # the running attempt, growing
+    assert "esc back" in lines[-1]
+
+    # The tree follows the bar selected in the timeline: the first bar (extract), then
+    # the last one to start (transform).
+    terminal.keys("run", "Home")
+    terminal.keys("run", "Escape")
+    wait_for(lambda: "Timeline:" not in screen(), "back to the tree", screen)
+    wait_for(lambda: "▏ extract" in screen(), "extract in the detail pane", screen)
+    terminal.keys("run", "t")
+    wait_for(lambda: "Timeline: 3 attempts" in screen(), "the timeline again", screen)
+    terminal.keys("run", "End")
+    terminal.keys("run", "Escape")
+    wait_for(lambda: "Timeline:" not in screen(), "back to the tree", screen)
+    wait_for(lambda: "▏ transform" in screen(), "transform in the detail pane", screen)
+
+    (tmp_path / "gate").touch()
+    wait_for(lambda: "Run finished" in screen(), "the run to finish", screen)
+    terminal.keys("run", "t")
+    wait_for(lambda: "Timeline: 5 attempts" in screen(), "the whole run's timeline", screen)
+    assert "✔ transform" in screen()
+    terminal.keys("run", "Escape")
+    wait_for(lambda: "Timeline:" not in screen(), "back to the tree", screen)
+    terminal.keys("run", "q")
+    wait_for(partial(exited, done), "the dashboard to exit", screen)
+    assert exited(done) == "0"
