@@ -427,9 +427,7 @@ class DashboardApp(CockpitViews, ExitFlow):
             self.say_unavailable(action)
 
     def say_unavailable(self, action: str) -> None:
-        reason = _UNAVAILABLE.get(action, "Not available now.")
-        self.notify(reason, title="Not now", severity="warning", timeout=6)
-        self.run_messages.set_note(reason)
+        self.run_messages.set_note(_UNAVAILABLE.get(action, "Not available now."))
 
     # -- quit --------------------------------------------------------------------------
 

@@ -195,13 +195,15 @@ class RunDisplay(App[int]):
             self.follow()
         highlighted = tree.highlighted_task
         if highlighted is None:
-            if tree.highlighted_group is not None and (names or changed):
+            if tree.highlighted_group is not None and (
+                batch.all_rows or batch.rebuild or changed or (names and self._live_due())
+            ):
                 self.show_highlighted()
         elif highlighted != self.detail_pane.task_name or (
             batch.all_rows
             or batch.rebuild
             or highlighted in batch.tasks
-            or highlighted in self.view.running
+            or (highlighted in self.view.running and self._live_detail(highlighted))
         ):
             self.show_highlighted()
         if batch.run_changed:
@@ -243,6 +245,23 @@ class RunDisplay(App[int]):
         self.query_one("#filter-count", FilterCount).show_count(
             self.task_tree.shown_count, len(self.session.steps)
         )
+
+    #: Seconds between updates of the pane while only a running time moves in it: each
+    #: update of its text lays the screen out again, which costs more than a repaint.
+    LIVE_DETAIL_INTERVAL = 1.0
+    _live_shown_at = float("-inf")
+
+    def _live_due(self) -> bool:
+        now = self.clock.monotonic()
+        if now - self._live_shown_at < self.LIVE_DETAIL_INTERVAL:
+            return False
+        self._live_shown_at = now
+        return True
+
+    def _live_detail(self, name: str) -> bool:
+        """A running task's pane is due: a retry's countdown at every repaint, a running
+        time once a LIVE_DETAIL_INTERVAL."""
+        return self.view.retrying_in(name) is not None or self._live_due()
 
     def show_highlighted(self) -> None:
         """The detail pane of what the cursor is on: a task, or a group's summary."""
