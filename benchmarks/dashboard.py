@@ -3,6 +3,7 @@ alone, and how fast a key press is answered while task events stream.
 
     python benchmarks/dashboard.py                  # about 2 minutes on 2 cores
     python benchmarks/dashboard.py --quick --json /tmp/dashboard.json
+    python benchmarks/dashboard.py --open 1000000   # issue #16: opening a 1M-task run
 
 Workloads are large_graph-like (layers of 100 tasks, each depending on two of the layer
 above, concurrency 64):
@@ -44,7 +45,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from flow_tui import TaskStep, Workflow
-from flow_tui.session import Session
+from flow_tui.session import Session, SessionOptions
 from flow_tui.tui.app import DashboardApp
 
 WIDTH = 100
@@ -238,6 +239,62 @@ async def key_latency(workflow: Workflow, samples: int) -> dict[str, Any]:
     }
 
 
+async def open_large(tasks: int) -> dict[str, Any]:
+    """Issue #16's figure: the dashboard opening a run of `tasks` tasks (not started),
+    time until its first screen, then keys on the opened tree: the time until each
+    handler has run (press to end of handler: what a person waits for before the next
+    frame), for moves, jumps and folding every group."""
+    build = time.perf_counter()
+    workflow = large_graph(tasks, 0.0)
+    session = Session.open(workflow, SessionOptions(control=False))
+    opened = time.perf_counter()
+    app = TimedDashboard(session, autostart=False)
+    keys: dict[str, float] = {}
+    idle: dict[str, float] = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        first_screen = time.perf_counter() - opened
+        tree = app.task_tree
+        timings: list[float] = []
+
+        def timed(action: Callable[[], None]) -> Callable[[], None]:
+            def run() -> None:
+                action()
+                timings.append(time.perf_counter())
+
+            return run
+
+        tree.action_cursor_down = timed(tree.action_cursor_down)  # type: ignore[method-assign]
+        tree.action_last_row = timed(tree.action_last_row)  # type: ignore[method-assign]
+        tree.action_first_row = timed(tree.action_first_row)  # type: ignore[method-assign]
+        app.action_collapse_all = timed(app.action_collapse_all)  # type: ignore[method-assign]
+        app.action_expand_all = timed(app.action_expand_all)  # type: ignore[method-assign]
+        app.action_sort = timed(app.action_sort)  # type: ignore[method-assign]
+        for key, label in (
+            ("down", "down"),
+            ("G", "last row"),
+            ("g", "first row"),
+            ("minus", "fold all"),
+            ("plus", "unfold all"),
+            ("v", "sort by status"),
+        ):
+            seen = len(timings)
+            start = time.perf_counter()
+            await pilot.press(key)
+            await pilot.pause()
+            if len(timings) > seen:
+                keys[label] = round((timings[seen] - start) * 1000, 1)
+                # Pilot's press returns once the app is idle again: the frame drawn.
+                idle[label] = round((time.perf_counter() - start) * 1000, 1)
+    return {
+        "tasks": tasks,
+        "workflow_and_session_s": round(opened - build, 2),
+        "first_screen_s": round(first_screen, 2),
+        "keys_ms": keys,
+        "keys_to_idle_ms": idle,
+    }
+
+
 async def summary(mode: str = "full") -> dict[str, Any]:
     """Figures for `python -m benchmarks` (benchmarks/cases/dashboard_summary.py)."""
     tasks = {"full": 5000, "quick": 5000, "tiny": 1000}.get(mode, 5000)
@@ -274,7 +331,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds and samples")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures")
+    parser.add_argument(
+        "--open",
+        type=int,
+        metavar="TASKS",
+        help="only: the dashboard opening a run of TASKS tasks (issue #16: 1000000)",
+    )
     args = parser.parse_args(argv)
+    if args.open:
+        opened = asyncio.run(open_large(args.open))
+        print(
+            f"dashboard opening {opened['tasks']} tasks: workflow + session "
+            f"{opened['workflow_and_session_s']} s, first screen {opened['first_screen_s']} s; "
+            "keys (ms to the end of the handler): "
+            + ", ".join(f"{k} {v}" for k, v in opened["keys_ms"].items())
+            + "; to idle again (Pilot, its own ~100 ms included): "
+            + ", ".join(f"{k} {v}" for k, v in opened["keys_to_idle_ms"].items())
+        )
+        if args.json is not None:
+            args.json.write_text(json.dumps(opened, indent=2) + "\n")
+        return 0
     figures = asyncio.run(summary("quick" if args.quick else "full"))
     latency = figures["latency"]
     print("dashboard benchmark: large_graph-like workflows (width 100, 2 deps), concurrency 64")

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Self
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text, TextType
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region
 from textual.message import Message
@@ -23,6 +24,8 @@ from flow_tui.tui.status import GLYPH, RowStatus, format_duration, spinner_frame
 from flow_tui.tui.view import RunView, Transition
 
 MAX_NAME_WIDTH = 28
+# The stored label of every task row: render_label draws rows from the view.
+_NO_LABEL = Text(no_wrap=True, end="")
 #: Where a row shows its duration, a task kept from a snapshot shows this.
 KEPT_MARK = "⤓kept"
 
@@ -242,6 +245,7 @@ class TaskTree(Tree[TreeItem]):
         self._tally: dict[str, Counter[RowStatus]] = {}
         self._styles: dict[str, Style] = {}
         self._name_width = 0
+        self._task_width = 0
 
     # -- building ----------------------------------------------------------------------
 
@@ -268,6 +272,7 @@ class TaskTree(Tree[TreeItem]):
         }
         widths = [cell_len(name) for g in groups for name in g.names]
         self._name_width = min(max(widths, default=0), MAX_NAME_WIDTH)
+        self._task_width = max(widths, default=0) + 14
         self.clear()
         self._task_nodes = {}
         self._group_nodes = {}
@@ -292,10 +297,7 @@ class TaskTree(Tree[TreeItem]):
                     expand=group.title not in self._collapsed,
                 )
                 self._group_nodes[group.title] = group_node
-                for key, name in keyed:
-                    self._key_of[name] = key
-                    # The stored label is the bare name; render_label draws the row.
-                    self._task_nodes[name] = group_node.add_leaf(Text(name), data=TaskRef(name))
+                self._add_leaves(group_node, keyed)
         finally:
             self._populating = False
         self.refresh(layout=True)
@@ -310,6 +312,25 @@ class TaskTree(Tree[TreeItem]):
         if keep is None or target is None or target.data != keep:
             # Show the first group's heading too, once the cursor has scrolled to its row.
             self.call_after_refresh(self.scroll_home, animate=False)
+
+    def _add_leaves(
+        self, group_node: TreeNode[TreeItem], keyed: list[tuple[tuple[Any, ...], str]]
+    ) -> None:
+        """The task rows of a group being built, appended as `TreeNode.add_leaf` would but
+        without clearing the tree's caches once per row (the build clears them once)."""
+        key_of = self._key_of
+        task_nodes = self._task_nodes
+        children = group_node._children
+        add_node = self._add_node
+        for key, name in keyed:
+            key_of[name] = key
+            # The label is never drawn (render_label draws the row from the view).
+            node = add_node(group_node, _NO_LABEL, TaskRef(name))
+            node._allow_expand = False
+            children.append(node)
+            task_nodes[name] = node
+        group_node._updates += 1
+        self._invalidate()
 
     def _node_of(self, item: object) -> TreeNode[TreeItem] | None:
         if isinstance(item, TaskRef):
@@ -455,7 +476,7 @@ class TaskTree(Tree[TreeItem]):
         self._shown[title].insert(index, name)
         self._key_of[name] = key
         at = index if index < len(group_node.children) else None
-        self._task_nodes[name] = group_node.add_leaf(Text(name), data=TaskRef(name), before=at)
+        self._task_nodes[name] = group_node.add_leaf(_NO_LABEL, data=TaskRef(name), before=at)
 
     def _settle_cursor(self) -> None:
         """Keep the cursor on its row after rows came and went above it (or on a
@@ -644,17 +665,28 @@ class TaskTree(Tree[TreeItem]):
 
     def get_label_width(self, node: TreeNode[TreeItem]) -> int:
         # Called for every line when the tree is laid out: an estimate, not a render.
-        data = node.data
-        if isinstance(data, TaskRef):
-            return max(self._name_width, cell_len(data.name)) + 14
+        # Task rows: the widest (a row's width only counts as the widest of all).
+        if isinstance(node.data, TaskRef):
+            return self._task_width
         return cell_len(node.label.plain if isinstance(node.label, Text) else node.label) + 4
 
     def notify_style_update(self) -> None:
-        super().notify_style_update()
+        # Not Tree's: it rebuilds the lines of every node, which styles do not change
+        # (only their rendering, cached per line).
+        super(Tree, self).notify_style_update()
+        self._line_cache.clear()
+        self.refresh()
         if self._styles:
             self._styles = {}
             self._rows = {}
             self.update_all()
+
+    def _on_resize(self, event: events.Resize) -> None:
+        # Not Tree's, which rebuilds the lines of every node: a size changes none of them.
+        event.prevent_default()
+        self._line_cache.grow(event.size.height)
+        self._line_cache.clear()
+        self.refresh()
 
     def _style(self, component: str) -> Style:
         style = self._styles.get(component)
