@@ -252,3 +252,23 @@ def test_snapshot_of_the_attempt_list_with_a_manual_retry(snap_compare: SnapComp
         assert outcomes == [Outcome.FAILURE, Outcome.FAILURE, Outcome.SUCCESS]
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_attempts_added_while_the_timeline_is_open_match_assign_lanes() -> None:
+    """The bars laid out one look at a time are those of one layout of them all."""
+    app, clock, bodies = fan_in_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.view.history.total("extract_a"), "the extracts run")
+        await pilot.press("t")  # opened early: later attempts come by `extend`
+        screen = app.screen
+        assert isinstance(screen, TimelineScreen)
+        await fan_in_to_the_retry(pilot, clock, bodies)
+        screen.tick()
+        added = {(b.task, b.attempt.number): b.lane for b in screen.canvas.bars}
+        builds = screen.canvas.builds
+        screen.canvas.rebuild()
+        again = {(b.task, b.attempt.number): b.lane for b in screen.canvas.bars}
+        assert builds == 1 and added == again
+        assert len(added) == 5
+        bodies.release("flaky#2", "report")
+        await app.wait_for_run()

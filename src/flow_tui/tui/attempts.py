@@ -12,7 +12,6 @@ attempt, and the timeline can draw one bar per attempt. Bounded: the newest
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -46,17 +45,26 @@ _FROM_STATUS = {
 }
 
 
-@dataclass(slots=True)
 class Attempt:
-    number: int  # 1, 2, ... in this session, across runs (manual retries go on counting)
-    start: float  # monotonic seconds (for a WAITING attempt: when its backoff ends)
-    started: datetime  # the wall time of `start`
-    manual: bool = False  # the first attempt of a run the operator asked for (r / R)
-    end: float | None = None
-    outcome: Outcome = Outcome.RUNNING
-    error: str | None = None
-    traceback: str | None = None
-    lines: int = 0  # log lines written during this attempt
+    """One call of a task's body (or the wait before one, WAITING)."""
+
+    __slots__ = ("end", "error", "lines", "manual", "number", "outcome", "start", "traceback")
+
+    def __init__(
+        self,
+        number: int,
+        start: float,
+        manual: bool = False,
+        outcome: Outcome = Outcome.RUNNING,
+    ) -> None:
+        self.number = number  # 1, 2, ... in this session, across runs (manual retries too)
+        self.start = start  # monotonic seconds (WAITING: when its backoff ends)
+        self.manual = manual  # the first attempt of a run the operator asked for (r / R)
+        self.outcome = outcome
+        self.end: float | None = None  # None while waiting or running
+        self.error: str | None = None
+        self.traceback: str | None = None
+        self.lines = 0  # log lines written during this attempt
 
     def duration(self, now: float) -> float:
         """Seconds it ran (so far, while running; 0 while waiting)."""
@@ -65,12 +73,19 @@ class Attempt:
         end = self.end if self.end is not None else now
         return max(0.0, end - self.start)
 
+    def __repr__(self) -> str:
+        return f"Attempt({self.number}, {self.start}, {self.outcome.value}, end={self.end})"
 
-@dataclass(slots=True)
+
 class TaskAttempts:
-    attempts: list[Attempt] = field(default_factory=list)
-    dropped: int = 0  # older attempts no longer kept
-    runs: int = 0  # task_start events seen: a run > 1 is a manual retry
+    """The attempts of one task kept (the newest MAX_ATTEMPTS), and counts."""
+
+    __slots__ = ("attempts", "dropped", "runs")
+
+    def __init__(self, attempts: list[Attempt], runs: int) -> None:
+        self.attempts = attempts
+        self.dropped = 0  # older attempts no longer kept
+        self.runs = runs  # task_start events seen: a run > 1 is a manual retry
 
     @property
     def last(self) -> Attempt | None:
@@ -82,7 +97,11 @@ class TaskAttempts:
 
 
 class AttemptLog:
-    """A session listener: the attempts of each task in this session, oldest first."""
+    """A session listener: the attempts of each task in this session, oldest first.
+
+    Called for every event of a run, thousands a second: the usual start and end of a
+    task take one dict lookup and one small object each, nothing more.
+    """
 
     def __init__(self, clock: Clock, max_attempts: int = MAX_ATTEMPTS) -> None:
         self.clock = clock
@@ -93,86 +112,98 @@ class AttemptLog:
         self.finished = 0
         self.busy = 0.0
         self.waiting: dict[str, Attempt] = {}  # tasks in a retry's backoff
+        # Every attempt in the order it was seen (the timeline reads the new ones), and
+        # a count of the times it all started again (a loaded snapshot).
+        self.order: list[tuple[str, Attempt]] = []
+        self.generation = 0
+        self._monotonic = clock.monotonic
+        self._mono = clock.monotonic()
+        self._wall = clock.now()
 
     # -- events ------------------------------------------------------------------------
 
     def __call__(self, event: Any) -> None:
         kind = event.name
-        if kind == "task_log":
+        if kind == "task_start":
+            name = event.step.name
+            task = self.tasks.get(name)
+            if task is None:
+                attempt = Attempt(1, self._monotonic())
+                self.tasks[name] = TaskAttempts([attempt], 1)
+            else:
+                task.runs += 1
+                attempt = Attempt(task.total + 1, self._monotonic(), manual=True)
+                self._add(task, attempt)
+            self.order.append((name, attempt))
+        elif kind == "task_end":
+            task = self.tasks.get(event.step.name)
+            if task is None:
+                return  # ended without a start seen here (cancelled before it ran)
+            result = event.result
+            outcome = Outcome.INTERRUPTED if event.interrupted else _FROM_STATUS[result.status]
+            self._close(event.step.name, task, self._monotonic(), result, outcome)
+        elif kind == "task_log":
             task = self.tasks.get(event.task)
             if task is not None and task.attempts:
                 task.attempts[-1].lines += 1
             return
-        if kind == "task_start":
-            self._start(event.step.name)
         elif kind == "task_retry":
             self._retry(event.step.name, event.result, event.delay)
-        elif kind == "task_end":
-            self._end(event.step.name, event.result, event.interrupted)
         elif kind == "run_prepared" and event.plan is not None:
             # A snapshot was loaded: another run, with a history of its own.
             self.tasks.clear()
             self.waiting.clear()
+            self.order = []
+            self.generation += 1
             self.finished = 0
             self.busy = 0.0
         else:
             return
         self.version += 1
 
-    def _now(self) -> tuple[float, datetime]:
-        return self.clock.monotonic(), self.clock.now()
+    def started(self, attempt: Attempt) -> datetime:
+        """The wall time `attempt` started (from one reading of both clocks: a wall
+        reading per event would cost more than the rest of the event)."""
+        return self._wall + timedelta(seconds=attempt.start - self._mono)
 
-    def _add(self, name: str, attempt: Attempt) -> None:
-        task = self.tasks[name]
+    def _add(self, task: TaskAttempts, attempt: Attempt) -> None:
         task.attempts.append(attempt)
         if len(task.attempts) > self.max_attempts:
             del task.attempts[0]
             task.dropped += 1
 
-    def _start(self, name: str) -> None:
-        now, wall = self._now()
-        task = self.tasks.get(name)
-        if task is None:
-            task = self.tasks[name] = TaskAttempts()
-        task.runs += 1
-        self._add(name, Attempt(task.total + 1, now, wall, manual=task.runs > 1))
-
     def _retry(self, name: str, failure: TaskResult, delay: float) -> None:
-        now, wall = self._now()
+        now = self._monotonic()
         task = self.tasks.get(name)
         if task is None:  # attached after the task started
-            task = self.tasks[name] = TaskAttempts(runs=1)
+            task = self.tasks[name] = TaskAttempts([], 1)
         else:
             self._close(name, task, now, failure, Outcome.FAILURE)
-        waiting = Attempt(
-            task.total + 1, now + delay, wall + timedelta(seconds=delay), outcome=Outcome.WAITING
-        )
-        self._add(name, waiting)
+        waiting = Attempt(task.total + 1, now + delay, outcome=Outcome.WAITING)
+        self._add(task, waiting)
         self.waiting[name] = waiting
-
-    def _end(self, name: str, result: TaskResult, interrupted: bool) -> None:
-        task = self.tasks.get(name)
-        if task is None or not task.attempts:
-            return  # ended without a start seen here (cancelled before it ran)
-        outcome = Outcome.INTERRUPTED if interrupted else _FROM_STATUS[result.status]
-        self._close(name, task, self.clock.monotonic(), result, outcome)
+        self.order.append((name, waiting))
 
     def _close(
         self, name: str, task: TaskAttempts, now: float, result: TaskResult, outcome: Outcome
     ) -> None:
-        last = task.last
-        if last is None or last.outcome.is_over:
+        attempts = task.attempts
+        if not attempts:
             return
+        last = attempts[-1]
+        if last.end is not None:
+            return  # over already
         if last.outcome is Outcome.WAITING:
             # Ended during the backoff (a cancel): the attempt never ran.
             last.start = min(last.start, now)
-        self.waiting.pop(name, None)
-        last.end = max(now, last.start)
+            self.waiting.pop(name, None)
+        last.end = end = now if now > last.start else last.start
         last.outcome = outcome
-        last.error = result.error
-        last.traceback = result.traceback
+        if result.error is not None or result.traceback is not None:
+            last.error = result.error
+            last.traceback = result.traceback
         self.finished += 1
-        self.busy += last.end - last.start
+        self.busy += end - last.start
 
     # -- queries -----------------------------------------------------------------------
 

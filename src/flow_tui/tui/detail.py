@@ -210,7 +210,7 @@ class TaskDetail(VerticalScroll):
         lines = []
         for attempt in attempts:
             glyph, style = _OUTCOME_SHOWN[attempt.outcome]
-            when = view.clock.local(attempt.started).strftime("%H:%M:%S")
+            when = view.clock.local(view.history.started(attempt)).strftime("%H:%M:%S")
             if attempt.outcome is Outcome.WAITING:
                 took = "-"
                 outcome = retry_countdown(max(0.0, attempt.start - now))
@@ -247,7 +247,7 @@ class TaskDetail(VerticalScroll):
                 continue
             if out:
                 out.append("\n")
-            out.append(attempt_header(attempt, view.clock, now), "bold")
+            out.append(attempt_header(attempt, history, view.clock, now), "bold")
             for line in part:
                 out.append("\n" + line)
         return out

@@ -28,11 +28,11 @@ from flow_tui.tui.status import format_duration
 HEADER_MARK = "── "
 
 
-def attempt_header(attempt: Attempt | None, clock: Clock, now: float) -> str:
+def attempt_header(attempt: Attempt | None, history: AttemptLog, clock: Clock, now: float) -> str:
     """The line before an attempt's log lines."""
     if attempt is None:
         return f"{HEADER_MARK}earlier output ──"
-    when = clock.local(attempt.started).strftime("%H:%M:%S")
+    when = clock.local(history.started(attempt)).strftime("%H:%M:%S")
     kind = " (manual retry)" if attempt.manual else ""
     if attempt.outcome is Outcome.WAITING:
         state = "waiting for its retry"
@@ -143,7 +143,7 @@ class LogScreen(Screen[None]):
         out: list[str] = []
         for attempt, part in self.history.split_log(self.task_name, lines):
             if attempt is not None or part:
-                out.append(attempt_header(attempt, self.clock, now))
+                out.append(attempt_header(attempt, self.history, self.clock, now))
             out.extend(part)
             if attempt is None:
                 self._written.append((None, len(part), None))
@@ -187,7 +187,7 @@ class LogScreen(Screen[None]):
                 count = attempt.lines
             new_written.append((attempt, count, shown))
         for attempt in attempts[len(written) :]:
-            out.append(attempt_header(attempt, self.clock, now))
+            out.append(attempt_header(attempt, self.history, self.clock, now))
             out.extend(by_attempt.get(id(attempt), []))
             new_written.append((attempt, attempt.lines, attempt.outcome))
         self._written = new_written

@@ -9,15 +9,16 @@ colour (NO_COLOR); colour comes on top.
 
 `TimelineCanvas` is a ScrollView drawing line by line (the Line API): a line costs the
 bars of one lane that cross the visible window (found by bisection), so 50,000 bars cost
-what the screen shows. Lanes are rebuilt when attempts start or end (at most a few times
-a second, less when a rebuild is slow); a running bar grows at each repaint.
+what the screen shows. Lanes are laid out by `assign_lanes` when the view opens; the
+attempts that start later are added the same way (greedy by start: they come in the
+order they start), each costing what it adds; a running bar grows at each repaint.
 """
 
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -137,23 +138,29 @@ class TimelineCanvas(ScrollView, can_focus=True):
         self.selected: str | None = None
         self.cursor: TimelineBar | None = None
         self.built_version = -1
-        self.builds = 0
+        self.builds = 0  # full layouts (assign_lanes); `extend` adds to the last one
+        self._seen = 0  # attempts of history.order laid out
+        self._generation = -1
+        self._open: dict[int, TimelineBar] = {}  # lanes whose last bar runs
+        self._ended: list[tuple[float, int]] = []  # (end, lane) of the other lanes
+        self._free: list[int] = []
         self._styles: dict[str, Style] = {}
 
     # -- data --------------------------------------------------------------------------
 
     def rebuild(self) -> None:
-        """Bars and lanes from the attempts now (running ones end now)."""
+        """Bars and lanes of every attempt now (running ones end now), by
+        `assign_lanes`; later attempts are added by `extend`."""
         history = self.history
         now = self.now()
         spans: list[tuple[float, float, str, Attempt]] = []
-        for name, task in history.tasks.items():
-            for attempt in task.attempts:
-                end = attempt.end if attempt.end is not None else max(now, attempt.start)
-                spans.append((attempt.start, end, name, attempt))
-        spans.sort(key=lambda s: (s[0], s[1]))
+        for name, attempt in history.order:
+            end = attempt.end if attempt.end is not None else max(now, attempt.start)
+            spans.append((attempt.start, end, name, attempt))
+        spans.sort(key=lambda s: s[0])  # stable: ties keep the order attempts came in
         self.origin = spans[0][0] if spans else 0.0
-        lanes = assign_lanes((s, e) for s, e, _, _ in spans)
+        # A running attempt holds its lane until it ends (whatever its length now).
+        lanes = assign_lanes((s, e if a.end is not None else math.inf) for s, e, _, a in spans)
         origin = self.origin
         self.bars = [
             TimelineBar(name, attempt, start - origin, lane)
@@ -166,6 +173,18 @@ class TimelineCanvas(ScrollView, can_focus=True):
         self.lane_ends = [[self.end_of(b, now) for b in lane] for lane in self.lane_bars]
         self.span = max((e for _, e, _, _ in spans), default=origin) - origin
         self.busy = sum(e - s for s, e, _, _ in spans)
+        # Where assign_lanes left off: lanes whose last bar runs, the others by end.
+        self._open = {}
+        self._ended = []
+        self._free = []
+        for lane, bars in enumerate(self.lane_bars):
+            last = bars[-1]
+            if last.attempt.end is None:
+                self._open[lane] = last
+            else:
+                heapq.heappush(self._ended, (self.lane_ends[lane][-1], lane))
+        self._seen = len(history.order)
+        self._generation = history.generation
         self.built_version = history.version
         self.builds += 1
         if self.cursor is not None:
@@ -174,9 +193,65 @@ class TimelineCanvas(ScrollView, can_focus=True):
             self.cursor = self._first_bar_of(self.selected)
         self._resize()
 
+    def extend(self) -> bool:
+        """Lay out the attempts seen since the last look, as `assign_lanes` would have
+        (greedy by start: attempts come in the order they start), and note the ends of
+        running ones. Costs what is new, not what is there. False: nothing new."""
+        history = self.history
+        if history.generation != self._generation or not self.bars:
+            if history.order:
+                self.rebuild()
+                return True
+            return False
+        origin = self.origin
+        changed = False
+        for lane, bar in list(self._open.items()):
+            end = bar.attempt.end
+            if end is not None:
+                end -= origin
+                heapq.heappush(self._ended, (end, lane))
+                self.lane_ends[lane][-1] = end
+                self.span = max(self.span, end)
+                self.busy += end - bar.start
+                del self._open[lane]
+                changed = True
+        fresh = history.order[self._seen :]
+        self._seen = len(history.order)
+        if fresh:
+            changed = True
+            fresh.sort(key=lambda item: item[1].start)
+            ended, free = self._ended, self._free
+            for name, attempt in fresh:
+                start = max(0.0, attempt.start - origin)
+                while ended and ended[0][0] <= start:
+                    heapq.heappush(free, heapq.heappop(ended)[1])
+                if free:
+                    lane = heapq.heappop(free)
+                else:
+                    lane = self.lanes
+                    self.lanes += 1
+                    self.lane_bars.append([])
+                    self.lane_ends.append([])
+                bar = TimelineBar(name, attempt, start, lane)
+                self.bars.append(bar)
+                self.lane_bars[lane].append(bar)
+                if attempt.end is None:
+                    self._open[lane] = bar
+                    self.lane_ends[lane].append(start)
+                else:
+                    end = attempt.end - origin
+                    heapq.heappush(ended, (end, lane))
+                    self.lane_ends[lane].append(end)
+                    self.span = max(self.span, end)
+                    self.busy += end - start
+        self.built_version = history.version
+        if changed:
+            self._resize()
+        return changed
+
     def grow(self) -> None:
         """The run goes on: running bars end now, and a fitted axis takes them in."""
-        if any(b.attempt.end is None for b in self.bars[-64:]) or self.history.waiting:
+        if self._open:
             self.span = max(self.span, self.now() - self.origin)
         if self.fit:
             self._resize()
@@ -432,8 +507,6 @@ class TimelineScreen(Screen[str | None]):
         self.on_select = on_select
         self.on_log = on_log
         self.live = live
-        self._build_cost = 0.0  # seconds the last rebuild took
-        self._built_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield Static(id="timeline-title")
@@ -449,22 +522,15 @@ class TimelineScreen(Screen[str | None]):
         self.set_interval(self.REFRESH_INTERVAL, self.tick)
 
     def _rebuild(self) -> None:
-        began = time.perf_counter()
         self.canvas.rebuild()
-        self._built_at = time.perf_counter()
-        self._build_cost = self._built_at - began
         self._title()
 
     def tick(self) -> None:
-        """New attempts: lanes again, but a slow rebuild (tens of thousands of bars)
-        waits ten times its cost, so it never takes more than a tenth of the loop."""
+        """New attempts and ends: laid out (`extend`, what is new only); running bars
+        grow."""
         canvas = self.canvas
-        if (
-            canvas.built_version != self.history.version
-            and time.perf_counter() - self._built_at >= 10 * self._build_cost
-        ):
-            self._rebuild()
-            return
+        if canvas.built_version != self.history.version and canvas.extend():
+            self._title()
         if self.live():
             canvas.grow()
             self._title()
