@@ -13,6 +13,7 @@ from flow_tui.session import RunState, Session, SessionOptions
 from flow_tui.tui.app import DashboardApp
 from flow_tui.tui.dialogs import LoadDialog
 from flow_tui.tui.filter_bar import FilterCount
+from flow_tui.tui.log_view import LogScreen
 from flow_tui.tui.status import RowStatus, progress_done
 from flow_tui.tui.task_tree import KEPT_MARK, SortOrder
 
@@ -249,6 +250,10 @@ async def test_vim_keys_move_and_fold_and_the_group_pane_shows_the_group() -> No
         assert tree.highlighted_task == "fetch_a"
         assert app.detail_pane.display and not app.group_pane.display
         assert app.detail_pane.task_name == "fetch_a"
+        await pilot.press("l")  # on a task, l is the app's: the task's log, full screen
+        assert isinstance(app.screen, LogScreen)
+        await pilot.press("escape")
+        assert tree.highlighted_task == "fetch_a"
         await pilot.press("G")
         assert tree.highlighted_task == "report"
         await pilot.press("g")
