@@ -1,4 +1,5 @@
-"""GroupCommit: ends held until a commit covers them, each slot given back exactly once."""
+"""GroupCommit: ends held until a commit covers them, each slot given back exactly once;
+parked workers hold no slot."""
 
 from __future__ import annotations
 
@@ -87,47 +88,54 @@ async def test_ends_keep_their_slots_and_ready_tasks_until_a_commit_covers_them(
     assert owner.idles == 1 and owner.failures == 0
 
 
-async def test_a_waiting_worker_gives_its_own_slot_back_when_woken() -> None:
+async def test_parked_workers_hold_no_slot_and_are_woken_one_at_a_time() -> None:
     gate = Gate()
     owner = Owner(gate)
     commit = owner.commit
-    held_when_woken: list[int] = []
-
-    async def worker(ready: list[int]) -> None:
-        await commit.wait(ready)
-        held_when_woken.append(commit.held)
-
-    workers = [asyncio.ensure_future(worker([i])) for i in range(3)]
-    commit.hold([9])  # and one end whose worker ended
+    parked = [asyncio.ensure_future(commit.park()) for _ in range(3)]
     await turns()
-    assert commit.held == 4
-    gate.release()
-    await asyncio.gather(*workers)
-    # The commit gave back only the slot of the end with no worker; each woken worker
-    # gave back its own, one after the other.
-    assert sorted(held_when_woken) == [0, 1, 2]
-    assert owner.dispatches == 0  # woken workers take the ready tasks first
-    assert sorted(owner.queued) == [0, 1, 2, 9]
+    assert commit.parked == 3 and commit.held == 0 and not commit.busy
+    assert commit.wake_one()  # the one parked last: it takes a free slot
     await turns()
-    assert not commit.busy and owner.idles == 1
+    assert [p.done() for p in parked] == [False, False, True] and parked[2].result()
+    assert commit.parked == 2
+    commit.release_parked()  # the run is over: the others end
+    assert await asyncio.gather(*parked) == [False, False, True]
+    assert commit.parked == 0 and not commit.wake_one()
 
 
-async def test_a_waiting_worker_cancelled_gives_its_slot_back_once() -> None:
-    gate = Gate()
-    owner = Owner(gate)
+async def test_a_parked_worker_cancelled_is_parked_no_more() -> None:
+    owner = Owner(Gate())
     commit = owner.commit
-    waiter = asyncio.ensure_future(commit.wait([5]))
+    worker = asyncio.ensure_future(commit.park())
     await turns()
-    assert commit.held == 1 and gate.started == 1
-    waiter.cancel()
+    worker.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await waiter
-    assert commit.held == 0  # given back by the cancelled wait itself
+        await worker
+    assert commit.parked == 0 and not commit.wake_one()
+
+
+async def test_no_commit_begins_while_a_worker_yields_of_its_own_accord() -> None:
+    gate = Gate()
+    yielding = True
+    commit = GroupCommit(
+        gate,
+        queue=lambda ready: None,
+        dispatch=lambda: None,
+        failed=lambda: None,
+        idle=lambda: None,
+        yielding=lambda: yielding,
+    )
+    commit.hold([1])
+    await turns()
+    assert gate.started == 0  # that worker goes on with more ends for the same commit
+    commit.hold([2])
+    yielding = False
+    await turns()
+    assert gate.started == 1
     gate.release()
     await turns()
-    assert commit.held == 0  # and not a second time by the commit
-    assert owner.queued == [5]  # its dependents are still released by the commit
-    assert not commit.busy
+    assert commit.held == 0 and not commit.busy and gate.started == 1  # both in one
 
 
 async def test_a_failed_commit_is_reported_and_still_accounts_every_slot() -> None:
@@ -150,36 +158,40 @@ async def test_without_a_barrier_nothing_is_held() -> None:
 
 @pytest.mark.parametrize("seed", range(20))
 async def test_the_invariant_holds_over_random_interleavings(seed: int) -> None:
-    # held == ends not given back: every hold() until the commit that covers it ends,
-    # every wait() until it returns or is cancelled.
+    # held == ends whose slots are not given back: every hold() until the commit that
+    # covers it (the first to begin after it) completes. Parked workers hold none.
     rng = random.Random(seed)
     gate = Gate()
     owner = Owner(gate)
     commit = owner.commit
     outstanding_holds: list[int] = []  # gate.started count when each hold() was made
-    waiters: list[asyncio.Future[None]] = []
+    parked: list[asyncio.Future[bool]] = []
     for step in range(60):
-        action = rng.choice(["hold", "wait", "wait", "release", "cancel", "turn"])
+        action = rng.choice(["hold", "hold", "park", "wake", "release", "cancel", "turn"])
         if action == "hold":
             outstanding_holds.append(gate.started)
             commit.hold([step])
-        elif action == "wait":
-            waiters.append(asyncio.ensure_future(commit.wait([step])))
+        elif action == "park":
+            parked.append(asyncio.ensure_future(commit.park()))
+        elif action == "wake":
+            commit.wake_one()
         elif action == "release" and gate.started > gate.done:
             gate.release()
         elif action == "cancel":
-            live = [w for w in waiters if not w.done()]
+            live = [w for w in parked if not w.done()]
             if live:
                 rng.choice(live).cancel()
         await turns(rng.randint(1, 3))
         # A hold made while commit k ran (started == k) is covered by commit k + 1.
         uncovered = [k for k in outstanding_holds if k + 1 > gate.done]
-        live = [w for w in waiters if not w.done()]
-        assert commit.held == len(uncovered) + len(live), f"step {step}: {action}"
+        assert commit.held == len(uncovered), f"step {step}: {action}"
+        assert commit.parked == len([w for w in parked if not w.done()]), f"step {step}"
     while commit.busy:
         if gate.started > gate.done:
             gate.release()
         await turns()
-    await asyncio.gather(*waiters, return_exceptions=True)
-    assert commit.held == 0
+    commit.release_parked()
+    await asyncio.gather(*parked, return_exceptions=True)
+    assert commit.held == 0 and commit.parked == 0
     assert sorted(owner.queued) == sorted(set(owner.queued))  # each released once
+    assert len(owner.queued) == len(outstanding_holds)  # and every one of them

@@ -243,3 +243,68 @@ async def test_under_a_barrier_reused_workers_keep_slots_until_ends_are_committe
     assert most <= concurrency
     assert covered_after  # every end was recorded
     assert max(covered_after.values()) <= commits_done  # the last ends were committed too
+
+
+class CountingBarrier:
+    """A barrier that only counts its commits (each takes one loop turn)."""
+
+    def __init__(self) -> None:
+        self.commits = 0
+
+    async def commit(self) -> None:
+        self.commits += 1
+        await asyncio.sleep(0)
+
+
+async def test_under_a_barrier_plain_tasks_commit_in_full_batches_and_let_the_loop_in() -> None:
+    # After each commit one worker takes the freed slots task after task; its voluntary
+    # yields let the loop in but do not start a commit in the middle of the batch.
+    n, limit = 640, 64
+    steps: list[TaskStep[None]] = [TaskStep(f"t{i}", noop) for i in range(n)]
+    barrier = CountingBarrier()
+    ends = 0
+    ends_seen_by_ticker: list[int] = []
+
+    def on_end(event: TaskEnd) -> None:
+        nonlocal ends
+        ends += 1
+
+    async def ticker() -> None:
+        while True:
+            ends_seen_by_ticker.append(ends)
+            await asyncio.sleep(0)
+
+    tick = asyncio.get_running_loop().create_task(ticker())
+    runner = TaskRunnerBuilder(None).with_barrier(barrier).on("task_end", on_end).build()
+    results = await runner.execute(steps, concurrency=limit)
+    tick.cancel()
+    assert all(r.ok for r in results.values()) and len(results) == n
+    assert barrier.commits <= n // limit + 1
+    during = {e for e in ends_seen_by_ticker if 0 < e < n}
+    assert len(during) >= n // 32, f"the loop ran other work only {len(during)} times"
+
+
+@pytest.mark.parametrize("turns", [2, 5])
+async def test_under_a_barrier_steps_that_suspend_still_fill_every_slot(turns: int) -> None:
+    # The worker woken after a commit suspends in its step: the other free slots get
+    # a step each on the next loop turn, as many as the concurrency allows (a step
+    # that suspends for one turn only may end before they start).
+    limit = 8
+    running = most = 0
+
+    async def body(ctx: object) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        running -= 1
+
+    # The first tasks never suspend: their workers park, and every later step starts on
+    # a worker woken after a commit.
+    steps: list[TaskStep[None]] = [TaskStep(f"p{i}", noop) for i in range(limit)]
+    steps += [TaskStep(f"t{i}", body) for i in range(10 * limit)]
+    runner = TaskRunnerBuilder(None).with_barrier(CountingBarrier()).build()
+    results = await runner.execute(steps, concurrency=limit)
+    assert all(r.ok for r in results.values()) and len(results) == 11 * limit
+    assert most == limit

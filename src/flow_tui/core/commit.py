@@ -22,20 +22,23 @@ class GroupCommit:
     """The executor's side of a CommitBarrier: one commit covers every end before it.
 
     An ended task keeps its concurrency slot, and the tasks it made ready wait, until a
-    barrier commit that began after its end has completed. Ends are recorded by `hold`
-    (the worker ends) or `wait` (the worker waits for the commit, then goes on with the
-    next task in the same slot). One commit loop runs while ends are uncommitted; each
-    round commits every end recorded so far, then `queue`s the tasks they made ready and
-    wakes the workers waiting on it (or, if none waits, calls `dispatch` to fill the
-    freed slots).
+    barrier commit that began after its end has completed: `hold` records the end. One
+    commit loop runs while ends are held; each round commits every end recorded so far,
+    gives their slots back, `queue`s the tasks they made ready and calls `dispatch` to
+    fill the free slots. A worker whose task ended and that finds no free slot (or no
+    ready task) `park`s: it waits, holding no slot, until the executor wakes it
+    (`wake_one`) to take a free slot, or lets it end (`release_parked`).
 
-    Invariant: `held` counts the slots of ended tasks not given back yet, and each end
-    gives its slot back exactly once. `hold` and `wait` add 1. A waiting worker gives its
-    own back when its wait ends (woken, or cancelled), so the slot passes straight to its
-    next task and no dispatch can take it meanwhile; the commit loop gives back the
-    others: of `covered` ends, `covered - waiting`, where `waiting` counts the workers
-    waiting on that very commit. So `held` is 0 whenever every end is committed and
-    every waiting worker has woken, and the executor may finish only then (`busy`).
+    Invariant: `held` is the number of ended tasks whose slots are not given back yet:
+    `hold` adds 1, and the commit round that covers an end (the first to begin after
+    it) subtracts it once, when that round completes, whether the commit succeeded or
+    raised. So `held` is 0 exactly when every end is committed, and the executor may
+    finish only then (`busy`). A parked worker holds nothing: woken, it takes a slot
+    only if one is free.
+
+    A commit does not start while a worker is in a voluntary yield (`yielding()`): that
+    worker goes on with more tasks right after, and the commit then covers its ends
+    too, so a worker that runs many tasks without suspending does not cut the batches.
     """
 
     def __init__(
@@ -46,62 +49,80 @@ class GroupCommit:
         dispatch: Callable[[], None],
         failed: Callable[[], None],
         idle: Callable[[], None],
+        yielding: Callable[[], bool] = lambda: False,
     ) -> None:
         """`queue(ready)` puts tasks a commit released on the ready heap; `dispatch()`
         fills free slots; `failed()` is called when a commit raised (those ends are not
-        durable: the executor pauses); `idle()` when the commit loop stops. Without a
-        barrier nothing is ever held (`held` stays 0)."""
+        durable: the executor pauses); `idle()` when the commit loop stops; `yielding()`
+        tells whether a worker is in a voluntary yield. Without a barrier nothing is
+        ever held (`held` stays 0)."""
         self.barrier = barrier
         self.held = 0  # slots of ended tasks not given back yet (see the invariant)
         self.committing = False  # the commit loop runs
-        self._uncommitted = 0  # ends no commit covers yet
-        self._waiting = 0  # of those, the ones whose worker waits in `wait`
-        self._next: asyncio.Future[None] | None = None  # what those workers await
-        self._ready: list[int] = []  # tasks those ends made ready
+        self._ready: list[int] = []  # tasks the held ends made ready
+        self._parked: list[asyncio.Future[bool]] = []  # workers waiting for a slot
         self._queue = queue
         self._dispatch = dispatch
         self._failed = failed
         self._idle = idle
+        self._yielding = yielding
 
     @property
     def busy(self) -> bool:
         """Ends are still held or being committed: the run cannot be over yet."""
         return bool(self.held or self.committing)
 
+    @property
+    def parked(self) -> int:
+        """Workers parked, waiting for a slot."""
+        return sum(not worker.done() for worker in self._parked)
+
     def hold(self, ready: list[int]) -> None:
-        """An end whose worker ends: its slot, and `ready`, wait for a commit."""
+        """An end: its slot, and `ready`, wait for a commit."""
         self.held += 1
-        self._uncommitted += 1
         self._ready.extend(ready)
         if not self.committing:
             self.committing = True
             asyncio.get_running_loop().create_task(self._commit_loop())
 
-    async def wait(self, ready: list[int]) -> None:
-        """An end whose worker goes on: hold it, and return once a commit covers it (the
-        slot is then the worker's again). A cancellation of the worker passes through."""
-        self.hold(ready)
-        self._waiting += 1
-        committed = self._next
-        if committed is None:
-            committed = self._next = asyncio.get_running_loop().create_future()
+    async def park(self) -> bool:
+        """Wait, holding no slot, until woken: True to take a free slot, False to end.
+        A cancellation of the worker passes through (it is no longer parked)."""
+        parked: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._parked.append(parked)
         try:
-            await committed
+            return await parked
         finally:
-            self.held -= 1  # this end's slot, given back by its own worker
+            if parked.cancelled() and parked in self._parked:
+                self._parked.remove(parked)  # the worker was cancelled while parked
+
+    def wake_one(self) -> bool:
+        """Wake the worker parked last to take a slot; False when none is parked."""
+        parked = self._parked
+        while parked:
+            worker = parked.pop()
+            if not worker.done():  # else cancelled, and not yet out of the list
+                worker.set_result(True)
+                return True
+        return False
+
+    def release_parked(self) -> None:
+        """Let every parked worker end (the run is over)."""
+        parked, self._parked = self._parked, []
+        for worker in parked:
+            if not worker.done():
+                worker.set_result(False)
 
     async def _commit_loop(self) -> None:
         barrier = self.barrier
         assert barrier is not None, "hold() needs a barrier"
         try:
-            while self._uncommitted:
-                covered = self._uncommitted
-                waiting = self._waiting
-                committed = self._next
+            while self.held:
+                while self._yielding():
+                    await asyncio.sleep(0)  # the yielding worker goes on first
+                covered = self.held
                 ready = self._ready
                 self._ready = []
-                self._waiting = 0
-                self._next = None
                 try:
                     await barrier.commit()
                 except Exception:
@@ -109,13 +130,9 @@ class GroupCommit:
                     # barrier reported why); the executor pauses.
                     self._failed()
                 finally:
-                    self._uncommitted -= covered
-                    self.held -= covered - waiting  # the waiting ones give back their own
+                    self.held -= covered
                     self._queue(ready)
-                    if committed is not None and not committed.done():
-                        committed.set_result(None)
-                if not waiting:
-                    self._dispatch()  # else the woken workers take the ready tasks first
+                self._dispatch()
         finally:
             self.committing = False
             self._idle()

@@ -4,9 +4,12 @@ Steps run on workers: one asyncio task per concurrency slot in use. A step's end
 handled synchronously in its worker (no central polling loop), and when it succeeded the
 worker goes on with the next ready step, so a plain step costs a few dictionary and heap
 operations and no asyncio task of its own. Under a commit barrier a successful step's
-worker first waits for the group commit that covers its end (`GroupCommit.wait`), then
-goes on the same way. A failed, cancelled or skipped step ends its worker; the next step
-gets a new one.
+end keeps its slot until the group commit that covers it (`GroupCommit`); its worker goes
+on the same way while a slot is free, and parks when none is: after a commit, one parked
+worker is woken and takes the freed slots one task after the other, so a batch of plain
+steps costs one wake-up, not one per step. Should that worker's step suspend, the next
+parked worker is woken (`_fill_later`), so every free slot still gets a step running.
+A failed, cancelled or skipped step ends its worker; the next step gets another one.
 
 One consequence: a context variable that a body sets and does not reset is seen by later
 bodies on the same worker (`current_task_name` is set for every step). Concurrency,
@@ -133,15 +136,19 @@ class WorkflowExecutor:
         self._interrupted: set[int] = set()  # cut off by pause(interrupt=True), not yet ended
         self._held: set[int] = set()  # non-idempotent, interrupted: waits for consent
         self._stop_reason: str | None = None
+        self._yielding = 0  # workers in a voluntary yield (see YIELD_EVERY)
         self._commit = GroupCommit(
             barrier,
             queue=self._queue,
             dispatch=self._dispatch,
             failed=self._commit_failed,
             idle=self._maybe_finish,
+            yielding=self._is_yielding,
         )
         self._done: asyncio.Future[None] | None = None
+        self._over = False  # the run is over: parked workers end
         self._create: Any = None  # the loop's create_task, bound when the run starts
+        self._call_soon: Any = None  # and its call_soon
         # With the default stack (retrying, looping, standard), a step with no policies
         # is run inline by `_work`: the common case costs no strategy call at all.
         inner = strategy
@@ -266,6 +273,7 @@ class WorkflowExecutor:
         self._ready = [key[i] for i in ready]
         heapq.heapify(self._ready)
         self._create = loop.create_task
+        self._call_soon = loop.call_soon
         self._dispatch()
         self._maybe_finish()
         try:
@@ -286,10 +294,48 @@ class WorkflowExecutor:
             raise
 
     def _dispatch(self) -> None:
-        """Start a worker for each ready task while slots are free."""
+        """Start a worker for each ready task while slots are free. Under a barrier a
+        parked worker is woken instead, if there is one: it takes the free slots one
+        task after the other, and the others are filled only if it suspends
+        (`_fill_later`)."""
         ready = self._ready
         if not ready or self.paused or self._stop_reason is not None:
             return
+        limit = self.limit
+        commit = self._commit
+        if limit is not None and len(self.tasks) + commit.held >= limit:
+            return
+        if self.barrier is not None and commit.wake_one():
+            self._call_soon(self._fill_later)
+            return
+        self._start_workers(0)
+
+    def _fill_later(self) -> None:
+        """Runs once the worker woken by `_dispatch` has suspended: parked (it left no
+        slot it could fill), or in a step that awaits something, when the free slots
+        get a parked worker each (or a new one); not in a voluntary yield, after which
+        it goes on by itself."""
+        if self._yielding:
+            self._call_soon(self._fill_later)
+            return
+        ready = self._ready
+        if not ready or self.paused or self._stop_reason is not None:
+            return
+        limit = self.limit
+        commit = self._commit
+        woken = 0
+        while woken < len(ready) and (
+            limit is None or len(self.tasks) + commit.held + woken < limit
+        ):
+            if not commit.wake_one():
+                break
+            woken += 1
+        self._start_workers(woken)
+
+    def _start_workers(self, reserved: int) -> None:
+        """A new worker for each ready task while slots are free, but for `reserved`
+        ready tasks and slots left to workers woken and not yet run."""
+        ready = self._ready
         limit = self.limit
         tasks = self.tasks
         steps = self.graph.steps
@@ -297,9 +343,30 @@ class WorkflowExecutor:
         work = self._work
         take = self._take
         commit = self._commit
-        while ready and (limit is None or len(tasks) + commit.held < limit):
+        while len(ready) > reserved and (
+            limit is None or len(tasks) + commit.held + reserved < limit
+        ):
             i = take()
             tasks[i] = create(work(i, steps[i]))
+
+    def _is_yielding(self) -> bool:
+        return self._yielding > 0
+
+    def _take_free(self, worker: asyncio.Task[Any]) -> int:
+        """Under a barrier: the next task for `worker` if one is ready and a slot is free,
+        else -1. Nothing else is started (see `_fill_later`)."""
+        heap = self._ready
+        limit = self.limit
+        if (
+            heap
+            and not self.paused
+            and self._stop_reason is None
+            and (limit is None or len(self.tasks) + self._commit.held < limit)
+        ):
+            nxt = self._take()
+            self.tasks[nxt] = worker
+            return nxt
+        return -1
 
     def _take(self) -> int:
         """Pop the ready task to run next (highest priority, then declaration order)."""
@@ -338,6 +405,7 @@ class WorkflowExecutor:
         start = state.start
         steps = self.graph.steps
         barrier = self.barrier
+        commit = self._commit
         inline_plain = self._inline_plain
         while True:
             started = time.time()
@@ -349,7 +417,11 @@ class WorkflowExecutor:
                 if not count & _YIELD_MASK:
                     # Tasks that never suspend would keep the loop (a dashboard, signal
                     # handlers) waiting for the whole run: let it in now and then.
-                    await asyncio.sleep(0)
+                    self._yielding += 1
+                    try:
+                        await asyncio.sleep(0)
+                    finally:
+                        self._yielding -= 1
                 if step.condition is not None and not self.dry_run:
                     try:
                         wanted = step.condition(self.context)
@@ -413,16 +485,21 @@ class WorkflowExecutor:
                     result.metrics = _clock_metrics(started, perf_counter() - clock, attempts)
                 if barrier is None:
                     i = self._end_and_take(i, step, result)
+                    if i < 0:
+                        return
                 else:
                     # Inlined rather than a coroutine of its own: one frame less per task.
                     worker = self.tasks[i]
                     ready = self._record_success(i, step, result)
                     if ready is None:
                         return
-                    await self._commit.wait(ready)  # the slot stays this worker's
-                    i = self._next_for(worker)
-                if i < 0:
-                    return
+                    commit.hold(ready)  # its slot and `ready` wait for a commit
+                    i = self._take_free(worker)
+                    while i < 0:
+                        # No free slot or ready task: wait for a commit to free some.
+                        if self._over or not await commit.park():
+                            return
+                        i = self._take_free(worker)
                 step = steps[i]
             else:
                 self._end(i, step, result, started, clock, attempts)
@@ -604,6 +681,11 @@ class WorkflowExecutor:
                 if emit:
                     # Every task that ends gets an end event, also one that never started.
                     self.events.emit(TaskEnd(steps[i], result))
-            done.set_result(None)
+            self._finish(done)
         elif state.done_count == self._n:
-            done.set_result(None)
+            self._finish(done)
+
+    def _finish(self, done: asyncio.Future[None]) -> None:
+        self._over = True
+        self._commit.release_parked()  # workers that waited for a slot end
+        done.set_result(None)
