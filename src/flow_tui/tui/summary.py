@@ -69,14 +69,15 @@ def run_time(view: RunView) -> str:
     """The header's clock: time spent running, time spent paused apart (once there was
     some), and while the run runs an estimate of what is left (`estimate_left`: the
     mean duration of the attempts that finished, over the parallelism seen so far),
-    e.g. "⏱ 1:05  ‖ 0:20 paused  ETA ~2:10"."""
+    e.g. "⏱ 1:05 ‖ 0:20 ETA ~2:10" (‖: paused, as in the run's state; short, so the
+    progress bar keeps its place at 80 columns)."""
     clock = view.clock
     session = view.session
     elapsed = view.elapsed()
     text = f"⏱ {format_clock(elapsed)}"
     paused = clock.paused(session)
     if paused >= 1.0:
-        text += f"  ‖ {format_clock(paused)} paused"
+        text += f" ‖ {format_clock(paused)}"
     if session.state is RunState.RUNNING:
         counts = view.tally
         running = [*view.running]
@@ -91,5 +92,5 @@ def run_time(view: RunView) -> str:
             concurrency=getattr(session, "concurrency", None),
         )
         if left is not None:
-            text += f"  ETA ~{format_clock(left + 0.999)}"
+            text += f" ETA ~{format_clock(left + 0.999)}"
     return text
