@@ -21,6 +21,10 @@ SaveFunction = Callable[[Path], Awaitable[Path]]
 class SaveDialog(PathDialog[Path]):
     """Dismisses with the path written, or None when cancelled."""
 
+    DEFAULT_CSS = """
+    SaveDialog #save { min-width: 13; }
+    """
+
     KEY = "save"
     PROMPT = "Save the run's state to:"
     HINT = "The suffix picks the format: .toml or .json.  → completes a path."
