@@ -29,9 +29,18 @@ def _label(info: RunInfo) -> str:
     return f"run {info.id} ({info.workflow})"
 
 
+#: States of a run that has ended: its cancelled tasks are done, not waiting to run again.
+OVER = ("finished", "failed", "cancelled")
+
+
 def _progress(status: dict[str, Any]) -> str:
+    """Tasks ended of all, e.g. `12/40`; while the run goes on, a task cut off by an
+    interrupting pause (cancelled, to run again) is not counted."""
     counts = status.get("counts") or {}
-    done = sum(int(counts.get(k, 0)) for k in ("success", "failure", "skipped", "cancelled"))
+    ended = ["success", "failure", "skipped"]
+    if status.get("state") in OVER:
+        ended.append("cancelled")
+    done = sum(int(counts.get(k, 0)) for k in ended)
     return f"{done}/{status.get('tasks', '?')}"
 
 

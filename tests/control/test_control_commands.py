@@ -117,7 +117,8 @@ def test_consent_through_the_socket_then_stop(steer: Steer) -> None:
         steer.run("resume", "steered"), "refused resume", "charge", "--rerun-interrupted"
     )
     assert "--mark-done charge" in line and "load" not in line
-    assert "paused (needs consent)" in steer.run("ps").stdout
+    row = steer.run("ps").stdout.splitlines()[1]
+    assert "paused (needs consent)" in row and " 1/4 " in row, row  # charge, load: to run again
     assert_usage_error(
         steer.run("resume", "steered", "--rerun-interrupted", "--mark-done", "charge"),
         "not allowed with",
@@ -159,3 +160,21 @@ def test_consent_through_the_socket_then_stop(steer: Steer) -> None:
     assert "Traceback" not in result.stderr
     assert list(steer.runtime.iterdir()) == []
     assert_usage_error(steer.run("stop", ident), "no flow-tui run")
+
+
+def test_ps_lists_a_run_that_does_not_answer_and_goes_on(steer: Steer) -> None:
+    ws = steer.ws
+    frozen = steer.start("launch", f"{STEERED}:frozen", "--headless", "--output", "jsonl")
+    lively = steer.launch()
+    run_id(frozen)
+    lively_id = run_id(lively)
+    ws.wait_started("freeze", "charge")
+    listed = steer.run("ps")
+    assert listed.returncode == 0, listed
+    rows = {line.split()[1]: line for line in listed.stdout.splitlines()[1:]}
+    assert "not answering" in rows["frozen"], listed
+    assert "running" in rows["steered"] and lively_id in rows["steered"], listed
+    for gate in ("freeze", "charge", "load"):
+        ws.open_gate(gate)
+    assert frozen.wait().returncode == 0
+    assert lively.wait().returncode == 0

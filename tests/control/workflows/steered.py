@@ -5,12 +5,14 @@ until the file $FLOW_TUI_TEST_GATES/NAME exists, so a test decides when it ends.
 `workflow`: `first` (fast), then `charge` (gated, not idempotent) and `load` (gated),
 then `report` after both. `chatty`: one gated task, then `talk`, which prints
 $FLOW_TUI_TEST_LINES lines (default 0) of 3 KB each: the events a slow viewer misses.
+`frozen`: `freeze` blocks the run's event loop (a body that never awaits) until its gate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -67,3 +69,14 @@ chatty = Workflow(
         TaskStep("last", body("last", gated=True), ["talk"]),
     ],
 )
+
+
+async def freeze(ctx: object) -> str:
+    record("freeze")
+    gate = Path(os.environ["FLOW_TUI_TEST_GATES"]) / "freeze"
+    while not gate.exists():
+        time.sleep(0.01)  # no await: the loop, and the run's socket, stand still
+    return "thawed"
+
+
+frozen = Workflow(name="frozen", steps=[TaskStep("freeze", freeze)])
