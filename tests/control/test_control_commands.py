@@ -85,6 +85,7 @@ def test_ps_pause_save_resume_over_the_socket(steer: Steer) -> None:
     gone = steer.run("ps")
     assert gone.returncode == 0 and "no flow-tui run" in gone.stdout, gone
     assert_usage_error(steer.run("pause", ident), "no flow-tui run")
+    assert_usage_error(steer.run("attach"), "no flow-tui run")
 
     # the snapshot saved mid-run resumes: `first` is not run again; `charge` was running
     # when it was saved, and is not idempotent: it runs again only with consent
@@ -166,7 +167,6 @@ def test_ps_lists_a_run_that_does_not_answer_and_goes_on(steer: Steer) -> None:
     ws = steer.ws
     frozen = steer.start("launch", f"{STEERED}:frozen", "--headless", "--output", "jsonl")
     lively = steer.launch()
-    run_id(frozen)
     lively_id = run_id(lively)
     ws.wait_started("freeze", "charge")
     listed = steer.run("ps")
@@ -174,7 +174,16 @@ def test_ps_lists_a_run_that_does_not_answer_and_goes_on(steer: Steer) -> None:
     rows = {line.split()[1]: line for line in listed.stdout.splitlines()[1:]}
     assert "not answering" in rows["frozen"], listed
     assert "running" in rows["steered"] and lively_id in rows["steered"], listed
-    for gate in ("freeze", "charge", "load"):
+    # killed, it leaves its socket and record behind: the next ps removes them
+    frozen_id = run_id(frozen)
+    frozen.kill()
+    assert (steer.runtime / f"{frozen_id}.sock").exists()
+    listed = steer.run("ps", "--output", "json")
+    assert [r["id"] for r in json.loads(listed.stdout)] == [lively_id], listed
+    assert sorted(p.name for p in steer.runtime.iterdir()) == [
+        f"{lively_id}.json",
+        f"{lively_id}.sock",
+    ]
+    for gate in ("charge", "load"):
         ws.open_gate(gate)
-    assert frozen.wait().returncode == 0
     assert lively.wait().returncode == 0
