@@ -92,13 +92,17 @@ def test_resolve_checkpoint_relative_to_the_callers_folder(
     assert resolve_run("state/ck.toml", [run]).id == "c0ffee00"
 
 
-def test_runtime_folder_private_and_repaired(folder: Path) -> None:
+def test_runtime_folder_private_and_an_open_one_refused(folder: Path) -> None:
     made = runtime_dir()
     assert made == folder
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     folder.chmod(0o755)
-    runtime_dir(create=False)
-    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for create in (True, False):
+        with pytest.raises(ControlError, match=r"open to other users \(mode 0755\)"):
+            runtime_dir(create=create)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755  # not changed behind your back
+    with pytest.raises(ControlError, match="chmod 700"):
+        list_runs()
 
 
 def test_runtime_folder_of_another_user_or_a_link_refused(folder: Path, tmp_path: Path) -> None:

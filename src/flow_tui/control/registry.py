@@ -60,14 +60,14 @@ def runtime_dir(create: bool = True) -> Path:
         raise ControlError(
             f"control folder {folder} is not a folder owned by you; remove it or set {DIR_ENV}"
         )
-    if stat.S_IMODE(info.st_mode) & 0o077:
-        try:
-            folder.chmod(0o700)
-        except OSError as exc:
-            raise ControlError(
-                f"control folder {folder} is open to other users and cannot be made "
-                f"private: {exc.strerror or exc}"
-            ) from exc
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        # Not made private behind the user's back (FLOW_TUI_RUNTIME_DIR=/tmp would be
+        # chmod-ed), and not trusted: others may have planted sockets or records in it.
+        raise ControlError(
+            f"control folder {folder} is open to other users (mode {mode:04o}): make it "
+            f"private (chmod 700 {folder}) or set {DIR_ENV} to a folder of its own"
+        )
     return folder
 
 
