@@ -58,13 +58,13 @@ async def test_files_private_bye_then_gone(runtime: Path) -> None:
     assert [r.id for r in list_runs()] == [server.info.id]
     assert session.control_path == str(sock)
 
-    run = asyncio.ensure_future(session.run())
     messages: list[dict[str, Any]] = []
     closed = asyncio.Event()
     client = viewer(messages, closed, server.info)
     await client.connect()
     reply = await client.request("subscribe")
     assert reply["state"]["workflow"] == "inproc"
+    run = asyncio.ensure_future(session.run())
     gate.set()
     await run
     await session.close()
@@ -73,6 +73,9 @@ async def test_files_private_bye_then_gone(runtime: Path) -> None:
     assert messages[-1] == {"type": "bye", "status": "finished", "exit_code": 0}
     ends = [m["task"] for m in messages if m.get("event") == "task_end"]
     assert ends == ["wait", "after"]
+    start = next(m for m in messages if m.get("event") == "workflow_start")
+    assert start["control"] == str(sock) and start["tasks"] == 2
+    assert start["executor"] == session.executor_info  # as --output jsonl writes it
     assert list(runtime.iterdir()) == []  # socket and record removed
     assert notices == []
     with pytest.raises(ControlError, match="no longer running"):

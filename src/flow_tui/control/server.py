@@ -35,6 +35,7 @@ from flow_tui.control.protocol import (
     ProtocolError,
     decode,
     encode,
+    event_fields,
 )
 from flow_tui.control.registry import (
     ControlError,
@@ -47,7 +48,7 @@ from flow_tui.control.registry import (
     write_info,
 )
 from flow_tui.core.errors import FlowError
-from flow_tui.core.events import Event
+from flow_tui.core.events import Event, WorkflowStart
 
 BATCH_SECONDS = 0.05
 #: Bytes of events a viewer may leave unread: over it, a viewer that read nothing since
@@ -249,7 +250,14 @@ class ControlServer:
         lines = self._lines
         if lines is None:
             lines = self._lines = EventLines(self.session.workflow.name, self.session.control_path)
-        self._pending.append(lines.line(event))
+        if type(event) is WorkflowStart:
+            # as `--output jsonl` writes it: where the bodies run (issue 13) too
+            obj = event_fields(event, lines.workflow, lines.control)
+            obj["executor"] = self.session.executor_info
+            obj["type"] = "event"
+            self._pending.append(encode(obj))
+        else:
+            self._pending.append(lines.line(event))
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
             self._flush_handle = loop.call_later(BATCH_SECONDS, self._flush)
