@@ -10,6 +10,7 @@ from textual.command import CommandPalette
 
 from flow_tui import TaskStatus, TaskStep, Workflow
 from flow_tui.session import RunState, Session, SessionOptions
+from flow_tui.tui import task_tree
 from flow_tui.tui.app import DashboardApp
 from flow_tui.tui.dialogs import LoadDialog
 from flow_tui.tui.filter_bar import FilterCount
@@ -338,3 +339,38 @@ async def test_o_while_running_says_why_it_cannot_load() -> None:
         bodies.release("merge")
         await app.wait_for_run()
         assert app.session.results["report"].status is TaskStatus.SUCCESS
+
+
+async def test_a_very_large_run_opens_folded_and_makes_rows_when_a_group_opens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(task_tree, "FOLDED_FROM", 3)  # as if 6 tasks were a million
+    bodies = Bodies()
+    app = make_app(pipeline(bodies, gate=("merge",)))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await until(pilot, lambda: session.running == ["merge"], "merge running")
+        await settle(pilot)
+        tree = app.task_tree
+        assert tree.last_line == 3  # four group headers, no task rows made
+        assert tree.highlighted_group == "stage 1"
+        assert tree.row_label("fetch_a") is None
+        assert tree.shown_count == 6 and len(tree.visible_tasks) == 6
+        assert "1/2" not in group_text(app, "stage 1") and "2/2" in group_text(app, "stage 1")
+        await pilot.press("l")  # opens the group: its rows are made
+        assert tree.row_label("fetch_a") is not None
+        assert tree.last_line == 5
+        await pilot.press("N")  # a jump into a folded group opens it
+        assert tree.highlighted_task == "merge"
+        # A live filter over folded groups keeps counting.
+        await pilot.press("minus")
+        await pilot.press("slash", *"success", "enter")
+        assert count_text(app) == "2 of 6"
+        bodies.release("merge")
+        await app.wait_for_run()
+        await settle(pilot)
+        assert count_text(app) == "6 of 6"
+        assert tree.visible_tasks == ["fetch_a", "fetch_b", "merge", "publish", "load[1]", "report"]
+        await pilot.press("plus")
+        assert tree.last_line == 9  # every row made
+        assert tree.row_label("report") is not None

@@ -74,7 +74,7 @@ ORDER: tuple[RowStatus, ...] = (
     RowStatus.PENDING,
 )
 
-_FROM_RESULT = {
+STATUS_OF_RESULT = _FROM_RESULT = {
     TaskStatus.SUCCESS: RowStatus.SUCCESS,
     TaskStatus.FAILURE: RowStatus.FAILURE,
     TaskStatus.SKIPPED: RowStatus.SKIPPED,

@@ -24,6 +24,10 @@ from flow_tui.tui.status import GLYPH, RowStatus, format_duration, spinner_frame
 from flow_tui.tui.view import RunView, Transition
 
 MAX_NAME_WIDTH = 28
+#: From this many tasks, the tree opens with its groups folded (their rows are made when
+#: a group opens).
+FOLDED_FROM = 20_000
+
 # The stored label of every task row: render_label draws rows from the view.
 _NO_LABEL = Text(no_wrap=True, end="")
 #: Where a row shows its duration, a task kept from a snapshot shows this.
@@ -246,6 +250,8 @@ class TaskTree(Tree[TreeItem]):
         self._styles: dict[str, Style] = {}
         self._name_width = 0
         self._task_width = 0
+        self._materialized: set[str] = set()  # groups whose task rows exist
+        self._sized = False  # the first populate decides whether groups start folded
 
     # -- building ----------------------------------------------------------------------
 
@@ -270,34 +276,53 @@ class TaskTree(Tree[TreeItem]):
         self._tally = {
             g.title: Counter(statuses.get(n, RowStatus.PENDING) for n in g.names) for g in groups
         }
-        widths = [cell_len(name) for g in groups for name in g.names]
-        self._name_width = min(max(widths, default=0), MAX_NAME_WIDTH)
-        self._task_width = max(widths, default=0) + 14
+        width = max(
+            (len(n) if n.isascii() else cell_len(n) for g in groups for n in g.names), default=0
+        )
+        self._name_width = min(width, MAX_NAME_WIDTH)
+        self._task_width = width + 14
+        if not self._sized:
+            # A very large run opens with its groups folded: rows are made when a group
+            # opens, so the first screen costs its groups, not its tasks.
+            self._sized = True
+            if len(self._group_of) > FOLDED_FROM:
+                self._collapsed = set(self._groups)
         self.clear()
         self._task_nodes = {}
         self._group_nodes = {}
+        self._materialized = set()
         self._shown = {}
         self._keys = {}
         self._key_of = {}
         self._rows = {}
         root = self.root
+        declared = self.order is SortOrder.DECLARED
         # Every added node asks for a refresh; thousands of them cost more than the
         # nodes themselves, so they are folded into one.
         self._populating = True
         try:
             for group in groups:
-                keyed = sorted((self._order_key(n), n) for n in group.names if self._matches(n))
-                self._shown[group.title] = [n for _, n in keyed]
-                self._keys[group.title] = [k for k, _ in keyed]
-                if not keyed:
+                title = group.title
+                if declared:
+                    names = (
+                        group.names if task_filter is None else filter(self._matches, group.names)
+                    )
+                    keyed = [((self._position[n],), n) for n in names]
+                else:
+                    keyed = sorted((self._order_key(n), n) for n in group.names if self._matches(n))
+                self._shown[title] = shown = [n for _, n in keyed]
+                self._keys[title] = [k for k, _ in keyed]
+                self._key_of.update((n, k) for k, n in keyed)
+                if not shown:
                     continue
                 group_node = root.add(
                     self._group_label(group),
-                    data=GroupRef(group.title),
-                    expand=group.title not in self._collapsed,
+                    data=GroupRef(title),
+                    expand=title not in self._collapsed,
                 )
-                self._group_nodes[group.title] = group_node
-                self._add_leaves(group_node, keyed)
+                self._group_nodes[title] = group_node
+                if group_node.is_expanded:
+                    self._materialize(title)
         finally:
             self._populating = False
         self.refresh(layout=True)
@@ -307,30 +332,42 @@ class TaskTree(Tree[TreeItem]):
             node_parent = target.parent
             if node_parent is not None and not node_parent.is_expanded:
                 target = node_parent
+        if target is None and self._group_nodes:
+            target = next(iter(self._group_nodes.values()))
         _ = self.last_line  # lay the lines out now, so the node's line is known
         self.move_cursor(target)
         if keep is None or target is None or target.data != keep:
             # Show the first group's heading too, once the cursor has scrolled to its row.
             self.call_after_refresh(self.scroll_home, animate=False)
 
-    def _add_leaves(
-        self, group_node: TreeNode[TreeItem], keyed: list[tuple[tuple[Any, ...], str]]
-    ) -> None:
-        """The task rows of a group being built, appended as `TreeNode.add_leaf` would but
-        without clearing the tree's caches once per row (the build clears them once)."""
-        key_of = self._key_of
+    def _materialize(self, title: str, invalidate: bool = True) -> None:
+        """Make the task rows of group `title` (once; a folded group has none), appended
+        as `TreeNode.add_leaf` would but without clearing the tree's caches per row."""
+        group_node = self._group_nodes.get(title)
+        if group_node is None or title in self._materialized:
+            return
+        self._materialized.add(title)
         task_nodes = self._task_nodes
         children = group_node._children
         add_node = self._add_node
-        for key, name in keyed:
-            key_of[name] = key
+        for name in self._shown[title]:
             # The label is never drawn (render_label draws the row from the view).
             node = add_node(group_node, _NO_LABEL, TaskRef(name))
             node._allow_expand = False
             children.append(node)
             task_nodes[name] = node
         group_node._updates += 1
-        self._invalidate()
+        if invalidate:
+            self._invalidate()
+
+    def _build(self) -> None:
+        # A group opened by any path (a key, a click, expand_all) gets its rows before
+        # its lines are laid out.
+        groups: dict[str, TreeNode[TreeItem]] = getattr(self, "_group_nodes", {})  # in __init__
+        for title, node in groups.items():
+            if node._expanded and title not in self._materialized:
+                self._materialize(title, invalidate=False)
+        super()._build()
 
     def _node_of(self, item: object) -> TreeNode[TreeItem] | None:
         if isinstance(item, TaskRef):
@@ -416,15 +453,16 @@ class TaskTree(Tree[TreeItem]):
         tree's lines changed."""
         title = self._group_of[name]
         wanted = self._matches(name)
-        node = self._task_nodes.get(name)
+        shown = name in self._key_of
         key = self._order_key(name) if wanted else None
-        if node is not None and key == self._key_of.get(name):
+        if shown and key == self._key_of[name]:
             return False  # shown, and in its place
-        if node is None and not wanted:
+        if not shown and not wanted:
             return False
+        node = self._task_nodes.get(name)  # None in a folded group not opened yet
         self._populating = True
         try:
-            if node is not None:
+            if shown:
                 self._remove_row(title, name, node)
             if key is not None:
                 self._insert_row(title, name, key)
@@ -443,7 +481,7 @@ class TaskTree(Tree[TreeItem]):
 
     _cursor_target: TreeNode[TreeItem] | None = None
 
-    def _remove_row(self, title: str, name: str, node: TreeNode[TreeItem]) -> None:
+    def _remove_row(self, title: str, name: str, node: TreeNode[TreeItem] | None) -> None:
         shown = self._shown[title]
         index = bisect_left(self._keys[title], self._key_of[name])
         if index >= len(shown) or shown[index] != name:
@@ -451,10 +489,12 @@ class TaskTree(Tree[TreeItem]):
         del shown[index]
         del self._keys[title][index]
         del self._key_of[name]
-        del self._task_nodes[name]
-        node.remove()
+        if node is not None:
+            del self._task_nodes[name]
+            node.remove()
         if not shown:
             group_node = self._group_nodes.pop(title)
+            self._materialized.discard(title)
             self._remember_fold(title, group_node)
             group_node.remove()
 
@@ -475,8 +515,12 @@ class TaskTree(Tree[TreeItem]):
         keys.insert(index, key)
         self._shown[title].insert(index, name)
         self._key_of[name] = key
-        at = index if index < len(group_node.children) else None
-        self._task_nodes[name] = group_node.add_leaf(_NO_LABEL, data=TaskRef(name), before=at)
+        if title in self._materialized:
+            at = index if index < len(group_node.children) else None
+            node = group_node.add_leaf(_NO_LABEL, data=TaskRef(name), before=at)
+            self._task_nodes[name] = node
+        elif group_node.is_expanded:
+            self._materialize(title)
 
     def _settle_cursor(self) -> None:
         """Keep the cursor on its row after rows came and went above it (or on a
@@ -515,7 +559,7 @@ class TaskTree(Tree[TreeItem]):
 
     @property
     def shown_count(self) -> int:
-        return len(self._task_nodes)
+        return len(self._key_of)
 
     @property
     def highlighted_task(self) -> str | None:
@@ -540,13 +584,15 @@ class TaskTree(Tree[TreeItem]):
         return list(self._shown.get(title, ()))
 
     def select_task(self, name: str) -> bool:
-        node = self._task_nodes.get(name)
-        if node is None:
-            return False
+        if name not in self._key_of:
+            return False  # not shown
+        title = self._group_of[name]
+        self._materialize(title)
+        node = self._task_nodes[name]
         parent = node.parent
         if parent is not None and not parent.is_expanded:
             parent.expand()
-            self._collapsed.discard(self._group_of[name])
+            self._collapsed.discard(title)
         _ = self.last_line
         self.move_cursor(node, animate=False)
         return True
@@ -558,7 +604,7 @@ class TaskTree(Tree[TreeItem]):
         if not order:
             return None
         current = self.highlighted_task
-        if current is not None and current in self._task_nodes:
+        if current is not None and current in self._key_of:
             start = order.index(current)
         else:
             title = self.highlighted_group

@@ -6,6 +6,7 @@ repaint so hundreds of rows share one look at the running and interrupted sets.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from flow_tui.core.model import TaskResult, TaskStep
 from flow_tui.tui.attempts import AttemptLog
 from flow_tui.tui.changes import PendingChanges
 from flow_tui.tui.clock import Clock
-from flow_tui.tui.status import RowStatus, row_status
+from flow_tui.tui.status import STATUS_OF_RESULT, RowStatus, row_status
 
 if TYPE_CHECKING:
     from flow_tui.core.resume import ResumePlan
@@ -40,6 +41,8 @@ class RunView:
         self.now = 0.0
         self._kept = frozenset()
         self._kept_plan = None
+        self._names_of: list[TaskStep[Any]] | None = None
+        self._names: list[str] = []
         # Every attempt of every task in this session (a session listener the app
         # subscribes): the retry backoff, the attempts a result forgets.
         self.history = AttemptLog(clock)
@@ -56,15 +59,59 @@ class RunView:
         self.running = set(session.running)
         self.interrupted = set(session.interrupted)
         self.now = self.clock.monotonic()
+        if names is None:
+            return self._refresh_all()
         statuses = self.statuses
         tally = self.tally
         changed: list[Transition] = []
         waiting = self.history.waiting
-        for name in (s.name for s in self.steps) if names is None else names:
+        for name in names:
             new = row_status(name, self.results, self.running, self.interrupted)
             if waiting and name in waiting:
                 new = self.status(name)
             old = statuses.get(name)
+            if old is not new:
+                statuses[name] = new
+                if old is not None:
+                    tally[old] -= 1
+                tally[new] += 1
+                changed.append((name, old, new))
+        return changed
+
+    def _refresh_all(self) -> list[Transition]:
+        """`refresh()` of every task, by the sets rather than a lookup per task: a run of
+        a million tasks opens on it."""
+        steps = self.steps
+        if self._names_of is not steps:
+            self._names_of = steps
+            self._names = [step.name for step in steps]
+        now = dict.fromkeys(self._names, RowStatus.PENDING)
+        known = now.keys()
+        for name, result in self.results.items():
+            if name in known:
+                now[name] = STATUS_OF_RESULT[result.status]
+        for name in self.interrupted:
+            if name in known:
+                now[name] = RowStatus.INTERRUPTED
+        for name in self.running:
+            if name in known:
+                now[name] = RowStatus.RUNNING
+        for name in self.history.waiting:
+            if name in known:
+                now[name] = self.status(name)
+        statuses = self.statuses
+        tally = self.tally
+        if not statuses:
+            # The first look (made when the view is built): nothing was counted before,
+            # so there is nothing to keep up to date.
+            statuses.update(now)
+            for status, count in Counter(now.values()).items():
+                tally[status] += count
+            return []
+        changed: list[Transition] = []
+        get = statuses.get
+        for name, new in now.items():
+            old = get(name)
             if old is not new:
                 statuses[name] = new
                 if old is not None:
