@@ -219,7 +219,7 @@ class LogScreen(Screen[None]):
                 parts.append(f"/{self.search_text}: match {self.match + 1} of {len(self.matches)}")
             else:
                 parts.append(f"/{self.search_text}: no match")
-        self.query_one("#log-title", Static).update(Text("  ·  ".join(parts)))
+        self.query_one("#log-title", Static).update(Text("  ·  ".join(parts)), layout=False)
 
     # -- search ------------------------------------------------------------------------
 

@@ -430,14 +430,22 @@ class TimelineCanvas(ScrollView, can_focus=True):
         selected = self.selected
         picked = self.cursor
         spin = SPINNER[int(now * 10) % len(SPINNER)]
-        for bar in bars[i:]:
+        origin = self.origin
+        styles: dict[Outcome, Style] = {}
+        shown = bars[i:]
+        count = len(shown)
+        for k, bar in enumerate(shown):
             start = int(bar.start / scale) - x0
             if start >= width:
                 break
-            end = max(start + 1, math.ceil(self.end_of(bar, now) / scale) - x0)
+            if k + 1 < count and int(shown[k + 1].start / scale) - x0 == start:
+                continue  # the next bar starts in this cell too: it has it (zoomed out)
+            attempt = bar.attempt
+            until = attempt.end if attempt.end is not None else max(now, attempt.start)
+            end = max(start + 1, math.ceil((until - origin) / scale) - x0)
             if end <= 0:
                 continue
-            outcome = bar.attempt.outcome
+            outcome = attempt.outcome
             glyph, fill = SHAPE[outcome]
             if outcome is Outcome.RUNNING:
                 glyph = spin
@@ -452,7 +460,9 @@ class TimelineCanvas(ScrollView, can_focus=True):
                 first, last_body, last_style = pieces[-1]
                 if first + len(last_body) > start:
                     pieces[-1] = (first, last_body[: start - first], last_style)
-            style = base + self._style(_CLASSES[outcome])
+            style = styles.get(outcome)
+            if style is None:
+                style = styles[outcome] = base + self._style(_CLASSES[outcome])
             if bar.task == selected:
                 style += self._style("timeline--selected")
                 if bar is picked:
@@ -482,7 +492,7 @@ class TimelineScreen(Screen[str | None]):
 
     DEFAULT_CSS = """
     TimelineScreen { layout: vertical; }
-    TimelineScreen > #timeline-title { height: auto; padding: 0 1; background: $panel; }
+    TimelineScreen > #timeline-title { height: 2; padding: 0 1; background: $panel; }
     TimelineScreen > #timeline-keys { height: 1; padding: 0 1; background: $panel; }
     """
 
@@ -507,6 +517,7 @@ class TimelineScreen(Screen[str | None]):
         self.on_select = on_select
         self.on_log = on_log
         self.live = live
+        self._title_text = ""
 
     def compose(self) -> ComposeResult:
         yield Static(id="timeline-title")
@@ -548,7 +559,11 @@ class TimelineScreen(Screen[str | None]):
         if self.kept:
             parts.append(f"{self.kept} kept task(s) not drawn (they ran before)")
         legend = "  ".join(f"{g}{f} {o.value}" for o, (g, f) in SHAPE.items())
-        self.query_one("#timeline-title", Static).update("  ·  ".join(parts) + "\n" + legend)
+        text = "  ·  ".join(parts) + "\n" + legend
+        if text != self._title_text:
+            self._title_text = text
+            # Two lines, always: no layout of the screen at each new figure.
+            self.query_one("#timeline-title", Static).update(text, layout=False)
 
     def on_timeline_canvas_selected(self, message: TimelineCanvas.Selected) -> None:
         if self.on_select is not None:
