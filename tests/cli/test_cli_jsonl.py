@@ -23,6 +23,7 @@ def test_every_line_of_a_run_with_retries_a_failure_and_skips(ws: Workspace) -> 
         "tasks": 5,
         "kept": [],
         "control": events[0]["control"],
+        "executor": {"executor": "local"},
     }
     assert events[0]["control"].endswith(".sock")  # the run's socket, removed at exit
     assert not Path(events[0]["control"]).exists()

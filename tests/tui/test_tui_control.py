@@ -80,9 +80,11 @@ async def test_socket_commands_steer_the_dashboard_like_its_keys() -> None:
 
         bodies.release("merge")
         await until(pilot, lambda: run_state(session) is RunState.FAILED, "the run to fail")
-        # R retries through the controls; a viewer follows the new run.
+        # `retry` over the socket once the run ended (the only time it can): the same
+        # controls as R start the new run, and a viewer follows it.
         await settle(pilot)
-        await pilot.press("R")
+        reply = await client.request("retry", tasks=["publish"])
+        assert reply["tasks"] == ["publish", "report"]  # and what was skipped after it
         await until(pilot, lambda: run_state(session) is RunState.FINISHED, "the retry")
         await until(pilot, lambda: viewer.events().count("workflow_end") == 2, "its end")
         assert "run_prepared" in viewer.events()

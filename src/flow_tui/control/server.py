@@ -65,7 +65,7 @@ MAX_CLIENTS = 64
 #: How long, in all, clients get to read what is left and their `bye` when the run ends.
 CLOSE_SECONDS = 2.0
 #: Commands that steer the run: refused once it has ended.
-STEERING = ("pause", "resume", "retry", "stop")
+STEERING = ("pause", "resume", "stop")  # retry is what an ended run (a dashboard) can do
 #: Malformed lines a client may send before it is dropped.
 MAX_STRIKES = 16
 #: The longest socket path the kernel takes (sun_path is 108 bytes on Linux).
