@@ -37,7 +37,13 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "rt"
 
 
-def info(ident: str, pid: int, workflow: str, checkpoint: str | None = None) -> RunInfo:
+def info(
+    ident: str,
+    pid: int,
+    workflow: str,
+    checkpoint: str | None = None,
+    source: str | None = None,
+) -> RunInfo:
     return RunInfo(
         id=ident,
         pid=pid,
@@ -45,6 +51,7 @@ def info(ident: str, pid: int, workflow: str, checkpoint: str | None = None) -> 
         socket=f"/nowhere/{ident}.sock",
         started=f"2026-01-01T00:00:0{len(ident) % 10}+00:00",
         checkpoint=checkpoint,
+        source=source,
     )
 
 
@@ -52,6 +59,7 @@ RUNS = [
     info("a1b2c3d4", 101, "nightly", "/data/state/n.toml"),
     info("a1ff0000", 202, "hourly"),
     info("b0000000", 303, "hourly", "/data/h.json"),
+    info("c0000000", 404, "train-model", source="/srv/flows/train_model.py"),
 ]
 
 
@@ -64,6 +72,10 @@ RUNS = [
         ("nightly", "a1b2c3d4"),  # workflow name, one run has it
         ("/data/h.json", "b0000000"),  # checkpoint path
         ("/data/state/../state/n.toml", "a1b2c3d4"),  # the same path, spelled otherwise
+        ("train_model.py", "c0000000"),  # the workflow's file
+        ("train_model", "c0000000"),  # ... without .py
+        ("/srv/flows/train_model.py", "c0000000"),
+        ("train", "c0000000"),  # the start of one workflow name
     ],
 )
 def test_resolve_run_forms(spec: str, expected: str) -> None:
@@ -77,7 +89,9 @@ def test_resolve_run_refusals_list_what_exists() -> None:
         resolve_run("hourly", RUNS)
     with pytest.raises(ControlError, match=r"no run matches 'weekly'; running: a1b2c3d4 nightly"):
         resolve_run("weekly", RUNS)
-    with pytest.raises(ControlError, match="3 runs are running; name one"):
+    with pytest.raises(ControlError, match=r"'h' matches 2 runs"):  # two workflows start so
+        resolve_run("h", RUNS)
+    with pytest.raises(ControlError, match="4 runs are running; name one"):
         resolve_run(None, RUNS)
     with pytest.raises(ControlError, match="no flow-tui run of yours"):
         resolve_run("a1", [])

@@ -199,7 +199,8 @@ def _describe(runs: list[RunInfo]) -> str:
 
 def resolve_run(spec: str | None, runs: list[RunInfo] | None = None) -> RunInfo:
     """The run `spec` names: a run id or its prefix, a pid, a workflow name that only one
-    run has, or its checkpoint path; None names the only run. ControlError otherwise,
+    run has, its checkpoint path, its workflow file (`nightly.py`, `nightly`) or the start
+    of its workflow name; None names the only run. ControlError otherwise,
     listing what exists or the candidates."""
     runs = list_runs() if runs is None else runs
     if not runs:
@@ -217,11 +218,22 @@ def resolve_run(spec: str | None, runs: list[RunInfo] | None = None) -> RunInfo:
         candidates = [r for r in runs if r.workflow == spec]
     if not candidates:
         candidates = [r for r in runs if r.checkpoint and _same_path(r.checkpoint, spec, r.cwd)]
+    if not candidates:
+        # The workflow's file as launched (`nightly.py`, or its name without .py), then
+        # the start of a workflow name: `attach nightly` for `nightly-etl`.
+        candidates = [r for r in runs if r.source and _names_source(r.source, spec)]
+    if not candidates:
+        candidates = [r for r in runs if r.workflow.startswith(spec)]
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
         raise ControlError(f"no run matches {spec!r}; running: {_describe(runs)}")
     raise ControlError(f"{spec!r} matches {len(candidates)} runs: {_describe(candidates)}")
+
+
+def _names_source(source: str, spec: str) -> bool:
+    path = Path(source)
+    return spec in (path.name, path.stem) or _same_path(source, spec, None)
 
 
 def _same_path(recorded: str, given: str, cwd: str | None) -> bool:
