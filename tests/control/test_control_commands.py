@@ -187,3 +187,24 @@ def test_ps_lists_a_run_that_does_not_answer_and_goes_on(steer: Steer) -> None:
     for gate in ("charge", "load"):
         ws.open_gate(gate)
     assert lively.wait().returncode == 0
+
+
+def test_stop_wait_hears_the_exit_code_of_a_run_that_had_to_force_its_exit(
+    steer: Steer,
+) -> None:
+    ws = steer.ws
+    run = steer.start("launch", f"{STEERED}:stubborn", "--headless", "--output", "jsonl")
+    ws.wait_started("hold_on")
+    ident = run_id(run)
+    # The body ignores its cancellation: after the grace the run saves what it knows and
+    # leaves at once; its viewers (here `stop --wait`) still hear how it ended.
+    stopped = steer.run("stop", ident, "--grace", "0", "--wait")
+    assert stopped.returncode == 0, stopped
+    assert stopped.stdout.splitlines()[-1] == (
+        f"run {ident} (stubborn) ended: cancelled, exit code 143"
+    )
+    result = run.wait()
+    assert result.returncode == 143, result
+    assert "did not stop when cancelled" in result.stdout
+    assert list(steer.runtime.iterdir()) == []
+    ws.open_gate("hold_on")

@@ -223,8 +223,11 @@ class ControlServer:
             # loop's shutdown does not have to cancel them.
             await asyncio.wait(handlers, timeout=CLOSE_SECONDS)
 
-    def close_now(self) -> None:
-        """Remove the socket and the record at once (also where nothing can be awaited)."""
+    def close_now(self, bye: dict[str, Any] | None = None) -> None:
+        """Remove the socket and the record at once (also where nothing can be awaited).
+
+        With `bye`, each client whose connection has nothing left unsent gets it straight
+        from the kernel's buffer (a forced exit: the process ends right after)."""
         if self._closed:
             return
         self._closed = True
@@ -234,7 +237,12 @@ class ControlServer:
                 handle.cancel()
         if self._server is not None:
             self._server.close()
+        line = encode({"type": "bye", **bye}) if bye is not None else None
         for client in list(self._clients):
+            if line is not None and client.buffered() == 0:
+                sock = client.writer.get_extra_info("socket")
+                with contextlib.suppress(Exception):
+                    os.write(sock.fileno(), line)  # non-blocking; a short line fits
             with contextlib.suppress(Exception):
                 client.writer.transport.abort()
         self._clients.clear()

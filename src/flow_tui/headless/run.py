@@ -57,11 +57,11 @@ async def run_session(session: Session, reporter: Reporter, grace: float) -> int
     def force_exit() -> None:
         # Tasks ignored their cancellation: save synchronously and leave without them.
         session.close_now()
-        if server is not None:
-            server.close_now()
         code = exit_code_for(session, guard)
         if session.checkpointer is not None and session.checkpointer.error is not None:
             code = EXIT_USAGE
+        if server is not None:
+            server.close_now({"status": RunState.CANCELLED.value, "exit_code": code})
         extra = _summary(session, guard, code)
         extra["status"] = RunState.CANCELLED.value
         reporter.summary(RunState.CANCELLED, code, extra)

@@ -88,12 +88,14 @@ class ExitFlow(RunControl):
         code = EXIT_USAGE if self.close_error else self.exit_code()
         await server.close({"status": self.session.state.value, "exit_code": code})
 
-    def close_controls_now(self) -> None:
-        """Remove the socket at once (a forced exit, a crash): viewers see it close."""
+    def close_controls_now(self, code: int | None = None) -> None:
+        """Remove the socket at once (a forced exit, a crash): viewers see it close, and
+        with `code` hear how the run ended where their connection has room for it."""
         server = self.control_server
         if server is not None:
             self.control_server = None
-            server.close_now()
+            bye = None if code is None else {"status": "cancelled", "exit_code": code}
+            server.close_now(bye)
 
     @property
     def stopping(self) -> bool:
@@ -134,8 +136,9 @@ class ExitFlow(RunControl):
             self.session.close_now()
         except Exception as exc:
             print(f"flow-tui: {exc}", file=sys.__stderr__)
-        self.close_controls_now()
-        _leave(self.exit_code() if self.guard.received is not None else EXIT_SIGHUP)
+        code = self.exit_code() if self.guard.received is not None else EXIT_SIGHUP
+        self.close_controls_now(code)
+        _leave(code)
 
     def _on_hangup(self, loop: asyncio.AbstractEventLoop, signum: int, frame: object) -> None:
         """The terminal went away (a closed SSH or tmux window): from now on Textual's
@@ -244,7 +247,7 @@ class ExitFlow(RunControl):
             self.session.close_now()
         except Exception as exc:  # leave anyway: the process must not hang on
             print(f"flow-tui: {exc}", file=sys.__stderr__)
-        self.close_controls_now()
+        self.close_controls_now(code)
         if self.exit_watchdog:
             _exit_soon(code, None)
         driver = self._driver  # Textual has no public handle on it

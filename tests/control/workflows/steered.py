@@ -80,3 +80,18 @@ async def freeze(ctx: object) -> str:
 
 
 frozen = Workflow(name="frozen", steps=[TaskStep("freeze", freeze)])
+
+
+async def hold_on(ctx: object) -> str:
+    """A body that swallows its cancellation: the run must force its exit."""
+    record("hold_on")
+    gate = Path(os.environ["FLOW_TUI_TEST_GATES"]) / "hold_on"
+    while not gate.exists():
+        try:
+            await asyncio.sleep(0.01)
+        except asyncio.CancelledError:
+            continue
+    return "let go"
+
+
+stubborn = Workflow(name="stubborn", steps=[TaskStep("hold_on", hold_on)])
