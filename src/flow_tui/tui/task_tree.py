@@ -64,11 +64,12 @@ def group_tasks(steps: Sequence[TaskStep[Any]], depths: Sequence[int]) -> list[T
             title = step.tags[0] if step.tags else "untagged"
             groups.setdefault(title, TaskGroup(title, [])).names.append(step.name)
         return list(groups.values())
+    lists: dict[int, list[str]] = {}
     for depth in sorted(set(depths)):
         title = f"stage {depth + 1}"
-        groups[title] = TaskGroup(title, [])
+        groups[title] = TaskGroup(title, lists.setdefault(depth, []))
     for step, depth in zip(steps, depths, strict=True):
-        groups[f"stage {depth + 1}"].names.append(step.name)
+        lists[depth].append(step.name)
     return list(groups.values())
 
 
@@ -270,15 +271,26 @@ class TaskTree(Tree[TreeItem]):
             self._remember_fold(title, node)
         self._groups = {g.title: g for g in groups}
         self._group_rank = {g.title: i for i, g in enumerate(groups)}
-        self._group_of = {name: g.title for g in groups for name in g.names}
-        self._position = {name: i for g in groups for i, name in enumerate(g.names)}
+        # Built group by group with C loops (dict.fromkeys, zip, map): a million tasks.
+        self._group_of = {}
+        self._position = {}
+        self._tally = {}
         statuses = self.view.statuses
-        self._tally = {
-            g.title: Counter(statuses.get(n, RowStatus.PENDING) for n in g.names) for g in groups
-        }
-        width = max(
-            (len(n) if n.isascii() else cell_len(n) for g in groups for n in g.names), default=0
-        )
+        width = 0
+        for g in groups:
+            names = g.names
+            self._group_of.update(dict.fromkeys(names, g.title))
+            self._position.update(zip(names, range(len(names)), strict=True))
+            tally = Counter(map(statuses.get, names))
+            unseen = tally.pop(None, 0)
+            if unseen:
+                tally[RowStatus.PENDING] += unseen
+            self._tally[g.title] = tally  # type: ignore[assignment]
+            if names:
+                if "".join(names).isascii():
+                    width = max(width, max(map(len, names)))
+                else:
+                    width = max(width, max(map(cell_len, names)))
         self._name_width = min(width, MAX_NAME_WIDTH)
         self._task_width = width + 14
         if not self._sized:
@@ -304,15 +316,17 @@ class TaskTree(Tree[TreeItem]):
             for group in groups:
                 title = group.title
                 if declared:
-                    names = (
-                        group.names if task_filter is None else filter(self._matches, group.names)
-                    )
-                    keyed = [((self._position[n],), n) for n in names]
+                    shown = list(group.names)
+                    if task_filter is not None:
+                        shown = [n for n in shown if self._matches(n)]
+                    keys = list(zip(map(self._position.__getitem__, shown)))
                 else:
                     keyed = sorted((self._order_key(n), n) for n in group.names if self._matches(n))
-                self._shown[title] = shown = [n for _, n in keyed]
-                self._keys[title] = [k for k, _ in keyed]
-                self._key_of.update((n, k) for k, n in keyed)
+                    shown = [n for _, n in keyed]
+                    keys = [k for k, _ in keyed]
+                self._shown[title] = shown
+                self._keys[title] = keys
+                self._key_of.update(zip(shown, keys, strict=True))
                 if not shown:
                     continue
                 group_node = root.add(
