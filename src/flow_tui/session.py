@@ -424,6 +424,7 @@ class Session:
                 context=saved_context,
             )
         snap.workflow = self.workflow.name
+        snap.control = self.control_path
         state = self.state
         snap.status = "paused" if state is RunState.PAUSING else state.value
         return snap

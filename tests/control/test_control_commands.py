@@ -50,6 +50,9 @@ def test_ps_pause_save_resume_over_the_socket(steer: Steer) -> None:
     assert saved.stdout.startswith(f"saved run {ident} (steered) to {target}: ")
     mid = Snapshot.load(target)
     assert {n: r.status for n, r in mid.results.items()} == {"first": TaskStatus.SUCCESS}
+    # the snapshot names the socket of the run that saved it, as workflow_start does
+    start = next(e for e in events(run) if e["event"] == "workflow_start")
+    assert mid.control == start["control"] == str(steer.runtime / f"{ident}.sock")
 
     # the save dialog asks before replacing a file; a script says so with --overwrite
     assert_usage_error(steer.run("save", "steered", "snaps/mid.json"), "exists", "--overwrite")

@@ -63,6 +63,7 @@ class Snapshot:
     status: str = "pending"  # pending | running | paused | finished | failed | cancelled
     context: Any = None  # only what a Workflow's save_context hook returned
     checkpoint_id: str | None = None  # names the journal that extends this checkpoint file
+    control: str | None = None  # the control socket of the run that saved it (`attach`)
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
 

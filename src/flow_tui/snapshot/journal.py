@@ -219,6 +219,7 @@ def fold_journal(snapshot: Snapshot, checkpoint: Path) -> Snapshot:
         status=snapshot.status,
         context=snapshot.context,
         checkpoint_id=snapshot.checkpoint_id,
+        control=snapshot.control,
     )
 
 

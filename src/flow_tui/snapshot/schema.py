@@ -185,6 +185,8 @@ def header_to_dict(snapshot: Snapshot) -> dict[str, Any]:
         doc["fingerprint"] = snapshot.fingerprint
     if snapshot.checkpoint_id is not None:
         doc["checkpoint_id"] = snapshot.checkpoint_id
+    if snapshot.control is not None:
+        doc["control"] = snapshot.control
     tasks = list(snapshot.tasks) or list(snapshot.results)
     doc["tasks"] = tasks
     doc["interrupted"] = list(snapshot.interrupted)
@@ -565,4 +567,5 @@ def from_dict(
         status=status,
         context=context,
         checkpoint_id=_str(doc, "checkpoint_id", source, "the snapshot"),
+        control=_str(doc, "control", source, "the snapshot"),
     )
