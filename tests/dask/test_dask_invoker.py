@@ -16,6 +16,7 @@ from typing import Any
 import daskhelpers
 import pytest
 from daskhelpers import hold, hold_async, scheduler_keys, wait_for_file, worker_pids
+from distributed import LocalCluster
 
 from flow_tui import (
     LoopPolicy,
@@ -341,3 +342,31 @@ async def test_a_lost_worker_never_reruns_a_non_idempotent_task_it_ends_interrup
 def test_invoker_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="workers must be at least 1"):
         DaskInvoker(workers=0)
+
+
+async def test_the_dashboard_header_names_the_cluster_the_bodies_run_on(
+    cluster: LocalCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flow_tui import Workflow
+    from flow_tui.session import RunState, Session, SessionOptions
+    from flow_tui.tui.app import DashboardApp
+    from flow_tui.tui.clock import FrozenClock
+
+    monkeypatch.setenv("FLOW_TUI_RUNTIME_DIR", str(tmp_path))
+    workflow = Workflow("on-dask", [TaskStep("one", lambda ctx: os.getpid())])
+    options = SessionOptions(dask_address=cluster.scheduler_address)
+    session = Session.open(workflow, options)
+    app = DashboardApp(session, clock=FrozenClock())
+    async with app.run_test(size=(120, 30)) as pilot:
+        for _ in range(500):
+            if session.state is RunState.FINISHED:
+                break
+            await pilot.pause(0.02)
+        await pilot.pause()
+        header = app.run_header
+        assert header.executor == (f"⚙ dask external · 2 workers · {cluster.scheduler_address}"), (
+            header.executor
+        )
+        assert header.executor in str(header.render())
+        await pilot.press("q")
+    assert session.results["one"].data != os.getpid()  # ran on a worker

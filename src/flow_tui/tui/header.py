@@ -70,6 +70,21 @@ def progress_content(done: int, total: int) -> Content:
     )
 
 
+def executor_label(info: dict[str, object]) -> str:
+    """Where the bodies run, when not in this process: "⚙ dask LocalCluster · 2 workers ·
+    tcp://127.0.0.1:8786"; "" for the local executor."""
+    if info.get("executor", "local") == "local":
+        return ""
+    parts = [f"⚙ {info.get('executor')}"]
+    if info.get("cluster"):
+        parts[0] += f" {info['cluster']}"
+    if info.get("workers") is not None:
+        parts.append(f"{info['workers']} workers")
+    if info.get("address"):
+        parts.append(str(info["address"]))
+    return " · ".join(parts)
+
+
 class RunHeader(Widget):
     DEFAULT_CSS = """
     RunHeader {
@@ -87,6 +102,7 @@ class RunHeader(Widget):
         self.elapsed = 0.0
         self.time = "⏱ 0:00"  # running time, paused time, ETA (summary.run_time)
         self.attached = ""  # "attached to RUN (pid N)" on a dashboard of another process
+        self.executor = ""  # where the bodies run, when not here (executor_label)
 
     def show(self, view: RunView, counts: dict[RowStatus, int]) -> None:
         self.workflow_name = view.workflow_name
@@ -94,6 +110,7 @@ class RunHeader(Widget):
         self.counts = counts
         self.elapsed = view.elapsed()
         self.time = run_time(view)
+        self.executor = executor_label(view.session.executor_info)
         self.refresh()
 
     def show_elapsed(self, view: RunView) -> None:
@@ -123,4 +140,10 @@ class RunHeader(Widget):
         bar = progress_content(done, total)
         room = self.content_size.width - left.cell_length - bar.cell_length
         first = left + Content(" " * room) + bar if room >= 2 else left
-        return Content("\n").join([first, counts_content(counts)])
+        second = counts_content(counts)
+        if self.executor:
+            where = Content.styled(self.executor, "$text-muted")
+            gap = self.content_size.width - second.cell_length - where.cell_length
+            if gap >= 2:
+                second = second + Content(" " * gap) + where
+        return Content("\n").join([first, second])
