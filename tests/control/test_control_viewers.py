@@ -68,3 +68,5 @@ def test_slow_viewer_is_dropped_others_read_to_the_end(steer: Steer) -> None:
     ends = [m["task"] for m in seen if m.get("event") == "task_end"]
     assert ends == ["hold", "talk", "last"]
     assert all(m["type"] == "event" for m in seen[:-1])
+    # what the run's operator read, its viewers read too
+    assert [m["message"] for m in seen if m.get("event") == "notice"] == notices

@@ -162,6 +162,8 @@ async def test_q_asks_and_stop_stops_the_run_like_sigterm(headless: HeadlessRun)
         await until(pilot, lambda: isinstance(app.screen, DetachOrStop), "the question")
         await pilot.press("s")
         await until(pilot, lambda: "notice" in run.event_names(), "the run's notice")
+        # what the run told its operator, the viewer shows too
+        await until(pilot, lambda: "The run says: stop asked by" in messages_text(app), "it")
         run.open("charge")
         run.open("load")  # both end within the grace period
         await until(pilot, lambda: session.bye is not None, "the run's bye")

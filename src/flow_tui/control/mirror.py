@@ -86,6 +86,14 @@ class RemoteChanged(Event):
 
 
 @dataclass(slots=True)
+class RunNotice(Event):
+    """What the run told its operator (a stop asked, the grace over): `message`."""
+
+    name: ClassVar[str] = "notice"
+    message: str = ""
+
+
+@dataclass(slots=True)
 class RunGone(Event):
     """The connection to the run ended: `bye` is how the run said it ended (status,
     exit_code), None when its process went away without a word."""
@@ -567,6 +575,8 @@ class RemoteSession(Session):
             self._emit(WorkflowResumed())
         elif name == "checkpoint_failed":
             self._emit(CheckpointFailed(error=SnapshotError(str(obj.get("error") or "unknown"))))
+        elif name == "notice":
+            self._emit(RunNotice(message=str(obj.get("message") or "")))
         elif name == "run_prepared":
             # The run's dashboard loaded a snapshot or retried tasks: a new run's rows.
             self._refresh_soon(prepared=True)

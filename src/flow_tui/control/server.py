@@ -37,6 +37,7 @@ from flow_tui.control.protocol import (
     encode,
     event_fields,
 )
+from flow_tui.control.protocol import now_iso as event_ts
 from flow_tui.control.registry import (
     ControlError,
     RunInfo,
@@ -270,6 +271,18 @@ class ControlServer:
             loop = asyncio.get_running_loop()
             self._flush_handle = loop.call_later(BATCH_SECONDS, self._flush)
 
+    def notify(self, text: str) -> None:
+        """Tell the viewers what the run's operator is told (a stop asked, the grace
+        over, a viewer dropped): a `notice` event, as `--output jsonl` writes it."""
+        if not self._viewers or self._closed:
+            return
+        self._pending.append(
+            encode({"event": "notice", "ts": event_ts(), "message": text, "type": "event"})
+        )
+        if self._flush_handle is None:
+            loop = asyncio.get_running_loop()
+            self._flush_handle = loop.call_later(BATCH_SECONDS, self._flush)
+
     def _flush(self) -> None:
         self._flush_handle = None
         if not self._pending:
@@ -324,7 +337,9 @@ class ControlServer:
 
     def _drop(self, client: _Client, why: str) -> None:
         self._forget(client)
-        self.notice(f"viewer ({client.label}) dropped: {why}")
+        text = f"viewer ({client.label}) dropped: {why}"
+        self.notice(text)
+        self.notify(text)
         with contextlib.suppress(Exception):
             client.writer.transport.abort()
 

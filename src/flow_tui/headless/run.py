@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from flow_tui.control import serve_controls
+from flow_tui.control import ControlServer, serve_controls
 from flow_tui.core.errors import FlowError
 from flow_tui.core.events import Event
 from flow_tui.core.model import TaskStatus
@@ -70,7 +70,15 @@ async def run_session(session: Session, reporter: Reporter, grace: float) -> int
             sys.stderr.flush()
         os._exit(code)
 
-    guard = SignalGuard(session, reporter.notice, grace, force_exit)
+    server: ControlServer | None = None
+
+    def notice(text: str) -> None:
+        # What the operator reads, the run's viewers read too.
+        reporter.notice(text)
+        if server is not None:
+            server.notify(text)
+
+    guard = SignalGuard(session, notice, grace, force_exit)
     remove = guard.install(loop)
     server = await serve_controls(
         session, front_end="headless", notice=reporter.notice, stop=guard.request_stop

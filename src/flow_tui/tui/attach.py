@@ -23,6 +23,7 @@ from flow_tui.control.mirror import (
     RemoteControls,
     RemoteSession,
     RunGone,
+    RunNotice,
 )
 from flow_tui.control.registry import RunInfo
 from flow_tui.core.events import Event
@@ -205,6 +206,9 @@ class AttachedApp(DashboardApp):
                 self.call_later(self._ask_resume_consent, held)
             else:
                 self.changes.error(f"The run refused {event.command}: {event.error}")
+        elif isinstance(event, RunNotice):
+            self.changes.info(f"The run says: {event.message}")
+            self.flush_changes()
         elif isinstance(event, RunGone):
             self.call_later(self._run_gone)
 

@@ -208,6 +208,8 @@ class ExitFlow(RunControl):
 
     def _signal_notice(self, text: str) -> None:
         # Called from the guard (a signal handler on this loop): draw on the next message.
+        if self.control_server is not None:
+            self.control_server.notify(text)  # the run's viewers read it too
         self._shutdown_text = text
         self.call_later(self._show_shutdown)
 
