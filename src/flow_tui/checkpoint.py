@@ -9,6 +9,10 @@ checkpoint file, so the cost per task stays constant, and at close.
 When a write fails (disk full, permission denied) the checkpoint on disk stays as it was
 (the file plus the journal up to the last durable batch), `on_error` is told once, and
 `commit()` raises until a full rewrite of the checkpoint succeeds again.
+
+Over 400 lines on purpose: the lock, the journal writer's thread hand-off and the
+compaction share one durability rule (what is on disk is always a loadable state), and
+splitting them would spread that rule over modules that must change together.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 argparse (standard library) rather than Click/Typer: the interface needs nothing they add,
 and it keeps `flow-tui --help` and headless start-up fast with no extra dependency.
+Over 400 lines on purpose: it is only the declarations of every command's arguments and
+their help, which a reader looks for in one place; what a command does is elsewhere
+(`commands`, `runs`).
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ requests; the run's own `Controls` decide, so the rules are those of the run, wh
 asks. `RemoteControls` are the `Controls` of such a session: save and stop are the run's.
 
 No textual here: the mirror is a read model, the dashboard draws it.
+
+Over 400 lines on purpose: one read model, and the mapping of every protocol event back
+to the core event it came from must stay beside the state it updates.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ read them (more than MAX_BUFFERED bytes waiting and none read since the last bat
 more than MAX_BUFFERED_HARD) is dropped with a notice. A client of
 another user id is refused (SO_PEERCRED), a line over MAX_MESSAGE bytes or no `hello`
 within HELLO_SECONDS drops the client, a malformed line gets an error reply.
+
+Over 400 lines on purpose: the connection's life (peer check, hello, framing, commands
+one at a time) and the fan-out of events share the client table and the closing rules
+(refuse newcomers, bye, drain); apart, each would need the other's state.
 """
 
 from __future__ import annotations

@@ -23,6 +23,11 @@ the condition and right before the body is called; the task then ends without it
 being called. A worker whose task was stopped always ends (it takes no next task), so a
 cancellation requested on it can never reach a later body.
 
+Over 400 lines on purpose: this is the per-task hot path, and its pieces (dispatch, the
+worker loop, pause, stop checks, ends) read and write the same few fields; they are kept
+in one class, with locals bound once per worker, because every call or attribute lookup
+between them is paid once per task.
+
 A task counts as started (interrupted if cut off) from its `task_start` event on: that is
 also what a checkpoint journal records. A non-idempotent task cut off by an interrupting
 pause is held: it runs again only when `resume` is told to re-run it or to record it done.

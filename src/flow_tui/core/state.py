@@ -2,6 +2,10 @@
 
 It is the single owner of "what has happened" in a run; the executor asks it what became
 ready and tells it what ended.
+
+Over 400 lines on purpose: every change of a run's state goes through this one class
+(the rule of issue 15), so its methods are many and small; they share the dependency
+counts and the skip cascade, which must change together.
 """
 
 from __future__ import annotations

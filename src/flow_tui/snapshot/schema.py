@@ -2,6 +2,10 @@
 
 The dict is the same for JSON and TOML except for values TOML cannot hold (null, integers
 beyond 64 bits): `toml_safe` tells the codec when a value must travel as a JSON string.
+
+Over 400 lines on purpose: writing and reading the document are one contract (every
+key, its validation and its one-line error, the upgrades), kept side by side so that a
+key changes in both directions at once.
 """
 
 from __future__ import annotations
