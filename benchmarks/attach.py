@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,18 +71,43 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _span(events_file: Path) -> float:
+    """Seconds from the gate task's end to `workflow_end`, read from the run's JSON Lines
+    (millisecond timestamps): the time the run took to finish its tasks."""
+    first = last = None
+    with open(events_file, encoding="utf-8") as fh:
+        for line in fh:
+            event = json.loads(line)
+            if event["event"] == "task_end" and first is None:
+                first = event["ts"]
+            elif event["event"] == "workflow_end":
+                last = event["ts"]
+    if first is None or last is None:
+        raise RuntimeError("the run's JSON Lines have no task_end or workflow_end")
+    return (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
+
+
 def one_run(
-    tasks: int, viewers: int, folder: Path, k: int, cpu: list[float], nice: int = 0
+    tasks: int,
+    viewers: int,
+    folder: Path,
+    k: int,
+    cpu: list[float],
+    nice: int = 0,
+    spans: list[float] | None = None,
 ) -> float:
     """Seconds from opening the gate to the run's exit, `viewers` attached; the CPU
-    seconds (user + system) the run used in that time are appended to `cpu`."""
+    seconds (user + system) the run used in that time are appended to `cpu`, and the
+    seconds from the gate task's end to workflow_end (the tasks done, before the run
+    hands its viewers what they have not read yet and exits) to `spans`."""
     runtime = Path(tempfile.mkdtemp(prefix="fb", dir="/tmp"))
     gate = folder / f"gate-{k}"
     env = child_env(BENCH_TASKS=str(tasks), BENCH_GATE=str(gate), FLOW_TUI_RUNTIME_DIR=str(runtime))
     cmd = [_flow_tui(), "launch", str(WORKFLOW), "--headless", "--output", "jsonl"]
     errors = folder / f"stderr-{k}"
-    with open(errors, "wb") as err:
-        run = subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    events_file = folder / f"events-{k}.jsonl"
+    with open(errors, "wb") as err, open(events_file, "wb") as out:
+        run = subprocess.Popen(cmd, cwd=folder, env=env, stdout=out, stderr=err)
     procs: list[subprocess.Popen[str]] = []
     try:
         while not list(runtime.glob("*.json")):
@@ -119,6 +145,8 @@ def one_run(
             ends, exit_code = out.split()
             if int(ends) != tasks + 1 or exit_code != "0":
                 raise RuntimeError(f"a viewer read {ends} task ends, exit code {exit_code}")
+        if spans is not None:
+            spans.append(_span(events_file))
         return elapsed
     finally:
         everything: list[subprocess.Popen[Any]] = [run, *procs]
@@ -134,19 +162,24 @@ def measure(tasks: int, rounds: int, viewers: int, nice: int = 0) -> dict[str, A
     names = list(variants)
     times: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
+    spans: dict[str, list[float]] = {name: [] for name in names}
     with tempfile.TemporaryDirectory(prefix="flow-tui-attach-") as tmp:
         folder = Path(tmp)
         k = 0
         for r in range(rounds):
             for name in names[r % len(names) :] + names[: r % len(names)]:
                 k += 1
-                times[name].append(one_run(tasks, variants[name], folder, k, cpu[name], nice))
+                times[name].append(
+                    one_run(tasks, variants[name], folder, k, cpu[name], nice, spans[name])
+                )
                 print(
-                    f"round {r + 1}: {name}: {times[name][-1]:.3f}s (run CPU {cpu[name][-1]:.3f}s)",
+                    f"round {r + 1}: {name}: {times[name][-1]:.3f}s (run CPU "
+                    f"{cpu[name][-1]:.3f}s, tasks done in {spans[name][-1]:.3f}s)",
                     file=sys.stderr,
                 )
     med = {name: statistics.median(t) for name, t in times.items()}
     med_cpu = {name: statistics.median(t) for name, t in cpu.items()}
+    med_span = {name: statistics.median(t) for name, t in spans.items()}
     return {
         "tasks": tasks,
         "rounds": rounds,
@@ -157,6 +190,9 @@ def measure(tasks: int, rounds: int, viewers: int, nice: int = 0) -> dict[str, A
         "run_cpu_seconds": med_cpu,
         "all_run_cpu_seconds": cpu,
         "cpu_ratio": med_cpu[names[1]] / med_cpu["none"],
+        "tasks_done_seconds": med_span,
+        "all_tasks_done_seconds": spans,
+        "tasks_done_ratio": med_span[names[1]] / med_span["none"],
         "target": TARGET,
         "load_average": os.getloadavg(),
         "cpus": os.cpu_count(),
@@ -188,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{n} {figures['seconds'][n]:.3f}s" for n in names)
         + f"; ratio {figures['ratio']:.2f}x (target <= {TARGET}x); the run's CPU in that time "
         + ", ".join(f"{n} {figures['run_cpu_seconds'][n]:.3f}s" for n in names)
-        + f" ({figures['cpu_ratio']:.2f}x); load average "
+        + f" ({figures['cpu_ratio']:.2f}x); its tasks done (gate to workflow_end) "
+        + ", ".join(f"{n} {figures['tasks_done_seconds'][n]:.3f}s" for n in names)
+        + f" ({figures['tasks_done_ratio']:.2f}x); load average "
         + " ".join(f"{x:.2f}" for x in load_before)
         + f" before, {os.cpu_count()} CPUs"
     )
