@@ -16,7 +16,7 @@ from typing import Any
 import daskhelpers
 import pytest
 from daskhelpers import hold, hold_async, scheduler_keys, wait_for_file, worker_pids
-from distributed import LocalCluster
+from distributed import Client, LocalCluster
 
 from flow_tui import (
     LoopPolicy,
@@ -32,6 +32,7 @@ from flow_tui.capture import TaskOutputCapture
 from flow_tui.core.graph import build_graph
 from flow_tui.core.resume import plan_resume
 from flow_tui.dask import DaskInvoker
+from flow_tui.dask.invoker import MARKER_ROOT
 
 # The module's fixtures (a LocalCluster for the module, an invoker per test).
 cluster = daskhelpers.cluster
@@ -339,6 +340,41 @@ async def test_a_lost_worker_never_reruns_a_non_idempotent_task_it_ends_interrup
     assert plan_resume(snapshot, build_graph(steps)).needs_consent == ["charge"]
 
 
+@pytest.mark.parametrize("claim_handler", [True, False], ids=["claim-handler", "metadata"])
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+async def test_a_call_whose_started_marker_is_set_does_not_run_its_body(
+    invoker: DaskInvoker, tmp_path: Path, claim_handler: bool, is_async: bool
+) -> None:
+    """What a call that Dask reschedules after a worker loss meets: its marker is there.
+    Both ways of setting it: the scheduler's one-round-trip handler, plain metadata."""
+    import cloudpickle
+
+    from flow_tui.dask.worker import run_async, run_sync
+
+    calls = tmp_path / "calls"
+
+    def charge(ctx: Any) -> int:
+        with calls.open("a") as f:
+            f.write("charged\n")
+        return 7
+
+    async def charge_async(ctx: Any) -> int:
+        return charge(ctx)
+
+    packed = invoker._payload(TaskStep("charge", charge_async if is_async else charge), None)
+    guard = (claim_handler, (MARKER_ROOT, invoker._id, f"charge-{claim_handler}-{is_async}"))
+    invoker._markers = True  # its markers go when it closes
+    client = invoker.client
+    assert client is not None
+    assert invoker._claim_handler  # installed at start (flow-tui is on this scheduler)
+    fn = run_async if is_async else run_sync
+    first = cloudpickle.loads(await client.submit(fn, packed, guard, pure=False))
+    again = cloudpickle.loads(await client.submit(fn, packed, guard, pure=False))
+    assert first[0] == "ok" and cloudpickle.loads(first[1]) == 7
+    assert again[0] == "started"
+    assert calls.read_text() == "charged\n"  # never run a second time
+
+
 def test_invoker_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="workers must be at least 1"):
         DaskInvoker(workers=0)
@@ -353,6 +389,9 @@ async def test_the_dashboard_header_names_the_cluster_the_bodies_run_on(
     from flow_tui.tui.clock import FrozenClock
 
     monkeypatch.setenv("FLOW_TUI_RUNTIME_DIR", str(tmp_path))
+    # The lost-worker tests before this one killed workers: their nannies restart them.
+    async with Client(cluster.scheduler_address, asynchronous=True) as client:
+        await client.wait_for_workers(2, timeout=30)
     workflow = Workflow("on-dask", [TaskStep("one", lambda ctx: os.getpid())])
     options = SessionOptions(dask_address=cluster.scheduler_address)
     session = Session.open(workflow, options)

@@ -43,7 +43,7 @@ from flow_tui.core.invoke import (
     upstream_data,
 )
 from flow_tui.core.model import TaskResult, TaskStatus, TaskStep
-from flow_tui.dask.worker import run_async, run_sync
+from flow_tui.dask.worker import Guard, install_claim, run_async, run_sync
 
 log = logging.getLogger("flow_tui.dask")
 
@@ -94,6 +94,7 @@ class DaskInvoker:
         self._id = uuid.uuid4().hex
         self._started: asyncio.Future[None] | None = None
         self._allowed_failures = 0
+        self._claim_handler = False
         self._worker_count: int | None = None
         self._shipped: set[str] = set()  # modules registered to travel by value
         self._bodies: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
@@ -145,26 +146,27 @@ class DaskInvoker:
                     raise
             else:
                 self.client = await Client(self.address, asynchronous=True)
-        self._allowed_failures = await self._scheduler_allowed_failures()
+        await self._prepare_scheduler()
         scheduler: Any = self.client.scheduler
         with contextlib.suppress(Exception):
             identity = await scheduler.identity()
             self._worker_count = len(identity.get("workers", {}))
 
-    async def _scheduler_allowed_failures(self) -> int:
-        """How often the scheduler runs a task again after losing its worker (then every
-        call is guarded by a started-marker, not only the non-idempotent ones)."""
-        if self.cluster is not None:
-            return 0
+    async def _prepare_scheduler(self) -> None:
+        """Install the one-round-trip started-marker handler on the scheduler and learn
+        how often it runs a task again after losing its worker (when it does, every call
+        is guarded by a started-marker, not only the non-idempotent ones). A scheduler
+        that refuses (flow-tui not installed there, no pickled functions) keeps the
+        two-round-trip marker of plain metadata calls and guards every call."""
         assert self.client is not None
-
-        def allowed_failures(dask_scheduler: Any) -> int:
-            return int(dask_scheduler.allowed_failures)
-
         try:
-            return int(await self.client.run_on_scheduler(allowed_failures))
+            allowed = int(await self.client.run_on_scheduler(install_claim))
         except Exception:
-            return 3  # unknown: assume Dask's default, guard every call
+            self._claim_handler = False
+            self._allowed_failures = 0 if self.cluster is not None else 3
+            return
+        self._claim_handler = True
+        self._allowed_failures = 0 if self.cluster is not None else allowed
 
     async def close(self) -> None:
         """Cancel what is still in flight and close what this invoker started."""
@@ -244,9 +246,9 @@ class DaskInvoker:
         if isinstance(packed, TaskResult):
             return packed
         key = f"{name}-{uuid.uuid4().hex}"
-        guard: tuple[str, ...] | None = None
+        guard: Guard = None
         if not step.idempotent or self._allowed_failures > 0:
-            guard = (MARKER_ROOT, self._id, key)
+            guard = (self._claim_handler, (MARKER_ROOT, self._id, key))
             self._markers = True
         fn: Callable[..., Any] = run_async if is_async_callable(step.run) else run_sync
         future = client.submit(fn, packed, guard, key=key, pure=False, retries=0)

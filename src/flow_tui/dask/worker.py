@@ -37,7 +37,8 @@ import cloudpickle
 from flow_tui.core.invoke import FixedUpstream, current_task_name, current_upstream
 
 Output = list[tuple[Any, ...]]
-Guard = tuple[str, ...] | None
+#: (the scheduler has the CLAIM_OP handler, the marker's metadata keys), or None: no guard
+Guard = tuple[bool, tuple[str, ...]] | None
 
 #: The output list of the call running in this context (None outside our calls).
 _output: contextvars.ContextVar[Output | None] = contextvars.ContextVar(
@@ -113,13 +114,39 @@ def _worker_address() -> str:
         return "?"
 
 
-async def _claim(keys: Sequence[str]) -> bool:
+#: The scheduler handler `install_claim` adds: one round trip sets a started-marker and
+#: says whether it was already set (test-and-set in the scheduler's event loop).
+CLAIM_OP = "flow_tui_claim"
+
+
+def install_claim(dask_scheduler: Any) -> int:
+    """Run on the scheduler (`client.run_on_scheduler`) by the flow-tui process at start:
+    add the CLAIM_OP handler (stateless, over the scheduler's task metadata; installing it
+    twice is harmless) and answer the scheduler's allowed-failures (how often it runs a
+    task again after losing its worker)."""
+
+    def flow_tui_claim(keys: list[str], value: str) -> bool:
+        if dask_scheduler.get_metadata(keys=keys, default=None):
+            return False
+        dask_scheduler.set_metadata(keys=keys, value=value)
+        return True
+
+    dask_scheduler.handlers[CLAIM_OP] = flow_tui_claim
+    return int(dask_scheduler.allowed_failures)
+
+
+async def _claim(guard: tuple[bool, tuple[str, ...]]) -> bool:
     """Set the started-marker `keys` on the scheduler; False when it was already set
-    (this call ran before on a worker that was lost: Dask rescheduled it)."""
+    (this call ran before on a worker that was lost: Dask rescheduled it). With the
+    CLAIM_OP handler installed one round trip, else two (get, then set, metadata: enough,
+    as a call runs on one worker at a time)."""
     from distributed import get_worker
 
+    handler, keys = guard
     worker = get_worker()
     scheduler = worker.scheduler
+    if handler:
+        return bool(await getattr(scheduler, CLAIM_OP)(keys=list(keys), value=worker.address))
     if await scheduler.get_metadata(keys=list(keys), default=None):
         return False
     await scheduler.set_metadata(keys=list(keys), value=worker.address)
