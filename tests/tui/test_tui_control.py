@@ -59,6 +59,8 @@ async def test_socket_commands_steer_the_dashboard_like_its_keys() -> None:
         await client.connect()
         state = (await client.request("subscribe"))["state"]
         assert state["running"] == ["merge"] and state["attempts"]["merge"]["attempt"] == 1
+        # Read from what the dashboard keeps (its clock: frozen in these tests).
+        assert state["attempts"]["merge"]["running_s"] == 0.0
         assert state["is_running"] and not state["paused"]
 
         # `flow-tui pause`: the footer offers Resume, as after p.

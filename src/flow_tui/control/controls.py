@@ -27,7 +27,12 @@ class Controls:
     """Steer `session`. The front end that owns the run supplies how a prepared run
     starts (`start`: the dashboard starts a loaded or retried run; headless has none) and
     how it stops (`stop`: like SIGTERM, grace then cancel, checkpoint, exit 143);
-    `changed` is told after every command that changed something."""
+    `changed` is told after every command that changed something.
+
+    `running_attempt`: where the front end already keeps each running task's attempt
+    and how long it has been running (`(attempt, seconds)`, None when unknown), as the
+    dashboard does; without it these Controls follow the events themselves (one more
+    listener called for every event of a run)."""
 
     def __init__(
         self,
@@ -36,15 +41,18 @@ class Controls:
         start: Callable[[], None] | None = None,
         stop: Callable[[float | None, str], None] | None = None,
         changed: Callable[[], None] | None = None,
+        running_attempt: Callable[[str], tuple[int, float] | None] | None = None,
     ) -> None:
         self.session = session
         self._start = start
         self._stop = stop
         self._changed = changed
+        self._running_attempt = running_attempt
         # The running attempt of each running task and when it started (monotonic):
         # what a viewer that attaches mid-run cannot learn from the results.
         self._attempts: dict[str, tuple[int, float]] = {}
-        session.subscribe(self._track)
+        if running_attempt is None:
+            session.subscribe(self._track)
 
     def _track(self, event: Event) -> None:
         if isinstance(event, (TaskStart, TaskRetry)):
@@ -133,9 +141,14 @@ class Controls:
         now = time.monotonic()
         running = session.running
         attempts = {}
+        source = self._running_attempt
         for name in running:
-            attempt, since = self._attempts.get(name, (1, now))
-            attempts[name] = {"attempt": attempt, "running_s": round(now - since, 3)}
+            if source is not None:
+                attempt, seconds = source(name) or (1, 0.0)
+            else:
+                attempt, since = self._attempts.get(name, (1, now))
+                seconds = now - since
+            attempts[name] = {"attempt": attempt, "running_s": round(seconds, 3)}
         logs = {}
         for step in session.steps:
             lines = session.task_logs(step.name)

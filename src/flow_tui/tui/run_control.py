@@ -40,8 +40,21 @@ class RunControl(RunDisplay):
     def make_controls(self) -> Controls:
         """The steering commands the keys (and the control socket) use."""
         return Controls(
-            self.session, start=self.start_run, stop=self.request_stop, changed=self.state_changed
+            self.session,
+            start=self.start_run,
+            stop=self.request_stop,
+            changed=self.state_changed,
+            running_attempt=self.running_attempt,
         )
+
+    def running_attempt(self, name: str) -> tuple[int, float] | None:
+        """The running attempt of `name` and its seconds so far, as the dashboard keeps
+        them from the events (for the full state a viewer starts from)."""
+        changes = self.changes
+        since = changes.started.get(name)
+        if since is None:
+            return None
+        return changes.attempt.get(name, 1), max(0.0, self.clock.monotonic() - since)
 
     def request_stop(self, grace: float | None, by: str) -> None:
         """A graceful stop asked from outside (`flow-tui stop`): the layer above does it."""
