@@ -691,3 +691,38 @@ async def test_a_group_mixing_ends_counts_each() -> None:
         await settle(pilot)
         label = app.query_one(TaskTree).group_label("stage 1")
         assert label is not None and label.plain == "✘ stage 1  ✔1/2 ✘1/2"
+
+
+async def test_the_detail_pane_sections_take_the_size_of_their_new_text() -> None:
+    """The pane is updated without a layout of the screen when a section keeps its size:
+    one that grows or narrows as the task runs and ends is laid out again."""
+    from textual.widgets import Static
+
+    bodies = Bodies()
+    app = make_app(pipeline(bodies, gate=("merge",)))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.session.running == ["merge"], "merge running")
+        await settle(pilot)
+        app.task_tree.select_task("merge")
+        await settle(pilot)
+        detail = app.query_one(TaskDetail)
+
+        def heights() -> dict[str, tuple[int, int]]:
+            sizes = {}
+            for static in detail.query(Static):
+                if static.display and static.id is not None:
+                    size = static.content_size
+                    text = static.get_content_height(size, size, size.width)
+                    sizes[static.id] = (size.height, text)
+                    assert size.height == text, static.id
+            return sizes
+
+        running = heights()
+        bodies.release("merge")
+        await until(pilot, lambda: "merge" in app.session.results, "merge ended")
+        await settle(pilot)
+        await pilot.pause()
+        ended = heights()
+        # Ended: started, finished and the data section came (the pane grew).
+        assert ended["detail-fields"][0] > running["detail-fields"][0]
+        assert "detail-data" in ended
