@@ -7,6 +7,8 @@ at the next flush, one repaint of the rows that changed.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,18 +55,31 @@ class PendingChanges:
         # started, and which attempt it is.
         self.started: dict[str, float] = {}
         self.attempt: dict[str, int] = {}
+        # Told every event of the run itself (not of a task): a listener that only
+        # cares for those is not called for the thousands of task events.
+        self.run_listeners: list[Callable[[Any], None]] = []
+        clock = self.clock
+        self._monotonic: Callable[[], float] = (
+            time.monotonic if type(clock).monotonic is Clock.monotonic else clock.monotonic
+        )
 
     def __call__(self, event: Any) -> None:
         self._events += 1
         kind = event.name
         if kind == "task_end" or kind == "task_skipped":
             self._tasks[event.step.name] = None
-        elif kind == "task_start" or kind == "task_retry":
+            return
+        if kind == "task_start" or kind == "task_retry":
             name = event.step.name
             self._tasks[name] = None
-            self.started[name] = self.clock.monotonic()
+            self.started[name] = self._monotonic()
             self.attempt[name] = event.attempt
-        elif kind == "workflow_start":
+            return
+        if kind.startswith("task_"):
+            return  # a task's log line: nothing to repaint
+        for listener in self.run_listeners:
+            listener(event)
+        if kind == "workflow_start":
             # At a run's start only two kinds of rows change: the tasks it keeps (a
             # resume's saved successes) and rows shown with a result it dropped (a retry
             # re-runs them). Not a look at every row: with thousands of tasks that cost a

@@ -128,7 +128,7 @@ class RunDisplay(App[int]):
         # Attempts (retries, manual retries, logs by attempt) and the run's clock.
         self.session.subscribe(self.view.history)
         self.clock.timer.watch(self.session)
-        self.session.subscribe(self.clock.timer)
+        self.changes.run_listeners.append(self.clock.timer)  # no task event for it
         self.view.refresh()
         self.task_tree.populate(self.groups)
         self.set_focus(self.task_tree)
