@@ -154,9 +154,7 @@ class AttemptLog:
                 self.finished += 1
                 self.busy += end - last.start
             else:
-                outcome = (
-                    Outcome.INTERRUPTED if event.interrupted else _FROM_STATUS[result.status]
-                )
+                outcome = Outcome.INTERRUPTED if event.interrupted else _FROM_STATUS[result.status]
                 self._close(name, task, self._monotonic(), result, outcome)
         elif kind == "task_start":
             name = event.step.name
