@@ -1,23 +1,45 @@
-"""Issue 13's Dask figures, side by side in one run:
+"""Issue 13's Dask figures, side by side in one run, rounds interleaved:
 
-    python -m benchmarks.dask_bench            # (or: python benchmarks/dask_bench.py)
+    python -m benchmarks.dask_bench [--rounds 3] [--cpu-rounds 1] [--noops 2000]
 
-overhead     2,000 no-op tasks through flow-tui on a LocalCluster (2 worker processes) vs
-             the same function sent with raw `client.submit`, awaited with the same
-             concurrency on the same cluster (target <= 1.2x)
-parallelism  200 sync tasks of ~50 ms of pure-Python CPU: that LocalCluster vs the local
-             executor (threads) (target >= 1.4x faster, and >= 90% of the speedup raw
-             `client.submit` reaches on the same cluster)
+The cluster is the one `flow-tui launch --executor dask --dask-workers 2` starts: a
+LocalCluster of 2 worker processes of one thread each, started by `DaskInvoker(workers=2)`
+(its scheduler never reruns a task after a worker loss: allowed-failures 0). Both sides
+use that cluster and that client, the same module-level body, the same concurrency:
+
+raw submit   `client.submit(body, None, key=<unique>, pure=False)` for each task, at most
+             `concurrency` futures in flight (an asyncio.Semaphore), each awaited for its
+             result (the value comes back to this process)
+flow-tui     `TaskRunnerBuilder().with_invoker(invoker).build().execute(steps,
+             concurrency=...)` over independent TaskSteps of that body: per task the
+             runner's events, results and retries bookkeeping, the call pickled here
+             (the body's bytes cached, the context and the dependencies' data), unpickled
+             and run on the worker with its output captured, the value pickled back and
+             unpickled here; no started-marker (the tasks are idempotent and the scheduler
+             does not reschedule)
+
+overhead     2,000 no-op tasks, concurrency 8: flow-tui / raw (target <= 1.2x). Also shown:
+             flow-tui when every call carries a started-marker (a scheduler that reruns
+             tasks after a worker loss, Dask's default, as `--dask-address` may meet: the
+             same cluster with its scheduler's allowed-failures set to 3 while a second
+             invoker starts): one more round trip worker -> scheduler per task
+parallelism  200 sync tasks of ~50 ms of pure-Python CPU, concurrency 2: the local executor
+             (threads, one GIL) vs raw submit vs flow-tui on the cluster (targets >= 1.4x
+             faster than local, and >= 90% of the speedup raw submit reaches)
+
+Each round runs the variants one after the other, in an order that turns each round; the
+figures of every round are printed, then the ranges. The machine's other load moves them.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import time
 from typing import Any
 
-from distributed import Client, LocalCluster
+from distributed import Client
 
 from flow_tui import TaskRunnerBuilder, TaskStep
 from flow_tui.dask import DaskInvoker
@@ -41,10 +63,11 @@ def burn(ctx: Any) -> int:
 
 async def raw(client: Client, fn: Any, n: int, concurrency: int) -> float:
     gate = asyncio.Semaphore(concurrency)
+    stamp = time.perf_counter_ns()
 
     async def one(i: int) -> None:
         async with gate:
-            await client.submit(fn, None, key=f"raw-{i}-{time.perf_counter_ns()}", pure=False)
+            await client.submit(fn, None, key=f"raw-{stamp}-{i}", pure=False)
 
     start = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(n)))
@@ -63,47 +86,87 @@ async def flow(invoker: Any, fn: Any, n: int, concurrency: int) -> float:
     return elapsed
 
 
-async def main() -> None:
+def _set_allowed_failures(value: int) -> Any:
+    def set_it(dask_scheduler: Any) -> None:
+        dask_scheduler.allowed_failures = value
+
+    return set_it
+
+
+def _range(values: list[float], unit: str = "") -> str:
+    return f"{min(values):.2f}-{max(values):.2f}{unit}"
+
+
+async def main(rounds: int, cpu_rounds: int, noops: int) -> None:
     t = time.perf_counter()
     burn(None)
     print(f"one burn() here: {1000 * (time.perf_counter() - t):.0f} ms; cores {os.cpu_count()}")
-    cluster = await LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        asynchronous=True,
-        dashboard_address=None,
-        silence_logs=40,
-    )
-    try:
-        async with Client(cluster, asynchronous=True) as client:
-            invoker = DaskInvoker(client=client)
-            await invoker.start()
-            await flow(invoker, noop, 50, CONCURRENCY)  # warm up both paths
-            await raw(client, noop, 50, CONCURRENCY)
-            raw_s = await raw(client, noop, NOOPS, CONCURRENCY)
-            flow_s = await flow(invoker, noop, NOOPS, CONCURRENCY)
+    async with DaskInvoker(workers=2) as invoker:
+        client = invoker.client
+        assert client is not None
+        await client.run_on_scheduler(_set_allowed_failures(3))
+        guarded = DaskInvoker(client=client)  # sees a scheduler that reschedules
+        await guarded.start()
+        await client.run_on_scheduler(_set_allowed_failures(0))
+        assert invoker.describe()["workers"] == 2
+        variants: dict[str, Any] = {
+            "raw submit": lambda n, fn, c: raw(client, fn, n, c),
+            "flow-tui": lambda n, fn, c: flow(invoker, fn, n, c),
+            "flow-tui, every call marked": lambda n, fn, c: flow(guarded, fn, n, c),
+        }
+        for run in variants.values():  # warm up every path
+            await run(50, noop, CONCURRENCY)
+        times: dict[str, list[float]] = {name: [] for name in variants}
+        names = list(variants)
+        for r in range(rounds):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            for name in order:
+                times[name].append(await variants[name](noops, noop, CONCURRENCY))
+            base = times["raw submit"][-1]
             print(
-                f"overhead: {NOOPS} no-ops, concurrency {CONCURRENCY}: "
-                f"raw submit {raw_s:.2f} s, "
-                f"flow-tui {flow_s:.2f} s, ratio {flow_s / raw_s:.2f}x (target <= 1.2x)"
+                f"overhead round {r + 1}: "
+                + ", ".join(
+                    f"{name} {times[name][-1]:.2f} s ({times[name][-1] / base:.2f}x)"
+                    for name in names
+                )
             )
-            local_s = await flow(None, burn, CPU_TASKS, 2)
-            raw_cpu = await raw(client, burn, CPU_TASKS, 2)
-            flow_cpu = await flow(invoker, burn, CPU_TASKS, 2)
+        ratios = [f / b for f, b in zip(times["flow-tui"], times["raw submit"], strict=True)]
+        marked = [
+            f / b
+            for f, b in zip(times["flow-tui, every call marked"], times["raw submit"], strict=True)
+        ]
+        print(
+            f"overhead: {noops} no-ops, concurrency {CONCURRENCY}, {rounds} rounds: "
+            f"raw submit {_range(times['raw submit'], ' s')}, "
+            f"flow-tui {_range(times['flow-tui'], ' s')}, ratio {_range(ratios, 'x')} "
+            f"(target <= 1.2x); every call marked: ratio {_range(marked, 'x')}"
+        )
+        cpu: dict[str, list[float]] = {"local": [], "raw": [], "flow": []}
+        for r in range(cpu_rounds):
+            cpu_order = [("local", None), ("raw", client), ("flow", invoker)]
+            cpu_order = cpu_order[r % 3 :] + cpu_order[: r % 3]
+            for name, via in cpu_order:
+                if name == "raw":
+                    cpu[name].append(await raw(client, burn, CPU_TASKS, 2))
+                else:
+                    cpu[name].append(await flow(via, burn, CPU_TASKS, 2))
+            local_s, raw_cpu, flow_cpu = cpu["local"][-1], cpu["raw"][-1], cpu["flow"][-1]
             speedup, raw_speedup = local_s / flow_cpu, local_s / raw_cpu
             print(
-                f"parallelism: {CPU_TASKS} x burn(), concurrency 2: "
+                f"parallelism round {r + 1}: {CPU_TASKS} x burn(), concurrency 2: "
                 f"local executor {local_s:.2f} s, "
                 f"raw submit {raw_cpu:.2f} s ({raw_speedup:.2f}x), "
                 f"flow-tui on Dask {flow_cpu:.2f} s "
                 f"({speedup:.2f}x, {100 * speedup / raw_speedup:.0f}% of raw's speedup; "
                 "targets >= 1.4x and >= 90%)"
             )
-            await invoker.close()
-    finally:
-        await cluster.close()
+        await guarded.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="overhead rounds (default 3)")
+    parser.add_argument("--cpu-rounds", type=int, default=1, help="parallelism rounds")
+    parser.add_argument("--noops", type=int, default=NOOPS, help="no-op tasks per variant")
+    args = parser.parse_args()
+    asyncio.run(main(args.rounds, args.cpu_rounds, args.noops))
