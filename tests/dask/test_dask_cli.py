@@ -174,7 +174,8 @@ def test_killed_workers_mid_body_and_a_killed_flow_tui_then_resume(
     run = _launch(tmp_path, scheduler, "--checkpoint", str(checkpoint), "--concurrency", "2")
     # The charge's worker dies mid-body: Dask reschedules it, the marker stops it.
     _kill_worker_of(tmp_path / "charge_calls")
-    # The ingest's worker dies mid-body: "worker lost", its retry runs it again.
+    # The ingest's worker dies mid-body: "worker lost", its retry runs it again (this
+    # scheduler reschedules, allowed-failures 3: flow-tui's plugin there stops that).
     _kill_worker_of(tmp_path / "ingest_calls")
     # `later` is running: the flow-tui process dies (kill -9) in the middle of the run.
     _wait_for(tmp_path / "later_calls")

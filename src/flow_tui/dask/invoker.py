@@ -43,7 +43,7 @@ from flow_tui.core.invoke import (
     upstream_data,
 )
 from flow_tui.core.model import TaskResult, TaskStatus, TaskStep
-from flow_tui.dask.worker import Guard, install_claim, run_async, run_sync
+from flow_tui.dask.worker import NO_RERUN_SUFFIX, Guard, install_claim, run_async, run_sync
 
 log = logging.getLogger("flow_tui.dask")
 
@@ -153,11 +153,13 @@ class DaskInvoker:
             self._worker_count = len(identity.get("workers", {}))
 
     async def _prepare_scheduler(self) -> None:
-        """Install the one-round-trip started-marker handler on the scheduler and learn
-        how often it runs a task again after losing its worker (when it does, every call
-        is guarded by a started-marker, not only the non-idempotent ones). A scheduler
-        that refuses (flow-tui not installed there, no pickled functions) keeps the
-        two-round-trip marker of plain metadata calls and guards every call."""
+        """Install on the scheduler the one-round-trip started-marker handler and the
+        plugin that keeps Dask from running an idempotent call again after a worker loss
+        (`flow_tui.dask.worker.install_claim`), and learn how often it runs a task again
+        after losing its worker. A scheduler that refuses (flow-tui not installed there,
+        no pickled functions) keeps the two-round-trip marker of plain metadata calls,
+        and when it may reschedule, every call carries one, not only the non-idempotent
+        ones."""
         assert self.client is not None
         try:
             allowed = int(await self.client.run_on_scheduler(install_claim))
@@ -247,9 +249,15 @@ class DaskInvoker:
             return packed
         key = f"{name}-{uuid.uuid4().hex}"
         guard: Guard = None
-        if not step.idempotent or self._allowed_failures > 0:
+        if not step.idempotent:
             guard = (self._claim_handler, (MARKER_ROOT, self._id, key))
             self._markers = True
+        elif self._allowed_failures > 0:
+            if self._claim_handler:  # the scheduler's plugin fails it at a worker loss
+                key += NO_RERUN_SUFFIX
+            else:
+                guard = (False, (MARKER_ROOT, self._id, key))
+                self._markers = True
         fn: Callable[..., Any] = run_async if is_async_callable(step.run) else run_sync
         future = client.submit(fn, packed, guard, key=key, pure=False, retries=0)
         self._in_flight[key] = future

@@ -33,6 +33,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO, cast
 
 import cloudpickle
+from distributed.diagnostics.plugin import SchedulerPlugin
 
 from flow_tui.core.invoke import FixedUpstream, current_task_name, current_upstream
 
@@ -132,7 +133,32 @@ def install_claim(dask_scheduler: Any) -> int:
         return True
 
     dask_scheduler.handlers[CLAIM_OP] = flow_tui_claim
+    if NO_RERUN_PLUGIN not in dask_scheduler.plugins:
+        dask_scheduler.add_plugin(_NoRerun())
     return int(dask_scheduler.allowed_failures)
+
+
+#: A key ending so is a call Dask must not run again after an unexpected worker loss:
+#: the scheduler plugin `install_claim` adds counts the loss as the last one allowed.
+NO_RERUN_SUFFIX = "-once"
+NO_RERUN_PLUGIN = "flow-tui-no-rerun"
+
+
+class _NoRerun(SchedulerPlugin):
+    """Scheduler plugin: a task whose key ends in NO_RERUN_SUFFIX enters the scheduler as
+    suspicious as its allowed-failures allow, so the first worker that dies running it
+    fails it (KilledWorker: "worker lost" in flow-tui) instead of Dask running it again,
+    as on a scheduler of allowed-failures 0. Stateless; other keys are left alone."""
+
+    name = NO_RERUN_PLUGIN
+
+    def update_graph(self, scheduler: Any, *, tasks: Sequence[Any] = (), **kwargs: Any) -> None:
+        allowed = int(scheduler.allowed_failures)
+        for key in tasks:
+            if isinstance(key, str) and key.endswith(NO_RERUN_SUFFIX):
+                ts = scheduler.tasks.get(key)
+                if ts is not None and ts.suspicious < allowed:
+                    ts.suspicious = allowed
 
 
 async def _claim(guard: tuple[bool, tuple[str, ...]]) -> bool:
