@@ -456,8 +456,7 @@ class TaskTree(Tree[TreeItem]):
             if name in shown:
                 count += 1
                 groups.add(group_of[name])
-        for title in groups:
-            self._update_group(title)
+        self._update_groups(groups)
         if moved:
             self._settle_cursor()
         return count
@@ -549,16 +548,27 @@ class TaskTree(Tree[TreeItem]):
 
     def update_all(self, changed: Iterable[Transition] = ()) -> int:
         self.update_rows((), changed)
-        for title in self._group_nodes:
-            self._update_group(title)
+        self._update_groups(self._group_nodes)
         return len(self._task_nodes)
 
-    def _update_group(self, title: str) -> None:
-        node = self._group_nodes.get(title)
-        if node is not None:
-            # A new group label also invalidates the cached lines of its rows and
-            # repaints those that are visible.
-            node.set_label(self._group_label(self._groups[title]))
+    def _update_groups(self, titles: Iterable[str]) -> None:
+        """New labels of the groups `titles`, and one repaint of the tree's visible lines.
+
+        A new group label also invalidates the cached lines of its rows (a line's cache
+        key holds the `_updates` of the nodes on its path). Not `TreeNode.set_label`,
+        which asks for a repaint of the node's lines by a message each: after a burst of
+        events, one for every group."""
+        nodes = self._group_nodes
+        groups = self._groups
+        changed = False
+        for title in titles:
+            node = nodes.get(title)
+            if node is not None:
+                node._label = self.process_label(self._group_label(groups[title]))
+                node._updates += 1
+                changed = True
+        if changed:
+            self.refresh()
 
     def row_label(self, name: str) -> Text | None:
         """The row of `name` as shown (None when filtered out)."""
