@@ -557,18 +557,23 @@ class TaskTree(Tree[TreeItem]):
         A new group label also invalidates the cached lines of its rows (a line's cache
         key holds the `_updates` of the nodes on its path). Not `TreeNode.set_label`,
         which asks for a repaint of the node's lines by a message each: after a burst of
-        events, one for every group."""
+        events, one for every group. Only the visible lines of those groups are repainted,
+        as set_label does (a repaint of the whole tree at every flush costs far more)."""
         nodes = self._group_nodes
         groups = self._groups
-        changed = False
+        changed: set[TreeNode[TreeItem]] = set()
         for title in titles:
             node = nodes.get(title)
             if node is not None:
                 node._label = self.process_label(self._group_label(groups[title]))
                 node._updates += 1
-                changed = True
-        if changed:
-            self.refresh()
+                changed.add(node)
+        if not changed:
+            return
+        top = self.scroll_offset.y
+        for line_no, line in enumerate(self._tree_lines[top : top + self.size.height], top):
+            if not changed.isdisjoint(line.path):
+                self._refresh_line(line_no)
 
     def row_label(self, name: str) -> Text | None:
         """The row of `name` as shown (None when filtered out)."""
