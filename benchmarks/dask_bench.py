@@ -4,10 +4,12 @@
 
 The cluster is the one `flow-tui launch --executor dask --dask-workers 2` starts: a
 LocalCluster of 2 worker processes of one thread each, started by `DaskInvoker(workers=2)`
-(its scheduler never reruns a task after a worker loss: allowed-failures 0). Both sides
-use that cluster and that client, the same module-level body, the same concurrency:
+(its scheduler never reruns a task after a worker loss: allowed-failures 0; it lives in
+this process, as with flow-tui). Both sides use that cluster and that client, the same
+module-level body, the same concurrency, keys of the same shape (f"{name}{i}-{uuid4
+hex}", a prefix of their own per side and task as flow-tui's task names give):
 
-raw submit   `client.submit(body, None, key=<unique>, pure=False)` for each task, at most
+raw submit   `client.submit(body, None, key=..., pure=False)` for each task, at most
              `concurrency` futures in flight (an asyncio.Semaphore), each awaited for its
              result (the value comes back to this process)
 flow-tui     `TaskRunnerBuilder().with_invoker(invoker).build().execute(steps,
@@ -18,19 +20,22 @@ flow-tui     `TaskRunnerBuilder().with_invoker(invoker).build().execute(steps,
              unpickled here; no started-marker (the tasks are idempotent and the scheduler
              does not reschedule)
 
-overhead     2,000 no-op tasks, concurrency 8: flow-tui / raw (target <= 1.2x). Also shown:
-             flow-tui on a scheduler that reruns tasks after a worker loss (Dask's
-             default, as `--dask-address` may meet: the same cluster with its scheduler's
-             allowed-failures set to 3 while a second invoker starts; flow-tui's plugin
-             there keeps the no-ops from being rerun, no marker), and the no-ops declared
-             not idempotent (a started-marker each: one more round trip worker ->
-             scheduler per task, and a hop from the worker's thread to its event loop)
+overhead     2,000 no-op tasks, concurrency 8: flow-tui / raw on the clock (target <=
+             1.2x), and in CPU time (this process, scheduler included, plus the workers:
+             less moved by the machine's other load). Also shown: flow-tui on a scheduler
+             that reruns tasks after a worker loss (Dask's default, as `--dask-address`
+             may meet: the same cluster with its scheduler's allowed-failures set to 3
+             while a second invoker starts; flow-tui's plugin there keeps the no-ops from
+             being rerun, no marker), and the no-ops declared not idempotent (a
+             started-marker each: one more round trip worker -> scheduler per task, and a
+             hop from the worker's thread to its event loop)
 parallelism  200 sync tasks of ~50 ms of pure-Python CPU, concurrency 2: the local executor
              (threads, one GIL) vs raw submit vs flow-tui on the cluster (targets >= 1.4x
              faster than local, and >= 90% of the speedup raw submit reaches)
 
 Each round runs the variants one after the other, in an order that turns each round; the
-figures of every round are printed, then the ranges. The machine's other load moves them.
+figures of every round are printed, then the ranges and medians. The machine's other
+load moves them: on 2 cores shared with other jobs, read several rounds.
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import time
+import uuid
 from typing import Any
 
 from distributed import Client
@@ -63,21 +70,24 @@ def burn(ctx: Any) -> int:
     return total
 
 
-async def raw(client: Client, fn: Any, n: int, concurrency: int) -> float:
+async def raw(client: Client, fn: Any, n: int, concurrency: int, tag: str = "r") -> float:
     gate = asyncio.Semaphore(concurrency)
-    stamp = time.perf_counter_ns()
 
     async def one(i: int) -> None:
-        async with gate:
-            await client.submit(fn, None, key=f"raw-{stamp}-{i}", pure=False)
+        async with gate:  # keys shaped as flow-tui's: f"{task name}-{uuid4 hex}"
+            await client.submit(fn, None, key=f"{tag}{i}-{uuid.uuid4().hex}", pure=False)
 
     start = time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(n)))
     return time.perf_counter() - start
 
 
-async def flow(invoker: Any, fn: Any, n: int, concurrency: int, idempotent: bool = True) -> float:
-    steps: list[TaskStep[Any]] = [TaskStep(f"t{i}", fn, idempotent=idempotent) for i in range(n)]
+async def flow(
+    invoker: Any, fn: Any, n: int, concurrency: int, idempotent: bool = True, tag: str = "t"
+) -> float:
+    steps: list[TaskStep[Any]] = [
+        TaskStep(f"{tag}{i}", fn, idempotent=idempotent) for i in range(n)
+    ]
     builder: TaskRunnerBuilder[Any] = TaskRunnerBuilder()
     if invoker is not None:
         builder.with_invoker(invoker)
@@ -88,6 +98,13 @@ async def flow(invoker: Any, fn: Any, n: int, concurrency: int, idempotent: bool
     return elapsed
 
 
+async def cpu_seconds(client: Client) -> float:
+    """CPU time so far of this process (the client, the runner, and the LocalCluster's
+    scheduler, which lives here) and of the worker processes."""
+    workers: dict[str, float] = await client.run(time.process_time)
+    return time.process_time() + sum(workers.values())
+
+
 def _set_allowed_failures(value: int) -> Any:
     def set_it(dask_scheduler: Any) -> None:
         dask_scheduler.allowed_failures = value
@@ -96,7 +113,7 @@ def _set_allowed_failures(value: int) -> Any:
 
 
 def _range(values: list[float], unit: str = "") -> str:
-    return f"{min(values):.2f}-{max(values):.2f}{unit}"
+    return f"{min(values):.2f}-{max(values):.2f}{unit} (median {statistics.median(values):.2f})"
 
 
 async def main(rounds: int, cpu_rounds: int, noops: int) -> None:
@@ -112,51 +129,54 @@ async def main(rounds: int, cpu_rounds: int, noops: int) -> None:
         await client.run_on_scheduler(_set_allowed_failures(0))
         assert invoker.describe()["workers"] == 2
         variants: dict[str, Any] = {
-            "raw submit": lambda n, fn, c: raw(client, fn, n, c),
-            "flow-tui": lambda n, fn, c: flow(invoker, fn, n, c),
-            "flow-tui, rescheduling scheduler": lambda n, fn, c: flow(rescheduling, fn, n, c),
-            "flow-tui, not idempotent": lambda n, fn, c: flow(invoker, fn, n, c, False),
+            "raw submit": lambda n, fn, c: raw(client, fn, n, c, "r"),
+            "flow-tui": lambda n, fn, c: flow(invoker, fn, n, c, True, "t"),
+            "rescheduling scheduler": lambda n, fn, c: flow(rescheduling, fn, n, c, True, "s"),
+            "not idempotent": lambda n, fn, c: flow(invoker, fn, n, c, False, "x"),
         }
         for run in variants.values():  # warm up every path
             await run(50, noop, CONCURRENCY)
-        times: dict[str, list[float]] = {name: [] for name in variants}
         names = list(variants)
+        wall: dict[str, list[float]] = {name: [] for name in names}
+        cpu_s: dict[str, list[float]] = {name: [] for name in names}
         for r in range(rounds):
             order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:
-                times[name].append(await variants[name](noops, noop, CONCURRENCY))
-            base = times["raw submit"][-1]
+                before = await cpu_seconds(client)
+                wall[name].append(await variants[name](noops, noop, CONCURRENCY))
+                cpu_s[name].append(await cpu_seconds(client) - before)
             print(
                 f"overhead round {r + 1}: "
                 + ", ".join(
-                    f"{name} {times[name][-1]:.2f} s ({times[name][-1] / base:.2f}x)"
+                    f"{name} {wall[name][-1]:.2f} s ({wall[name][-1] / wall[names[0]][-1]:.2f}x;"
+                    f" CPU {cpu_s[name][-1]:.2f} s)"
                     for name in names
                 )
             )
-        ratios = [f / b for f, b in zip(times["flow-tui"], times["raw submit"], strict=True)]
 
-        def ratio(name: str) -> str:
-            return _range(
-                [f / b for f, b in zip(times[name], times["raw submit"], strict=True)], "x"
-            )
+        def ratios(times: dict[str, list[float]], name: str) -> list[float]:
+            return [f / b for f, b in zip(times[name], times[names[0]], strict=True)]
 
         print(
             f"overhead: {noops} no-ops, concurrency {CONCURRENCY}, {rounds} rounds: "
-            f"raw submit {_range(times['raw submit'], ' s')}, "
-            f"flow-tui {_range(times['flow-tui'], ' s')}, ratio {_range(ratios, 'x')} "
-            "(target <= 1.2x); on a rescheduling scheduler "
-            f"{ratio('flow-tui, rescheduling scheduler')}; "
-            f"not idempotent (a started-marker each) {ratio('flow-tui, not idempotent')}"
+            f"raw submit {_range(wall['raw submit'], ' s')}, "
+            f"flow-tui {_range(wall['flow-tui'], ' s')}"
         )
+        for name in names[1:]:
+            print(
+                f"  {name}: ratio {_range(ratios(wall, name), 'x')}, "
+                f"in CPU time {_range(ratios(cpu_s, name), 'x')}"
+                + (" (target <= 1.2x)" if name == "flow-tui" else "")
+            )
         cpu: dict[str, list[float]] = {"local": [], "raw": [], "flow": []}
         for r in range(cpu_rounds):
             cpu_order = [("local", None), ("raw", client), ("flow", invoker)]
             cpu_order = cpu_order[r % 3 :] + cpu_order[: r % 3]
             for name, via in cpu_order:
                 if name == "raw":
-                    cpu[name].append(await raw(client, burn, CPU_TASKS, 2))
+                    cpu[name].append(await raw(client, burn, CPU_TASKS, 2, "rb"))
                 else:
-                    cpu[name].append(await flow(via, burn, CPU_TASKS, 2))
+                    cpu[name].append(await flow(via, burn, CPU_TASKS, 2, True, f"{name}b"))
             local_s, raw_cpu, flow_cpu = cpu["local"][-1], cpu["raw"][-1], cpu["flow"][-1]
             speedup, raw_speedup = local_s / flow_cpu, local_s / raw_cpu
             print(
