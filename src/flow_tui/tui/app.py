@@ -5,6 +5,10 @@ below it: `RunDisplay` (display.py) shows the session and never changes it; `Run
 (run_control.py) starts, pauses and resumes the run, with the operator's consent where a
 start needs it; `ExitFlow` (exit_flow.py) closes the session and exits, on quit or on a
 stop signal. This module adds the keys: what they offer now, and save, load, retry, quit.
+
+Over 400 lines on purpose: most of it is the key table (every binding with its id and
+tooltip, which the footer, the help screen and the command palette read) and the small
+action methods behind it.
 """
 
 from __future__ import annotations

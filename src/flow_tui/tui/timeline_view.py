@@ -12,6 +12,10 @@ bars of one lane that cross the visible window (found by bisection), so 50,000 b
 what the screen shows. Lanes are laid out by `assign_lanes` when the view opens; the
 attempts that start later are added the same way (greedy by start: they come in the
 order they start), each costing what it adds; a running bar grows at each repaint.
+
+Over 400 lines on purpose: the canvas (lanes, zoom, drawing a line) and the screen around
+it (axis, keys, the tree kept in step) are one view; the layout of lanes itself is the
+report's (`flow_tui.report.timeline`), shared with the HTML report.
 """
 
 from __future__ import annotations
