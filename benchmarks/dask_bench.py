@@ -9,9 +9,10 @@ this process, as with flow-tui). Both sides use that cluster and that client, th
 module-level body, the same concurrency, keys of the same shape (f"{name}{i}-{uuid4
 hex}", a prefix of their own per side and task as flow-tui's task names give):
 
-raw submit   `client.submit(body, None, key=..., pure=False)` for each task, at most
-             `concurrency` futures in flight (an asyncio.Semaphore), each awaited for its
-             result (the value comes back to this process)
+raw submit   `client.submit(body, None, key=..., pure=False)` for each task from
+             `concurrency` coroutines that take the next task as their future ends (the
+             leanest way to keep that many in flight: no waiting coroutine per task), each
+             future awaited for its result (the value comes back to this process)
 flow-tui     `TaskRunnerBuilder().with_invoker(invoker).build().execute(steps,
              concurrency=...)` over independent TaskSteps of that body: per task the
              runner's events, results and retries bookkeeping, the call pickled here
@@ -71,14 +72,14 @@ def burn(ctx: Any) -> int:
 
 
 async def raw(client: Client, fn: Any, n: int, concurrency: int, tag: str = "r") -> float:
-    gate = asyncio.Semaphore(concurrency)
+    todo = iter(range(n))
 
-    async def one(i: int) -> None:
-        async with gate:  # keys shaped as flow-tui's: f"{task name}-{uuid4 hex}"
+    async def lane() -> None:  # `concurrency` lanes, each one future in flight at a time
+        for i in todo:  # keys shaped as flow-tui's: f"{task name}-{uuid4 hex}"
             await client.submit(fn, None, key=f"{tag}{i}-{uuid.uuid4().hex}", pure=False)
 
     start = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(n)))
+    await asyncio.gather(*(lane() for _ in range(concurrency)))
     return time.perf_counter() - start
 
 
