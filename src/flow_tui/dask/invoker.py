@@ -13,8 +13,10 @@ the call of a body crosses to a worker (see `flow_tui.dask.worker` for the other
   the Dask future; a body already running on a worker runs on (Dask cannot kill it);
 - a lost worker fails the task "worker lost" (its retry policy may retry it); a task
   that is not idempotent ends interrupted instead and needs consent to run again. Dask
-  never runs a call twice behind our back: a call that Dask reschedules after a worker
-  loss finds its started-marker on the scheduler and does not run its body;
+  never runs a call twice behind our back: a non-idempotent call that Dask reschedules
+  after a worker loss finds its started-marker on the scheduler and does not run its
+  body; on a scheduler that reschedules, an idempotent call fails at the first
+  unexpected loss of its worker (the plugin `worker.install_claim` adds there);
 - what a body prints or logs on the worker comes back with its end and is replayed here
   as the task's log lines.
 """
