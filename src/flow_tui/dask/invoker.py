@@ -19,6 +19,11 @@ the call of a body crosses to a worker (see `flow_tui.dask.worker` for the other
   unexpected loss of its worker (the plugin `worker.install_claim` adds there);
 - what a body prints or logs on the worker comes back with its end and is replayed here
   as the task's log lines.
+
+Over 400 lines on purpose: the cluster's life (start, connect, close what was started),
+the call of one body (pickling, the started-marker, cancellation, a lost worker) and the
+scheduler-side guard installed at start are one contract with the worker side
+(`flow_tui.dask.worker`); apart, each would need the others' keys and rules.
 """
 
 from __future__ import annotations
