@@ -118,6 +118,11 @@ class PendingChanges:
         self._all_rows = True
         self._run_changed = True
 
+    @property
+    def pending_events(self) -> int:
+        """Events heard since the last `take()`."""
+        return self._events
+
     def take(self) -> ChangeBatch:
         batch = ChangeBatch(
             tasks=list(self._tasks),

@@ -7,6 +7,7 @@ Runner events land in PendingChanges and a 10 Hz timer applies them inside
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from textual import on
@@ -64,6 +65,12 @@ class RunDisplay(App[int]):
     # ctrl+p: every action by name (get_system_commands in app.py).
     ENABLE_COMMAND_PALETTE = True
     FLUSH_INTERVAL = 0.1  # seconds between repaints of pending changes
+    #: While a run streams events faster than anyone reads them (more than STREAM_EVENTS
+    #: since the last repaint and more still coming), a repaint waits, at most
+    #: STREAM_DEFER seconds: a burst of short tasks then runs at full speed and the
+    #: screen catches up right after it, instead of a repaint landing in its middle.
+    STREAM_EVENTS = 500
+    STREAM_DEFER = 0.3
 
     def __init__(self, session: Session, clock: Clock | None = None) -> None:
         super().__init__()
@@ -76,6 +83,8 @@ class RunDisplay(App[int]):
         self.order = SortOrder.DECLARED
         self.following = False  # follow mode: the cursor stays on a running task
         self.flushes = 0
+        self._deferred_at: float | None = None  # when a streaming repaint was first put off
+        self._events_seen = 0  # pending events at the last put-off repaint
         self.repainted_rows = 0
         self.session_closed = False  # nothing is shown once the session is closed
         self._summarized = False
@@ -154,6 +163,8 @@ class RunDisplay(App[int]):
         """Apply pending changes: only changed rows, in one batch (one repaint)."""
         if self.session_closed or not self.is_running:
             return
+        if self._streaming():
+            return
         batch = self.changes.take()
         animate = not self.clock.frozen and bool(self.view.running)
         live = self.session.is_running
@@ -169,6 +180,24 @@ class RunDisplay(App[int]):
         changed = self.view.refresh(None if whole else names)
         with self.batch_update():
             self._apply(batch, names, changed)
+
+    def _streaming(self) -> bool:
+        """Whether to put this repaint off: the run is live, and more than STREAM_EVENTS
+        events came since the last look, for less than STREAM_DEFER seconds."""
+        pending = self.changes.pending_events
+        if not self.session.is_running or pending - self._events_seen < self.STREAM_EVENTS:
+            self._deferred_at = None
+            self._events_seen = 0
+            return False
+        now = time.monotonic()
+        if self._deferred_at is None:
+            self._deferred_at = now
+        elif now - self._deferred_at >= self.STREAM_DEFER:
+            self._deferred_at = None
+            self._events_seen = 0
+            return False
+        self._events_seen = pending
+        return True
 
     def _apply(self, batch: ChangeBatch, names: list[str], changed: list[Transition]) -> None:
         tree = self.task_tree
