@@ -130,6 +130,7 @@ class DaskInvoker:
     async def _start(self) -> None:
         if self.client is None:
             if self.address is None:
+                _start_resource_tracker()
                 workers = self.workers or os.cpu_count() or 1
                 # Dask itself never runs a task again after a worker loss: the task fails
                 # "worker lost" and its retry policy decides.
@@ -475,3 +476,31 @@ def _installed_package(folder: str, module_name: str) -> bool:
         or folder.startswith(os.path.dirname(os.__file__))
         or module_name.split(".")[0] == "flow_tui"
     )
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with a real stderr.
+
+    The tracker is started, once, by the first worker process a LocalCluster makes, and is
+    handed `sys.stderr`'s file descriptor. Under the dashboard `sys.stderr` is Textual's
+    capture, whose descriptor the child cannot take ("bad value(s) in fds_to_keep", then
+    "Nanny failed to start"): start it here, on the process's own stderr.
+    """
+    from multiprocessing import resource_tracker
+
+    real = sys.__stderr__
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        usable = False
+    else:
+        usable = sys.stderr.fileno() >= 0
+    if usable or real is None:
+        resource_tracker.ensure_running()
+        return
+    captured = sys.stderr
+    sys.stderr = real
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        sys.stderr = captured
