@@ -305,13 +305,15 @@ class Session:
     @property
     def state(self) -> RunState:
         runner = self.runner
-        if runner is not None and runner.is_running:
-            if runner.is_paused:
-                return RunState.PAUSING if runner.running else RunState.PAUSED
-            return RunState.RUNNING
-        if self._outcome is not None:
-            return self._outcome
-        return RunState.PAUSED if self._paused else RunState.PENDING
+        live = runner is not None and runner.is_running
+        paused = live and runner is not None and runner.is_paused
+        return run_state(
+            live=live,
+            paused=paused,
+            running=paused and runner is not None and bool(runner.running),
+            outcome=self._outcome,
+            prepared_paused=self._paused,
+        )
 
     @property
     def is_running(self) -> bool:
@@ -724,6 +726,26 @@ class Session:
             self._lock.release()
             self._lock = None
         self.logs.uninstall()
+
+
+def run_state(
+    *,
+    live: bool,
+    paused: bool,
+    running: bool,
+    outcome: RunState | None,
+    prepared_paused: bool,
+) -> RunState:
+    """The state of a run from what is known of it, for a local Session and for the
+    mirror of a remote one alike: live (paused: pausing while tasks still run), else how
+    it ended, else prepared (paused or pending)."""
+    if live:
+        if paused:
+            return RunState.PAUSING if running else RunState.PAUSED
+        return RunState.RUNNING
+    if outcome is not None:
+        return outcome
+    return RunState.PAUSED if prepared_paused else RunState.PENDING
 
 
 def _outcome(runner: TaskRunner[Any]) -> RunState:

@@ -61,6 +61,7 @@ from flow_tui.session import (
     Session,
     SessionError,
     SessionOptions,
+    run_state,
 )
 
 #: Log lines kept per task (the run sends its newest 200 with the state).
@@ -282,13 +283,13 @@ class RemoteSession(Session):
 
     @property
     def state(self) -> RunState:
-        if self._live:
-            if self._remote_paused:
-                return RunState.PAUSING if self._running else RunState.PAUSED
-            return RunState.RUNNING
-        if self._outcome is not None:
-            return self._outcome
-        return RunState.PAUSED if self._paused else RunState.PENDING
+        return run_state(
+            live=self._live,
+            paused=self._remote_paused,
+            running=bool(self._running),
+            outcome=self._outcome,
+            prepared_paused=self._paused,
+        )
 
     @property
     def is_running(self) -> bool:
