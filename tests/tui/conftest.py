@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,4 +26,15 @@ def control_folder() -> Iterator[str]:
             os.environ.pop(DIR_ENV, None)
         else:
             os.environ[DIR_ENV] = before
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A control folder of this test's own (attach tests: the run and its viewers)."""
+    folder = Path(tempfile.mkdtemp(prefix="ft", dir="/tmp"))
+    monkeypatch.setenv(DIR_ENV, str(folder))
+    try:
+        yield folder
+    finally:
         shutil.rmtree(folder, ignore_errors=True)

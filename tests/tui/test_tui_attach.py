@@ -5,15 +5,12 @@ of the run (or of its process) is said on screen."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from flow_tui.control.mirror import RemoteSession
-from flow_tui.control.registry import DIR_ENV
 from flow_tui.session import RunState
 from flow_tui.tui.attach import AttachedApp
 from flow_tui.tui.dialogs import ConfirmInterrupt, ConsentScreen, DetachOrStop
@@ -21,16 +18,6 @@ from flow_tui.tui.status import RowStatus
 
 from .attach_helpers import HeadlessRun
 from .helpers import SIZE, footer_action, messages_text, row_text, run_state, settle, until
-
-
-@pytest.fixture
-def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="ft", dir="/tmp"))
-    monkeypatch.setenv(DIR_ENV, str(folder))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

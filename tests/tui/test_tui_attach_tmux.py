@@ -5,7 +5,6 @@ serves its socket (a `flow-tui pause` request flips it to paused on screen)."""
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -22,16 +21,6 @@ from .test_tui_e2e_tmux import Terminal, exited, wait_for
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)"
 )
-
-
-@pytest.fixture
-def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    folder = Path(tempfile.mkdtemp(prefix="ft", dir="/tmp"))
-    monkeypatch.setenv(DIR_ENV, str(folder))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
