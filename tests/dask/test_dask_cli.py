@@ -17,6 +17,9 @@ from typing import Any
 import daskhelpers  # noqa: F401  (skips this module without the dask extra)
 import pytest
 
+from flow_tui import Snapshot, TaskStatus
+from flow_tui.snapshot.journal import journal_path
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -289,3 +292,63 @@ def test_the_sample_gives_the_same_results_on_both_executors(tmp_path: Path) -> 
     assert a["merge"].data == b["merge"].data
     assert a["report"].data == b["report"].data
     assert local.keys() == on_dask.keys()
+
+
+HELD = """
+import time
+from pathlib import Path
+from flow_tui import TaskStep, Workflow
+
+FOLDER = Path({folder!r})
+
+def first(ctx):
+    return "done"
+
+def held(ctx):
+    (FOLDER / "held_calls").write_text("started\\n")
+    while not (FOLDER / "release").exists():
+        time.sleep(0.02)
+    return "late"
+
+workflow = Workflow("held", [
+    TaskStep("first", first),
+    TaskStep("held", held, ["first"], idempotent=False),
+])
+"""
+
+
+def test_sigterm_during_a_dask_run_folds_the_checkpoint_and_exits_143(
+    scheduler: str, tmp_path: Path
+) -> None:
+    (tmp_path / "wf.py").write_text(HELD.format(folder=str(tmp_path)))
+    checkpoint = tmp_path / "run.json"
+    run = _launch(tmp_path, scheduler, "--checkpoint", str(checkpoint), "--grace", "0.2")
+    _wait_for(tmp_path / "held_calls")  # its body runs on a worker
+    run.send_signal(signal.SIGTERM)
+    out, _ = run.communicate(timeout=60)
+    (tmp_path / "release").write_text("go\n")  # the orphaned body may end
+    assert run.returncode == 143
+    summary = json.loads(out.splitlines()[-1])
+    assert summary["event"] == "summary" and summary["signal"] == "SIGTERM"
+    saved = Snapshot.load(checkpoint)  # folded: no journal left beside it
+    assert not journal_path(checkpoint).exists()
+    assert saved.results["first"].status is TaskStatus.SUCCESS
+    assert saved.results["held"].status is TaskStatus.CANCELLED
+    assert "held" in saved.interrupted  # not idempotent: a resume asks for consent
+    refused = subprocess.run(
+        [
+            BIN / "flow-tui",
+            "launch",
+            str(tmp_path / "wf.py"),
+            "--headless",
+            "--resume",
+            str(checkpoint),
+            "--dask-address",
+            scheduler,
+            "--no-control",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and "held" in refused.stderr
