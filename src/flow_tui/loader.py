@@ -15,6 +15,7 @@ from types import ModuleType
 
 from flow_tui.core.errors import FlowError, WorkflowValidationError
 from flow_tui.core.workflow import Workflow
+from flow_tui.paths import same_file
 
 
 class WorkflowLoadError(FlowError):
@@ -170,18 +171,11 @@ def _location(exc: BaseException, where: str, file: Path | None) -> str:
     if not frames:
         return where
     if file is not None:
-        own = [f for f in frames if _same_file(f.filename, file)]
+        own = [f for f in frames if same_file(f.filename, file)]
         if own:
             return f"{where}, line {own[-1].lineno}"
     last = frames[-1]
     return f"{where} (at {last.filename}, line {last.lineno})"
-
-
-def _same_file(filename: str, file: Path) -> bool:
-    try:
-        return Path(filename).resolve() == file.resolve()
-    except OSError:
-        return False
 
 
 def _find_workflow(module: ModuleType, attribute: str | None, spec: str) -> Workflow:

@@ -16,6 +16,7 @@ from typing import Any
 from flow_tui.control.client import CommandRefused, ControlClient
 from flow_tui.control.registry import ControlError, RunInfo, list_runs, resolve_run
 from flow_tui.exit_codes import EXIT_OK
+from flow_tui.paths import same_file
 
 #: How long `ps` waits for a run's status before listing it as "not answering".
 PS_TIMEOUT = 2.0
@@ -188,7 +189,7 @@ def save_target(file: str, cwd: Path | None = None) -> Path:
 def save(args: argparse.Namespace) -> int:
     path = save_target(args.file)
     info = resolve_run(args.run)
-    if info.checkpoint and _same_file(path, Path(info.checkpoint)):
+    if info.checkpoint and same_file(path, info.checkpoint):
         raise ControlError(
             f"{path} is the checkpoint {_label(info)} keeps up to date itself; "
             "save the snapshot to another file"
@@ -202,13 +203,6 @@ def save(args: argparse.Namespace) -> int:
     status = reply.get("status") or {}
     print(f"saved {_label(info)} to {reply.get('path', path)}: {_progress(status)} done")
     return EXIT_OK
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False
 
 
 def stop(args: argparse.Namespace) -> int:

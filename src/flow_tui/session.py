@@ -34,6 +34,7 @@ from flow_tui.core.runner import TaskRunner, TaskRunnerBuilder
 from flow_tui.core.snapshot import Snapshot
 from flow_tui.core.workflow import Workflow
 from flow_tui.exit_codes import EXIT_FAILED, EXIT_OK
+from flow_tui.paths import same_file
 from flow_tui.recurring import check_continue_options, decide_continue
 
 log = logging.getLogger("flow_tui.session")
@@ -228,7 +229,7 @@ class Session:
         return decision.resume
 
     def _open_checkpoint(self, path: Path, lock: CheckpointLock) -> None:
-        resuming_same = self.resumed_from is not None and _same_file(self.resumed_from, path)
+        resuming_same = self.resumed_from is not None and same_file(self.resumed_from, path)
         if path.exists() and not resuming_same:
             raise SessionError(
                 f"checkpoint {path} already exists; pass --resume {path} to continue "
@@ -767,10 +768,3 @@ def check_same_workflow(
         raise SessionError(
             f"snapshot {path} is of workflow {snapshot.workflow!r}, not {name!r}; {hint}"
         )
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except OSError:
-        return False

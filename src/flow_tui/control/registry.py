@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from flow_tui.core.errors import FlowError
+from flow_tui.paths import same_file
 
 #: Overrides the folder (tests, and users who want runs in a place of their own).
 DIR_ENV = "FLOW_TUI_RUNTIME_DIR"
@@ -217,7 +218,7 @@ def resolve_run(spec: str | None, runs: list[RunInfo] | None = None) -> RunInfo:
     if not candidates:
         candidates = [r for r in runs if r.workflow == spec]
     if not candidates:
-        candidates = [r for r in runs if r.checkpoint and _same_path(r.checkpoint, spec, r.cwd)]
+        candidates = [r for r in runs if r.checkpoint and same_file(r.checkpoint, spec)]
     if not candidates:
         # The workflow's file as launched (`nightly.py`, or its name without .py), then
         # the start of a workflow name: `attach nightly` for `nightly-etl`.
@@ -233,14 +234,7 @@ def resolve_run(spec: str | None, runs: list[RunInfo] | None = None) -> RunInfo:
 
 def _names_source(source: str, spec: str) -> bool:
     path = Path(source)
-    return spec in (path.name, path.stem) or _same_path(source, spec, None)
-
-
-def _same_path(recorded: str, given: str, cwd: str | None) -> bool:
-    try:
-        return Path(recorded).resolve() == Path(given).resolve()
-    except OSError:
-        return False
+    return spec in (path.name, path.stem) or same_file(source, spec)
 
 
 def now_iso() -> str:

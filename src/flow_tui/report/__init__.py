@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flow_tui.core.errors import FlowError
 from flow_tui.core.snapshot import Snapshot
+from flow_tui.paths import same_file
 from flow_tui.report.html import render_report
 from flow_tui.report.timeline import Bar, Timeline, assign_lanes, build_timeline
 
@@ -27,11 +28,7 @@ def write_report(snapshot_path: Path, out: Path | None = None) -> Path:
     its HTML report to `out` atomically; returns the path written. FlowError (one line)
     when the snapshot cannot be read or the report cannot be written."""
     out = out if out is not None else default_report_path(snapshot_path)
-    try:
-        same = out.resolve() == snapshot_path.resolve()
-    except OSError:
-        same = False
-    if same or out.suffix.lower() in (".json", ".toml"):
+    if same_file(out, snapshot_path) or out.suffix.lower() in (".json", ".toml"):
         raise ReportError(
             f"refusing to write the report over {out}: it would replace a snapshot; "
             "name an .html file with -o"
