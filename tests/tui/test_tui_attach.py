@@ -5,6 +5,8 @@ of the run (or of its process) is said on screen."""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -176,3 +178,25 @@ async def test_a_run_that_dies_is_said_so_and_the_view_stays(headless: HeadlessR
         assert app.is_running  # still open on the last state
         await pilot.press("q")
     assert app.return_value == 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+async def test_a_signal_to_the_viewer_detaches_it_and_the_run_goes_on(
+    headless: HeadlessRun, sig: signal.Signals
+) -> None:
+    # The operator's terminal closes (SIGHUP) or the viewer is killed (SIGTERM): the
+    # viewer leaves with 128 + N; only `stop` or the run's own signals stop the run.
+    run = headless
+    run.wait_started("charge", "load")
+    session = await RemoteSession.attach(run.info())
+    app = AttachedApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        os.kill(os.getpid(), sig)
+        await until(pilot, lambda: app.return_value is not None, "the viewer to leave")
+    assert app.return_value == 128 + int(sig)
+    assert "stop" not in run.calls() and "notice" not in run.event_names()
+    run.open("charge")
+    run.open("load")
+    assert run.process.wait(timeout=30).returncode == 0  # the run went on to its own end
+    assert sorted(run.started()) == ["charge", "extract", "load", "report"]
