@@ -20,7 +20,7 @@ from typing import Any
 from flow_tui.capture import TaskOutputCapture
 from flow_tui.checkpoint import Checkpointer, CheckpointLock
 from flow_tui.core.errors import FlowError, SnapshotError
-from flow_tui.core.events import Event
+from flow_tui.core.events import Event, TaskEnd, TaskStart
 from flow_tui.core.graph import TaskGraph
 from flow_tui.core.model import RunStatus, TaskResult, TaskStatus, TaskStep
 from flow_tui.core.resume import (
@@ -129,9 +129,13 @@ class Session:
         self.checkpointer: Checkpointer | None = None
         # What task bodies print and log: kept per task, a TaskLog event per line while
         # someone listens.
-        self.logs = TaskOutputCapture(self._emit, lambda: bool(self._listeners))
+        self.logs = TaskOutputCapture(self._emit, lambda: bool(self._listeners or self._deferred))
         self._lock: CheckpointLock | None = None
         self._listeners: list[Listener] = []
+        self._deferred: list[Listener] = []  # subscribe(deferred=True)
+        # Task starts and successes recorded by the run for the deferred listeners while
+        # no other listener is subscribed (EventBus.feed), until deliver() hands them on.
+        self._feed: list[Any] = []
         self._basis: Snapshot | None = None  # what the next run hydrates from
         self._only: set[str] | None = None
         self._consent = self.options.rerun_interrupted
@@ -283,14 +287,69 @@ class Session:
 
     # -- listeners ---------------------------------------------------------------------
 
-    def subscribe(self, listener: Listener) -> None:
-        """Receive every runner event (of this and later runs) and session events."""
-        if not self._listeners and self.runner is not None:
-            self.runner.events.on("*", self._emit)  # the runner was built without it
-        self._listeners.append(listener)
+    def subscribe(self, listener: Listener, *, deferred: bool = False) -> None:
+        """Receive every runner event (of this and later runs) and session events.
+
+        `deferred`: the listener may hear of the common task starts and successes later,
+        in order and in batches: at the next `deliver()`, at the latest before the next
+        other event. While every listener is deferred, a run records those as two list
+        appends each (EventBus.feed) instead of events: a dashboard that repaints ten
+        times a second stays out of the way of a burst of short tasks that way."""
+        runner = self.runner
+        if runner is not None and not (self._listeners or self._deferred):
+            runner.events.on("*", self._emit)  # the runner was built without it
+        (self._deferred if deferred else self._listeners).append(listener)
+        if runner is not None:
+            self._use_feed(runner)
+
+    def _use_feed(self, runner: TaskRunner[Any]) -> None:
+        """Let the run record task starts and successes for the deferred listeners while
+        they are the only ones; else (after handing on what it recorded) send events."""
+        events = runner.events
+        feed = self._feed if self._deferred and not self._listeners else None
+        if feed is None and events.feed is not None:
+            self.deliver()
+        events.feed = feed
+
+    @property
+    def undelivered(self) -> int:
+        """Task starts and ends recorded for the deferred listeners, not yet delivered."""
+        return len(self._feed) >> 1
+
+    def deliver(self) -> None:
+        """Hand the task starts and successes the run recorded to the deferred listeners,
+        as events, in the order they happened."""
+        feed = self._feed
+        if not feed:
+            return
+        items = feed.copy()
+        feed.clear()
+        steps = self.steps
+        listeners = self._deferred
+        for k in range(0, len(items), 2):
+            i = items[k]
+            if i >= 0:
+                event: Event = TaskStart(steps[i], 1, items[k + 1])
+            else:
+                event = TaskEnd(steps[~i], items[k + 1])
+            for listener in listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("session listener failed on %s", event.name)
 
     def _emit(self, event: Event) -> None:
+        if event.name == "workflow_end" and self.finished_at is None:
+            # The run's time ends with its last task, not after its listeners caught up.
+            self.finished_at = time.monotonic()
+        if self._feed:
+            self.deliver()  # what happened before this event comes first
         for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("session listener failed on %s", event.name)
+        for listener in self._deferred:
             try:
                 listener(event)
             except Exception:
@@ -469,7 +528,7 @@ class Session:
 
     def _build_runner(self) -> TaskRunner[Any]:
         builder = TaskRunnerBuilder(self.context).with_workflow_name(self.workflow.name)
-        if self._listeners:  # else no event is even made; subscribe() hooks it up later
+        if self._listeners or self._deferred:  # else no event is even made (see subscribe)
             builder.on("*", self._emit)
         if self._basis is not None:
             builder.with_snapshot(
@@ -486,6 +545,7 @@ class Session:
         runner = builder.build()
         if self.checkpointer is not None:
             self.checkpointer.attach(runner)
+        self._use_feed(runner)
         if self._paused:
             runner.pause()
         return runner
@@ -514,7 +574,9 @@ class Session:
                 only=self._only,
             )
         finally:
-            self.finished_at = time.monotonic()
+            self.deliver()  # a run torn down without its end event
+            if self.finished_at is None:
+                self.finished_at = time.monotonic()
             self._paused = False
             self._outcome = _outcome(runner)
             self._run_over.set()

@@ -52,10 +52,16 @@ class Controls:
         # what a viewer that attaches mid-run cannot learn from the results.
         self._attempts: dict[str, tuple[int, float]] = {}
         if running_attempt is None:
-            session.subscribe(self._track)
+            session.subscribe(self._track, deferred=True)  # full_state() delivers first
 
     def _track(self, event: Event) -> None:
-        if isinstance(event, (TaskStart, TaskRetry)):
+        if isinstance(event, TaskStart):
+            started = event.started  # heard now or later, in a batch
+            since = time.monotonic()
+            if started is not None:
+                since -= max(0.0, time.time() - started)
+            self._attempts[event.step.name] = (event.attempt, since)
+        elif isinstance(event, TaskRetry):
             self._attempts[event.step.name] = (event.attempt, time.monotonic())
         elif isinstance(event, (TaskEnd, TaskSkipped)):
             self._attempts.pop(event.step.name, None)
@@ -124,6 +130,7 @@ class Controls:
         has been running, in seconds).
         """
         session = self.session
+        session.deliver()  # task starts and ends the run recorded for later: heard now
         state = session.state
         tasks = [
             {

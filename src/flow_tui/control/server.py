@@ -150,6 +150,7 @@ class ControlServer:
         self._lines: EventLines | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
         self._slow_handle: asyncio.TimerHandle | None = None
+        self._tick_handle: asyncio.TimerHandle | None = None
         self._closing = False
         self._closed = False
 
@@ -192,7 +193,9 @@ class ControlServer:
         self._folder = folder
         self.info = info
         session.control_path = str(path)
-        session.subscribe(self._on_event)
+        # Deferred: with no viewer a dashboard's burst of tasks is not slowed by this
+        # listener; with viewers, _tick hands the run's events on every BATCH_SECONDS.
+        session.subscribe(self._on_event, deferred=True)
         return info
 
     def _abort_start(self, folder: Path, run_id: str) -> None:
@@ -237,7 +240,7 @@ class ControlServer:
             return
         self._closed = True
         self._closing = True
-        for handle in (self._flush_handle, self._slow_handle):
+        for handle in (self._flush_handle, self._slow_handle, self._tick_handle):
             if handle is not None:
                 handle.cancel()
         if self._server is not None:
@@ -274,6 +277,16 @@ class ControlServer:
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
             self._flush_handle = loop.call_later(BATCH_SECONDS, self._flush)
+
+    def _tick(self) -> None:
+        """While viewers watch: every BATCH_SECONDS, the task events the run recorded
+        for later (Session.deliver) are handed on, so they reach the viewers in time."""
+        self._tick_handle = None
+        if self._closed or not self._viewers:
+            return
+        self.session.deliver()
+        loop = asyncio.get_running_loop()
+        self._tick_handle = loop.call_later(BATCH_SECONDS, self._tick)
 
     def notify(self, text: str) -> None:
         """Tell the viewers what the run's operator is told (a stop asked, the grace
@@ -526,11 +539,14 @@ class ControlServer:
             elif cmd == "state":
                 reply["state"] = controls.full_state(self._run_dict())
             elif cmd == "subscribe":
+                self.session.deliver()
                 self._flush()  # what happened before this state is in it: not sent again
                 reply["state"] = controls.full_state(self._run_dict())
                 if not client.subscribed and client in self._clients:
                     client.subscribed = True
                     self._viewers += 1
+                    if self._tick_handle is None:
+                        self._tick()
             elif cmd == "snapshot":
                 reply["snapshot"] = self.session.snapshot().to_dict()
             elif cmd == "pause":

@@ -50,6 +50,9 @@ class TaskStart(Event):
     name: ClassVar[str] = "task_start"
     step: TaskStep[Any]
     attempt: int = 1
+    # When the attempt started, a `time.time()` reading (None when not recorded): a
+    # listener that hears of the start later (see `EventBus.feed`) still knows when.
+    started: float | None = None
 
 
 @dataclass(slots=True)
@@ -110,6 +113,14 @@ class EventBus:
     def __init__(self) -> None:
         self.listeners: dict[str, list[Listener]] = {name: [] for name in EVENT_NAMES}
         self.any: list[Listener] = []
+        # When a list: the executor records the common task starts and ends here for the
+        # "*" listeners instead of sending them events, to be taken later, in batches
+        # (`Session.deliver`): pairs (index, start `time.time()`) for a start and
+        # (~index, TaskResult) for a success. A burst of short tasks then costs two list
+        # appends per task, not two events through every listener. Listeners of those
+        # names still hear them at once, and every other event goes to everyone as usual:
+        # whoever sets a feed takes what is in it before handing on another event.
+        self.feed: list[Any] | None = None
         self.errors: list[tuple[str, BaseException]] = []
         self._pending: set[asyncio.Task[None]] = set()
 
@@ -129,9 +140,10 @@ class EventBus:
     def wants(self, name: str) -> bool:
         return bool(self.listeners[name] or self.any)
 
-    def emit(self, event: Event) -> None:
+    def emit(self, event: Event, everyone: bool = True) -> None:
+        """Call the listeners of `event` (and the "*" ones unless not `everyone`)."""
         named = self.listeners[event.name]
-        for listener in (*named, *self.any) if self.any else named:
+        for listener in (*named, *self.any) if everyone and self.any else named:
             try:
                 outcome = listener(event)
             except Exception as exc:

@@ -412,6 +412,7 @@ class WorkflowExecutor:
         barrier = self.barrier
         commit = self._commit
         inline_plain = self._inline_plain
+        events = self.events
         while True:
             started = time.time()
             clock = perf_counter()
@@ -444,8 +445,11 @@ class WorkflowExecutor:
                         return
                 # From here the task has started: it counts as interrupted if cut off.
                 start(i)
-                if self._start_listeners or self._any:
-                    self.events.emit(TaskStart(step, 1))
+                feed = events.feed
+                if feed is not None:
+                    feed += (i, started)  # for the "*" listeners, taken later
+                if self._start_listeners or (feed is None and self._any):
+                    events.emit(TaskStart(step, 1, started), feed is None)
                     if self._stop_reason is not None or i in self._interrupted:
                         # A listener stopped it: the body is not called.
                         self._end(i, step, self._stop_result(i), started, clock, 0)
@@ -515,8 +519,11 @@ class WorkflowExecutor:
         must end (the end then went through the general path)."""
         del self.tasks[i]
         ready = self.state.complete(i, result, _NO_SKIPS)
-        if self._end_listeners or self._any:
-            self.events.emit(TaskEnd(step, result))
+        feed = self.events.feed
+        if feed is not None:
+            feed += (~i, result)  # for the "*" listeners, taken later
+        if self._end_listeners or (feed is None and self._any):
+            self.events.emit(TaskEnd(step, result), feed is None)
         if self._interrupted and i in self._interrupted:
             # Its worker was cancelled but the body ended anyway: that cancellation is
             # still counted on the worker, so the worker ends here.

@@ -124,6 +124,7 @@ class AttemptLog:
         self._monotonic: Callable[[], float] = (
             time.monotonic if type(clock).monotonic is Clock.monotonic else clock.monotonic
         )
+        self._at = clock.monotonic_at
         self._mono = clock.monotonic()
         self._wall = clock.now()
 
@@ -148,23 +149,24 @@ class AttemptLog:
                 and result.traceback is None
             ):
                 # The usual end (what _close does, in line: thousands a second).
-                now = self._monotonic()
+                now = self._at(_end_ts(result))
                 last.end = end = now if now > last.start else last.start
                 last.outcome = _FROM_STATUS[result.status]
                 self.finished += 1
                 self.busy += end - last.start
             else:
                 outcome = Outcome.INTERRUPTED if event.interrupted else _FROM_STATUS[result.status]
-                self._close(name, task, self._monotonic(), result, outcome)
+                self._close(name, task, self._at(_end_ts(result)), result, outcome)
         elif kind == "task_start":
             name = event.step.name
             task = self.tasks.get(name)
+            start = self._at(event.started)  # heard now or in a batch later
             if task is None:
-                attempt = Attempt(1, self._monotonic())
+                attempt = Attempt(1, start)
                 self.tasks[name] = TaskAttempts([attempt], 1)
             else:
                 task.runs += 1
-                attempt = Attempt(task.total + 1, self._monotonic(), manual=True)
+                attempt = Attempt(task.total + 1, start, manual=True)
                 self._add(task, attempt)
             self.order.append((name, attempt))
         elif kind == "task_log":
@@ -281,6 +283,16 @@ class AttemptLog:
         if cut > 0:
             parts.append((None, list(lines[:cut])))
         return reversed(parts)
+
+
+def _end_ts(result: TaskResult) -> float | None:
+    """When a task's last attempt ended, as a `time.time()` reading, when its metrics were
+    taken from the executor's clock readings (else None: now)."""
+    metrics = result.metrics
+    if metrics is None:
+        return None
+    started = metrics.started_ts
+    return None if started is None else started + metrics.duration_ms / 1000.0
 
 
 def retry_countdown(seconds: float) -> str:

@@ -62,6 +62,7 @@ class PendingChanges:
         self._monotonic: Callable[[], float] = (
             time.monotonic if type(clock).monotonic is Clock.monotonic else clock.monotonic
         )
+        self._at = clock.monotonic_at
 
     def __call__(self, event: Any) -> None:
         self._events += 1
@@ -69,7 +70,13 @@ class PendingChanges:
         if kind == "task_end" or kind == "task_skipped":
             self._tasks[event.step.name] = None
             return
-        if kind == "task_start" or kind == "task_retry":
+        if kind == "task_start":
+            name = event.step.name
+            self._tasks[name] = None
+            self.started[name] = self._at(event.started)  # heard now or in a batch later
+            self.attempt[name] = event.attempt
+            return
+        if kind == "task_retry":
             name = event.step.name
             self._tasks[name] = None
             self.started[name] = self._monotonic()

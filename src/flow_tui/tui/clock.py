@@ -106,6 +106,14 @@ class Clock:
     def monotonic(self) -> float:
         return time.monotonic()
 
+    def monotonic_at(self, ts: float | None) -> float:
+        """The `monotonic()` reading at `ts`, a `time.time()` reading (now when None): an
+        event heard after it happened (Session.deliver) still says when. A test's clock
+        answers its own now."""
+        if ts is None or self.frozen:
+            return self.monotonic()
+        return time.monotonic() - max(0.0, time.time() - ts)
+
     def elapsed(self, run: TimedRun) -> float:
         """Seconds the run spent running; a run whose start this clock did not see (a
         dashboard attached mid-run) says it itself."""

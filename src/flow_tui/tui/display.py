@@ -133,9 +133,11 @@ class RunDisplay(App[int]):
     def show_first(self) -> None:
         """The first look, on mount: follow the session's events, fill the tree, say
         what a resume kept, and start the repaints."""
-        self.session.subscribe(self.changes)
+        # Deferred: a burst of task starts and ends is handed on at the next repaint (or
+        # before any other event), not one call per event in the burst's way.
+        self.session.subscribe(self.changes, deferred=True)
         # Attempts (retries, manual retries, logs by attempt) and the run's clock.
-        self.session.subscribe(self.view.history)
+        self.session.subscribe(self.view.history, deferred=True)
         self.clock.timer.watch(self.session)
         self.changes.run_listeners.append(self.clock.timer)  # no task event for it
         self.view.refresh()
@@ -165,6 +167,7 @@ class RunDisplay(App[int]):
             return
         if self._streaming():
             return
+        self.session.deliver()
         batch = self.changes.take()
         animate = not self.clock.frozen and bool(self.view.running)
         live = self.session.is_running
@@ -184,7 +187,7 @@ class RunDisplay(App[int]):
     def _streaming(self) -> bool:
         """Whether to put this repaint off: the run is live, and more than STREAM_EVENTS
         events came since the last look, for less than STREAM_DEFER seconds."""
-        pending = self.changes.pending_events
+        pending = self.changes.pending_events + self.session.undelivered
         if not self.session.is_running or pending - self._events_seen < self.STREAM_EVENTS:
             self._deferred_at = None
             self._events_seen = 0
