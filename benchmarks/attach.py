@@ -95,6 +95,7 @@ def one_run(
     cpu: list[float],
     nice: int = 0,
     spans: list[float] | None = None,
+    pin: bool = False,
 ) -> float:
     """Seconds from opening the gate to the run's exit, `viewers` attached; the CPU
     seconds (user + system) the run used in that time are appended to `cpu`, and the
@@ -107,7 +108,9 @@ def one_run(
     errors = folder / f"stderr-{k}"
     events_file = folder / f"events-{k}.jsonl"
     with open(errors, "wb") as err, open(events_file, "wb") as out:
-        run = subprocess.Popen(cmd, cwd=folder, env=env, stdout=out, stderr=err)
+        run = subprocess.Popen(
+            cmd, cwd=folder, env=env, stdout=out, stderr=err, preexec_fn=_on_cpus(pin, {0})
+        )
     procs: list[subprocess.Popen[str]] = []
     try:
         while not list(runtime.glob("*.json")):
@@ -125,6 +128,7 @@ def one_run(
                     env=env,
                     stdout=subprocess.PIPE,
                     text=True,
+                    preexec_fn=_on_cpus(pin, _OTHER_CPUS),
                 )
             )
         for proc in procs:
@@ -157,7 +161,20 @@ def one_run(
         shutil.rmtree(runtime, ignore_errors=True)
 
 
-def measure(tasks: int, rounds: int, viewers: int, nice: int = 0) -> dict[str, Any]:
+_OTHER_CPUS = set(range(1, os.cpu_count() or 2)) or {0}
+
+
+def _on_cpus(pin: bool, cpus: set[int]) -> Any:
+    """With --pin: a child's preexec_fn that keeps it on `cpus` (the run on CPU 0, the
+    viewers on the others), so the viewers' own CPU does not show in the run's time."""
+    if not pin:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def measure(
+    tasks: int, rounds: int, viewers: int, nice: int = 0, pin: bool = False
+) -> dict[str, Any]:
     variants = {"none": 0, f"{viewers} viewers": viewers}
     names = list(variants)
     times: dict[str, list[float]] = {name: [] for name in names}
@@ -170,7 +187,7 @@ def measure(tasks: int, rounds: int, viewers: int, nice: int = 0) -> dict[str, A
             for name in names[r % len(names) :] + names[: r % len(names)]:
                 k += 1
                 times[name].append(
-                    one_run(tasks, variants[name], folder, k, cpu[name], nice, spans[name])
+                    one_run(tasks, variants[name], folder, k, cpu[name], nice, spans[name], pin)
                 )
                 print(
                     f"round {r + 1}: {name}: {times[name][-1]:.3f}s (run CPU "
@@ -184,6 +201,7 @@ def measure(tasks: int, rounds: int, viewers: int, nice: int = 0) -> dict[str, A
         "tasks": tasks,
         "rounds": rounds,
         "viewer_nice": nice,
+        "pinned": pin,
         "seconds": med,
         "all_seconds": times,
         "ratio": med[names[1]] / med["none"],
@@ -211,15 +229,21 @@ def main(argv: list[str] | None = None) -> int:
         help="run the viewers at this niceness: with 19 they take only CPU the run leaves, "
         "which isolates the run's own cost on a machine with few or busy cores",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run flow-tui on CPU 0 and the viewers on the other CPUs (both variants)",
+    )
     parser.add_argument("--json", metavar="PATH", help="write every figure to PATH")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
-    figures = measure(args.tasks, args.rounds, args.viewers, args.nice)
+    figures = measure(args.tasks, args.rounds, args.viewers, args.nice, args.pin)
     figures["load_average_before"] = load_before
     names = list(figures["seconds"])
     print(
         f"{args.tasks} no-op tasks, median of {args.rounds} interleaved rounds"
         + (f" (viewers at nice {args.nice})" if args.nice else "")
+        + (" (flow-tui on CPU 0, the viewers on the others)" if args.pin else "")
         + ": "
         + ", ".join(f"{n} {figures['seconds'][n]:.3f}s" for n in names)
         + f"; ratio {figures['ratio']:.2f}x (target <= {TARGET}x); the run's CPU in that time "

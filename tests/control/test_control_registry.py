@@ -238,11 +238,19 @@ def test_event_lines_are_the_jsonl_objects_plus_type() -> None:
     lines = EventLines("wf", "/run/x.sock")
     for event in samples:
         line = lines.line(event)
-        assert line.endswith(b"\n") and line.count(b"\n") == 1
+        assert lines.line(event) is line  # told again (the server after the reporter)
+        message = lines.message(event)
+        for text in (line, message):
+            assert text.endswith(b"\n") and text.count(b"\n") == 1
         got = decode(line)
-        expected = {**event_fields(event, "wf", "/run/x.sock"), "type": "event"}
-        for obj in (got, expected):
+        sent = decode(message)
+        expected = event_fields(event, "wf", "/run/x.sock")
+        # Byte for byte what json.dumps writes (scripts grep `"task": "name"`).
+        same_ts = {**expected, "ts": got["ts"]}
+        assert line == (json.dumps(same_ts, ensure_ascii=False) + "\n").encode(), event
+        for obj in (got, sent, expected):
             ts = datetime.fromisoformat(obj.pop("ts"))  # ISO 8601 with milliseconds, UTC
             assert ts.utcoffset() is not None and not ts.utcoffset()
         assert list(got) == list(expected), event  # same keys, same order
         assert got == expected, event
+        assert sent == {"type": "event", **expected}, event

@@ -12,7 +12,6 @@ import asyncio
 import collections
 import contextlib
 import itertools
-import json
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -135,22 +134,11 @@ class ControlClient:
         return self._messages.popleft()
 
     def _decode_all(self, lines: list[bytearray]) -> list[dict[str, Any]]:
-        """The messages of whole lines: a batch of events parsed in one go."""
-        if len(lines) > 1:
-            try:
-                batch = json.loads(b"[" + b",".join(lines) + b"]")
-            except (ValueError, RecursionError):
-                pass  # one of them is broken: each alone says which
-            else:
-                if all(isinstance(m, dict) for m in batch):
-                    return list(batch)
-        out = []
-        for line in lines:
-            try:
-                out.append(decode(line))
-            except ProtocolError as exc:
-                raise ControlError(f"run {self.info.id} sent a malformed message: {exc}") from None
-        return out
+        """The messages of whole lines."""
+        try:
+            return [decode(line) for line in lines]
+        except ProtocolError as exc:
+            raise ControlError(f"run {self.info.id} sent a malformed message: {exc}") from None
 
     def request(self, cmd: str, **args: Any) -> dict[str, Any]:
         """Send one command and return its reply (CommandRefused when refused)."""

@@ -39,7 +39,6 @@ from flow_tui.control.protocol import (
     ProtocolError,
     decode,
     encode,
-    event_fields,
 )
 from flow_tui.control.protocol import now_iso as event_ts
 from flow_tui.control.registry import (
@@ -53,7 +52,7 @@ from flow_tui.control.registry import (
     write_info,
 )
 from flow_tui.core.errors import FlowError
-from flow_tui.core.events import Event, WorkflowStart
+from flow_tui.core.events import Event
 
 BATCH_SECONDS = 0.05
 #: Bytes of events a viewer may leave unread: over it, a viewer that read nothing since
@@ -134,6 +133,7 @@ class ControlServer:
         *,
         front_end: str,
         notice: Callable[[str], None],
+        lines: EventLines | None = None,
     ) -> None:
         self.controls = controls
         self.session = controls.session
@@ -147,7 +147,9 @@ class ControlServer:
         #: every connection being served, handshaking ones included (MAX_CLIENTS caps it)
         self._handlers: set[asyncio.Task[Any]] = set()
         self._pending: list[bytes] = []
-        self._lines: EventLines | None = None
+        # The events' lines, shared with the jsonl reporter when there is one (each event
+        # encoded once for both).
+        self._lines = lines
         self._flush_handle: asyncio.TimerHandle | None = None
         self._slow_handle: asyncio.TimerHandle | None = None
         self._tick_handle: asyncio.TimerHandle | None = None
@@ -193,6 +195,9 @@ class ControlServer:
         self._folder = folder
         self.info = info
         session.control_path = str(path)
+        if self._lines is None:
+            self._lines = EventLines(session.workflow.name, executor=lambda: session.executor_info)
+        self._lines.control = str(path)
         # Deferred: with no viewer a dashboard's burst of tasks is not slowed by this
         # listener; with viewers, _tick hands the run's events on every BATCH_SECONDS.
         session.subscribe(self._on_event, deferred=True)
@@ -265,15 +270,8 @@ class ControlServer:
             return
         lines = self._lines
         if lines is None:
-            lines = self._lines = EventLines(self.session.workflow.name, self.session.control_path)
-        if type(event) is WorkflowStart:
-            # as `--output jsonl` writes it: where the bodies run (issue 13) too
-            obj = event_fields(event, lines.workflow, lines.control)
-            obj["executor"] = self.session.executor_info
-            obj["type"] = "event"
-            self._pending.append(encode(obj))
-        else:
-            self._pending.append(lines.line(event))
+            return  # not served
+        self._pending.append(lines.message(event))
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
             self._flush_handle = loop.call_later(BATCH_SECONDS, self._flush)

@@ -15,7 +15,7 @@ import time
 from typing import IO, Any
 
 from flow_tui.capture import TaskLog
-from flow_tui.control.protocol import event_fields, now_iso
+from flow_tui.control.protocol import EventLines, now_iso
 from flow_tui.core.events import (
     Event,
     TaskEnd,
@@ -53,6 +53,8 @@ class Reporter:
         self.err = err if err is not None else sys.stderr
         self.verbose = verbose  # every task log line, not only WARNING and above
         self.broken = False  # the reader of `stream` went away: output is dropped
+        #: the events' lines, when this reporter writes them as JSON Lines
+        self.lines: EventLines | None = None
 
     def show(self, event: Event) -> None:
         raise NotImplementedError
@@ -90,17 +92,26 @@ class Reporter:
 
 
 class JsonLinesReporter(Reporter):
+    def __init__(
+        self,
+        session: Session,
+        stream: IO[str],
+        verbose: bool = False,
+        err: IO[str] | None = None,
+    ) -> None:
+        super().__init__(session, stream, verbose, err)
+        # Shared with the control server (serve_controls(lines=)): one encoding per event.
+        self._lines = EventLines(session.workflow.name, executor=lambda: session.executor_info)
+        self.lines = self._lines
+
     def _write(self, obj: dict[str, Any]) -> None:
         self.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
     def show(self, event: Event) -> None:
-        obj = event_fields(event, self.session.workflow.name, self.session.control_path)
-        if isinstance(event, WorkflowStart):
-            obj["executor"] = self.session.executor_info  # where bodies run (issue 13)
         if isinstance(event, CheckpointFailed):
             # Also for the person reading the job log, not only for the machine.
             Reporter.notice(self, f"checkpoint failed: {event.error}")
-        self._write(obj)
+        self.write(self._lines.line(event).decode())
 
     def notice(self, text: str) -> None:
         self._write({"event": "notice", "ts": now_iso(), "message": text})

@@ -81,7 +81,11 @@ async def run_session(session: Session, reporter: Reporter, grace: float) -> int
     guard = SignalGuard(session, notice, grace, force_exit)
     remove = guard.install(loop)
     server = await serve_controls(
-        session, front_end="headless", notice=reporter.notice, stop=guard.request_stop
+        session,
+        front_end="headless",
+        notice=reporter.notice,
+        stop=guard.request_stop,
+        lines=reporter.lines,
     )
     checkpoint_error: list[FlowError] = []
 
