@@ -4,6 +4,7 @@ alone, and how fast a key press is answered while task events stream.
     python benchmarks/dashboard.py                  # about 2 minutes on 2 cores
     python benchmarks/dashboard.py --quick --json /tmp/dashboard.json
     python benchmarks/dashboard.py --open 1000000   # issue #16: opening a 1M-task run
+    python benchmarks/dashboard.py --flood 200000   # a long flood of no-op tasks
 
 Workloads are large_graph-like (layers of 100 tasks, each depending on two of the layer
 above, concurrency 64):
@@ -337,7 +338,23 @@ def main(argv: list[str] | None = None) -> int:
         metavar="TASKS",
         help="only: the dashboard opening a run of TASKS tasks (issue #16: 1000000)",
     )
+    parser.add_argument(
+        "--flood",
+        type=int,
+        metavar="TASKS",
+        help="only: a long flood, TASKS no-op tasks under the app vs headless (5 rounds)",
+    )
     args = parser.parse_args(argv)
+    if args.flood:
+        flood = asyncio.run(compare(large_graph(args.flood, 0.0), 5))
+        print(
+            f"flood of {flood['tasks']} no-op tasks: headless {flood['headless_s']} s, under "
+            f"the app {flood['dashboard_s']} s: slowdown {flood['slowdown']}x median, "
+            f"{flood['slowdown_of_bests']}x of bests, CPU {flood['cpu_slowdown']}x"
+        )
+        if args.json is not None:
+            args.json.write_text(json.dumps(flood, indent=2) + "\n")
+        return 0
     if args.open:
         opened = asyncio.run(open_large(args.open))
         print(
