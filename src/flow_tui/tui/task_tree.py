@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import chain, repeat
 from typing import Any, ClassVar, Self
 
 from rich.cells import cell_len
@@ -249,8 +250,10 @@ class TaskTree(Tree[TreeItem]):
         self._group_nodes: dict[str, TreeNode[TreeItem]] = {}
         self._group_of: dict[str, str] = {}
         self._shown: dict[str, list[str]] = {}  # group -> tasks shown, in order
-        self._keys: dict[str, list[tuple[Any, ...]]] = {}  # their order keys, sorted
-        self._key_of: dict[str, tuple[Any, ...]] = {}
+        # Their order keys, sorted: the declared position (an int) in declared order, a
+        # tuple ending with it in the others.
+        self._keys: dict[str, list[Any]] = {}
+        self._key_of: dict[str, Any] = {}
         self._collapsed: set[str] = set()
         self._rows: dict[str, tuple[tuple[Any, ...], Text]] = {}
         self._tally: dict[str, Counter[RowStatus]] = {}
@@ -258,6 +261,9 @@ class TaskTree(Tree[TreeItem]):
         self._name_width = 0
         self._task_width = 0
         self._materialized: set[str] = set()  # groups whose task rows exist
+        # Groups whose label is out of date: it is made again when its line is drawn (or
+        # asked for), so a run of 10k groups relabels the few on screen, not all of them.
+        self._stale: set[str] = set()
         self._sized = False  # the first populate decides whether groups start folded
 
     # -- building ----------------------------------------------------------------------
@@ -277,21 +283,27 @@ class TaskTree(Tree[TreeItem]):
             self._remember_fold(title, node)
         self._groups = {g.title: g for g in groups}
         self._group_rank = {g.title: i for i, g in enumerate(groups)}
-        # Built group by group with C loops (dict.fromkeys, zip, map): a million tasks.
-        self._group_of = {}
-        self._position = {}
-        self._tally = {}
-        statuses = self.view.statuses
+        # Built by C loops over all the groups at once (chain, zip, map): a million
+        # tasks, where a dict or a Counter made per group cost a second.
+        every_name = chain.from_iterable([g.names for g in groups])
+        self._group_of = dict(
+            zip(
+                every_name,
+                chain.from_iterable([repeat(g.title, len(g.names)) for g in groups]),
+                strict=True,
+            )
+        )
+        self._position = dict(
+            zip(
+                chain.from_iterable([g.names for g in groups]),
+                chain.from_iterable([range(len(g.names)) for g in groups]),
+                strict=True,
+            )
+        )
+        self._tally = self._count(groups)
         width = 0
         for g in groups:
             names = g.names
-            self._group_of.update(dict.fromkeys(names, g.title))
-            self._position.update(zip(names, range(len(names)), strict=True))
-            tally = Counter(map(statuses.get, names))
-            unseen = tally.pop(None, 0)
-            if unseen:
-                tally[RowStatus.PENDING] += unseen
-            self._tally[g.title] = tally  # type: ignore[assignment]
             if names:
                 if "".join(names).isascii():
                     width = max(width, max(map(len, names)))
@@ -309,42 +321,50 @@ class TaskTree(Tree[TreeItem]):
         self._task_nodes = {}
         self._group_nodes = {}
         self._materialized = set()
+        self._stale = set()
         self._shown = {}
         self._keys = {}
         self._key_of = {}
         self._rows = {}
         root = self.root
         declared = self.order is SortOrder.DECLARED
+        every_row = declared and task_filter is None  # the keys: the declared positions
         # Every added node asks for a refresh; thousands of them cost more than the
         # nodes themselves, so they are folded into one.
         self._populating = True
         try:
             for group in groups:
                 title = group.title
-                if declared:
+                if every_row:
                     shown = list(group.names)
-                    if task_filter is not None:
-                        shown = [n for n in shown if self._matches(n)]
-                    keys = list(zip(map(self._position.__getitem__, shown)))
+                    keys: list[Any] = list(range(len(shown)))
+                elif declared:
+                    shown = [n for n in group.names if self._matches(n)]
+                    keys = list(map(self._position.__getitem__, shown))
                 else:
                     keyed = sorted((self._order_key(n), n) for n in group.names if self._matches(n))
                     shown = [n for _, n in keyed]
                     keys = [k for k, _ in keyed]
                 self._shown[title] = shown
                 self._keys[title] = keys
-                self._key_of.update(zip(shown, keys, strict=True))
+                if not every_row:
+                    self._key_of.update(zip(shown, keys, strict=True))
                 if not shown:
                     continue
+                # Its title for now: the label is made when its line is first drawn.
                 group_node = root.add(
-                    self._group_label(group),
+                    Text(title, no_wrap=True, end=""),
                     data=GroupRef(title),
                     expand=title not in self._collapsed,
                 )
+                self._stale.add(title)
                 self._group_nodes[title] = group_node
                 if group_node.is_expanded:
                     self._materialize(title)
         finally:
             self._populating = False
+        if every_row:
+            self._key_of = dict(self._position)  # every task shown, at its position
         self.refresh(layout=True)
         target = self._node_of(keep)
         if target is None and self._task_nodes:
@@ -411,7 +431,22 @@ class TaskTree(Tree[TreeItem]):
             name, view.statuses.get(name, RowStatus.PENDING), view.is_kept(name)
         )
 
-    def _order_key(self, name: str) -> tuple[Any, ...]:
+    def _count(self, groups: list[TaskGroup]) -> dict[str, Counter[RowStatus]]:
+        """The statuses of each group's tasks: all pending, then a pass over the tasks
+        that are not (none when a run opens)."""
+        pending = RowStatus.PENDING
+        tally = {g.title: Counter({pending: len(g.names)}) for g in groups}
+        group_of = self._group_of
+        for name, status in self.view.statuses.items():
+            if status is not pending:
+                title = group_of.get(name)
+                if title is not None:
+                    counts = tally[title]
+                    counts[pending] -= 1
+                    counts[status] += 1
+        return tally
+
+    def _order_key(self, name: str) -> Any:
         position = self._position[name]
         order = self.order
         if order is SortOrder.STATUS:
@@ -421,7 +456,7 @@ class TaskTree(Tree[TreeItem]):
             if duration is None:
                 return (1, 0.0, position)
             return (0, -duration, position)
-        return (position,)
+        return position
 
     def refresh(
         self,
@@ -517,7 +552,7 @@ class TaskTree(Tree[TreeItem]):
             self._remember_fold(title, group_node)
             group_node.remove()
 
-    def _insert_row(self, title: str, name: str, key: tuple[Any, ...]) -> None:
+    def _insert_row(self, title: str, name: str, key: Any) -> None:
         group_node = self._group_nodes.get(title)
         if group_node is None:
             rank = self._group_rank[title]
@@ -566,12 +601,12 @@ class TaskTree(Tree[TreeItem]):
         events, one for every group. Only the visible lines of those groups are repainted,
         as set_label does (a repaint of the whole tree at every flush costs far more)."""
         nodes = self._group_nodes
-        groups = self._groups
         changed: set[TreeNode[TreeItem]] = set()
+        stale = self._stale
         for title in titles:
             node = nodes.get(title)
             if node is not None:
-                node._label = self.process_label(self._group_label(groups[title]))
+                stale.add(title)  # relabelled when drawn (render_label)
                 node._updates += 1
                 changed.add(node)
         if not changed:
@@ -580,6 +615,12 @@ class TaskTree(Tree[TreeItem]):
         for line_no, line in enumerate(self._tree_lines[top : top + self.size.height], top):
             if not changed.isdisjoint(line.path):
                 self._refresh_line(line_no)
+
+    def _relabel(self, title: str, node: TreeNode[TreeItem]) -> None:
+        self._stale.discard(title)
+        group = self._groups.get(title)
+        if group is not None:
+            node._label = self.process_label(self._group_label(group))
 
     def row_label(self, name: str) -> Text | None:
         """The row of `name` as shown (None when filtered out)."""
@@ -742,6 +783,8 @@ class TaskTree(Tree[TreeItem]):
             label = self._row_text(data.name).copy()
             label.stylize(style)
             return label
+        if isinstance(data, GroupRef) and data.title in self._stale:
+            self._relabel(data.title, node)
         return super().render_label(node, base_style, style)
 
     def get_label_width(self, node: TreeNode[TreeItem]) -> int:
@@ -869,6 +912,8 @@ class TaskTree(Tree[TreeItem]):
     def group_label(self, title: str) -> Text | None:
         """The row of group `title` as shown (None when it has no row)."""
         node = self._group_nodes.get(title)
+        if node is not None and title in self._stale:
+            self._relabel(title, node)
         if node is None or not isinstance(node.label, Text):
             return None
         return node.label.copy()

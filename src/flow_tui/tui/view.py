@@ -104,9 +104,11 @@ class RunView:
         if not statuses:
             # The first look (made when the view is built): nothing was counted before,
             # so there is nothing to keep up to date.
-            statuses.update(now)
+            self.statuses = now
             for status, count in Counter(now.values()).items():
                 tally[status] += count
+            return []
+        if now == statuses:  # compared in C: a look at a run that did not move
             return []
         changed: list[Transition] = []
         get = statuses.get
