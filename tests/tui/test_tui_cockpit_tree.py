@@ -225,6 +225,72 @@ async def test_a_status_order_is_live() -> None:
         assert app.task_tree.visible_tasks == ["x", "y"]  # both succeeded: declared
 
 
+async def test_v_on_a_very_large_run_sorts_the_open_group_now_and_a_folded_one_as_it_opens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A million tasks cannot all be sorted in a key press: the groups open are, the
+    folded ones when they open. What the operator sees is in order either way."""
+    monkeypatch.setattr(task_tree, "FOLDED_FROM", 3)  # as if 6 tasks were a million
+    bodies = Bodies()
+    bodies.fail_next["b"] = 1
+    bodies.fail_next["f"] = 1
+    workflow = Workflow(
+        name="two-stages",
+        steps=[
+            TaskStep("a", bodies.body("a")),
+            TaskStep("b", bodies.body("b")),
+            TaskStep("c", bodies.body("c")),
+            TaskStep("d", bodies.body("d"), ["a"]),
+            TaskStep("e", bodies.body("e"), ["a"]),
+            TaskStep("f", bodies.body("f"), ["c"]),
+        ],
+    )
+    app = make_app(workflow)
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await settle(pilot)
+        tree = app.task_tree
+        assert tree.highlighted_group == "stage 1"
+        await pilot.press("l")  # stage 1 open, stage 2 folded
+        await pilot.press("v")
+        assert app.order is SortOrder.STATUS
+        await pilot.press("j")  # the open group's first row: the failed one
+        assert tree.highlighted_task == "b"
+        await pilot.press("j", "j", "j")  # a, c, then stage 2's header
+        assert tree.highlighted_group == "stage 2"
+        await pilot.press("l", "j")  # opens it: its rows in the order too
+        assert tree.highlighted_task == "f"
+        assert tree.visible_tasks == ["b", "a", "c", "f", "d", "e"]
+        await pilot.press("v", "v")  # by duration, then as declared again
+        assert app.order is SortOrder.DECLARED
+        assert tree.visible_tasks == ["a", "b", "c", "d", "e", "f"]
+        assert tree.highlighted_task == "f"  # the cursor kept its row
+
+
+async def test_unfold_all_on_a_very_large_run_unfolds_the_next_groups_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(task_tree, "FOLDED_FROM", 3)  # as if 6 tasks were a million
+    monkeypatch.setattr(task_tree, "UNFOLD_ROWS", 2)  # as if 2 rows were 10,000
+    app = make_app(pipeline(Bodies(), gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await settle(pilot)
+        tree = app.task_tree
+        assert tree.last_line == 3  # four folded groups
+        await pilot.press("plus")  # stage 1 (2 rows) is the budget
+        assert tree.last_line == 5
+        assert tree.highlighted_group == "stage 1"  # the cursor kept its row
+        assert "3 stay folded" in messages_text(app)
+        await pilot.press("plus")  # the next ones: stage 2 (1 row), stage 3 (2 rows)
+        assert tree.last_line == 8
+        assert "1 stay folded" in messages_text(app)
+        await pilot.press("plus")
+        assert tree.last_line == 9  # every row made
+        await pilot.press("minus")
+        assert tree.last_line == 3
+
+
 async def test_vim_keys_move_and_fold_and_the_group_pane_shows_the_group() -> None:
     app = make_app(pipeline(Bodies(), gate=()))
     async with app.run_test(size=SIZE) as pilot:

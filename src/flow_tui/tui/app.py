@@ -389,7 +389,11 @@ class DashboardApp(CockpitViews, ExitFlow):
 
     def action_sort(self) -> None:
         self.order = self.order.next()
-        self._populate()
+        if self.filter_query:
+            self._populate()  # which rows show may change with the order's keys: rebuilt
+        else:
+            self.task_tree.set_order(self.order)  # the rows on screen moved, no rebuild
+            self.show_highlighted()
         words = {
             SortOrder.DECLARED: "as declared",
             SortOrder.STATUS: "by status (failed, interrupted, running first)",
@@ -403,7 +407,12 @@ class DashboardApp(CockpitViews, ExitFlow):
         self.task_tree.collapse_groups()
 
     def action_expand_all(self) -> None:
-        self.task_tree.expand_groups()
+        folded = self.task_tree.expand_groups()
+        if folded:
+            self.run_messages.set_note(
+                f"Unfolded the next groups from here; {folded:,} stay folded in a run this "
+                "large (+ again unfolds the next ones, l one group)."
+            )
 
     # -- the command palette -----------------------------------------------------------
 

@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from flow_tui.core.collector import collector_paused
 from flow_tui.core.model import TaskStep
 from flow_tui.tui.status import GLYPH, RowStatus, format_duration, spinner_frame
 from flow_tui.tui.view import RunView, Transition
@@ -34,6 +35,9 @@ MAX_NAME_WIDTH = 28
 #: From this many tasks, the tree opens with its groups folded (their rows are made when
 #: a group opens).
 FOLDED_FROM = 20_000
+#: In such a run, "unfold all" unfolds the groups from the cursor's on until about this
+#: many rows are shown: a million rows cannot be made in a key press (8 s), nor read.
+UNFOLD_ROWS = 5_000
 
 # The stored label of every task row: render_label draws rows from the view.
 _NO_LABEL = Text(no_wrap=True, end="")
@@ -264,6 +268,9 @@ class TaskTree(Tree[TreeItem]):
         # Groups whose label is out of date: it is made again when its line is drawn (or
         # asked for), so a run of 10k groups relabels the few on screen, not all of them.
         self._stale: set[str] = set()
+        # Groups whose rows are not in the current order yet (set_order): sorted when
+        # they open or when the whole order is asked for. Only while no filter is set.
+        self._unsorted: set[str] = set()
         self._sized = False  # the first populate decides whether groups start folded
 
     # -- building ----------------------------------------------------------------------
@@ -322,6 +329,7 @@ class TaskTree(Tree[TreeItem]):
         self._group_nodes = {}
         self._materialized = set()
         self._stale = set()
+        self._unsorted = set()
         self._shown = {}
         self._keys = {}
         self._key_of = {}
@@ -380,12 +388,51 @@ class TaskTree(Tree[TreeItem]):
             # Show the first group's heading too, once the cursor has scrolled to its row.
             self.call_after_refresh(self.scroll_home, animate=False)
 
+    def set_order(self, order: SortOrder) -> None:
+        """Show the rows in `order` without building the tree again: the groups open now
+        are sorted at once (their rows moved, not made again), the folded ones when they
+        open, so `v` on a run of a million tasks sorts the rows on screen. With a filter
+        set, the tree is built again (`populate`)."""
+        if order is self.order:
+            return
+        keep = self.cursor_node
+        self.order = order
+        for title in self._shown:
+            if title in self._materialized:
+                self._sort_group(title)
+                node = self._group_nodes.get(title)
+                if node is not None:
+                    task_nodes = self._task_nodes
+                    node._children[:] = [task_nodes[name] for name in self._shown[title]]
+                    node._updates += 1
+            else:
+                self._unsorted.add(title)
+        self._invalidate()
+        _ = self.last_line
+        if keep is not None:
+            self.move_cursor(keep)
+
+    def _sort_group(self, title: str) -> None:
+        """The rows of group `title` in the current order, and their keys."""
+        self._unsorted.discard(title)
+        keyed = sorted((self._order_key(n), n) for n in self._shown[title])
+        shown = self._shown[title] = [n for _, n in keyed]
+        keys = self._keys[title] = [k for k, _ in keyed]
+        self._key_of.update(zip(shown, keys, strict=True))
+
+    def _sort_all(self) -> None:
+        """Every group in the current order (what a walk over all rows needs)."""
+        for title in list(self._unsorted):
+            self._sort_group(title)
+
     def _materialize(self, title: str, invalidate: bool = True) -> None:
         """Make the task rows of group `title` (once; a folded group has none), appended
         as `TreeNode.add_leaf` would but without clearing the tree's caches per row."""
         group_node = self._group_nodes.get(title)
         if group_node is None or title in self._materialized:
             return
+        if title in self._unsorted:
+            self._sort_group(title)
         self._materialized.add(title)
         task_nodes = self._task_nodes
         children = group_node._children
@@ -403,11 +450,15 @@ class TaskTree(Tree[TreeItem]):
     def _build(self) -> None:
         # A group opened by any path (a key, a click, expand_all) gets its rows before
         # its lines are laid out.
+        # Rows and lines are only allocated here: with a large run alive, a full
+        # collection triggered midway (walking every object of the run) cost more than
+        # the rows themselves.
         groups: dict[str, TreeNode[TreeItem]] = getattr(self, "_group_nodes", {})  # in __init__
-        for title, node in groups.items():
-            if node._expanded and title not in self._materialized:
-                self._materialize(title, invalidate=False)
-        super()._build()
+        with collector_paused():
+            for title, node in groups.items():
+                if node._expanded and title not in self._materialized:
+                    self._materialize(title, invalidate=False)
+            super()._build()
 
     def _node_of(self, item: object) -> TreeNode[TreeItem] | None:
         if isinstance(item, TaskRef):
@@ -506,6 +557,8 @@ class TaskTree(Tree[TreeItem]):
         """Show, hide or move the row of `name` after its status changed; True when the
         tree's lines changed."""
         title = self._group_of[name]
+        if title in self._unsorted:
+            return False  # sorted, with this row in its place, when the group opens
         wanted = self._matches(name)
         shown = name in self._key_of
         key = self._order_key(name) if wanted else None
@@ -631,6 +684,7 @@ class TaskTree(Tree[TreeItem]):
     @property
     def visible_tasks(self) -> list[str]:
         """The tasks shown (folded groups included), in the tree's order."""
+        self._sort_all()
         return [name for title in self._group_nodes for name in self._shown[title]]
 
     @property
@@ -657,6 +711,8 @@ class TaskTree(Tree[TreeItem]):
 
     def group_shown(self, title: str) -> list[str]:
         """The tasks of group `title` the filter shows, in order."""
+        if title in self._unsorted:
+            self._sort_group(title)
         return list(self._shown.get(title, ()))
 
     def select_task(self, name: str) -> bool:
@@ -701,30 +757,58 @@ class TaskTree(Tree[TreeItem]):
         """Fold every group; the cursor goes to the group it was in."""
         task = self.highlighted_task
         self._collapsed = set(self._groups)
-        self._populating = True
-        try:
-            for node in self._group_nodes.values():
-                node.collapse()
-        finally:
-            self._populating = False
+        # Folded by hand, not by TreeNode.collapse(): that posts a NodeCollapsed message
+        # per group (nothing here listens), 10k messages for a run of a million tasks.
+        for node in self._group_nodes.values():
+            if node._expanded:
+                node._expanded = False
+                node._updates += 1
         self._invalidate()
         _ = self.last_line
         target = self._group_nodes.get(self._group_of[task]) if task is not None else None
         self.move_cursor(target or self.cursor_node)
 
-    def expand_groups(self) -> None:
-        """Unfold every group; the cursor stays on its row."""
+    def expand_groups(self) -> int:
+        """Unfold every group; the cursor stays on its row. In a run that opened folded
+        (over FOLDED_FROM tasks), the groups from the cursor's on (then those before it)
+        until UNFOLD_ROWS rows are shown: returns how many groups stay folded."""
         keep = self.cursor_node
-        self._collapsed = set()
-        self._populating = True
-        try:
-            for node in self._group_nodes.values():
-                node.expand()
-        finally:
-            self._populating = False
+        nodes = self._group_nodes
+        titles = list(nodes)
+        if len(self._group_of) > FOLDED_FROM:
+            here = self._group_at(keep)
+            start = titles.index(here) if here in nodes else 0
+            titles = titles[start:] + titles[:start]
+            budget = UNFOLD_ROWS
+            chosen = []
+            for title in titles:
+                if budget <= 0:
+                    break
+                if nodes[title].is_expanded:
+                    continue
+                chosen.append(title)
+                budget -= len(self._shown[title])
+            titles = chosen
+        for title in titles:  # as collapse_groups: no NodeExpanded message per group
+            self._collapsed.discard(title)
+            node = nodes[title]
+            if not node._expanded:
+                node._expanded = True
+                node._updates += 1
         self._invalidate()
         _ = self.last_line
         self.move_cursor(keep)
+        return sum(1 for node in nodes.values() if not node.is_expanded)
+
+    def _group_at(self, node: TreeNode[TreeItem] | None) -> str | None:
+        """The group of the row `node` (a group's header or one of its tasks)."""
+        if node is None:
+            return None
+        if isinstance(node.data, GroupRef):
+            return node.data.title
+        if isinstance(node.data, TaskRef):
+            return self._group_of.get(node.data.name)
+        return None
 
     def action_first_row(self) -> None:
         if self.last_line >= 0:
