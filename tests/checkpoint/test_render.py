@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from flow_tui import Snapshot, TaskMetrics, TaskResult, TaskStatus
 from flow_tui.core.model import ClockMetrics
 from flow_tui.snapshot import codec
+from flow_tui.snapshot.plain import plain_fields, plain_lines
 from flow_tui.snapshot.render import CheckpointRenderer
 
 text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=12)
@@ -129,10 +130,21 @@ def test_text_utf8_cannot_hold_is_left_to_the_codec() -> None:
 )
 def test_clock_times_are_formatted_as_datetime_formats_them(ts: float, duration_ms: float) -> None:
     metrics = ClockMetrics.from_clock(ts, duration_ms / 1000.0, 1)
-    fields = CheckpointRenderer(".json")._entry(
-        "t", TaskResult(TaskStatus.SUCCESS, metrics=metrics)
-    )[2]
+    result = TaskResult(TaskStatus.SUCCESS, metrics=metrics)
+    fields = plain_fields(result)
     assert fields is not None
     assert metrics.started_at is not None and metrics.finished_at is not None
     assert metrics.started_at == datetime.fromtimestamp(ts, UTC)
     assert fields[2:] == (metrics.started_at.isoformat(), metrics.finished_at.isoformat())
+    # The loop that formats a whole file's results writes the same fields.
+    assert plain_lines([("t", result)], "%s %s %d %s %s", str) == ["t %s %d %s %s" % fields]
+
+
+@settings(max_examples=300, deadline=None)
+@given(results=st.lists(plain_successes | any_results, max_size=8))
+def test_a_file_s_plain_lines_are_the_fields_of_each_result(results: list[TaskResult]) -> None:
+    items = [(f"t{i}", r) for i, r in enumerate(results)]
+    expected = [
+        None if (f := plain_fields(r)) is None else "%s=%s %d %s %s" % (n, *f) for n, r in items
+    ]
+    assert plain_lines(items, "%s=%s %d %s %s", str) == expected

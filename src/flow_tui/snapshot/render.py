@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from itertools import compress, repeat
+from operator import is_not, itemgetter
 from typing import Any
 
 import tomli_w
@@ -26,16 +28,17 @@ from flow_tui.snapshot.journal import encode_end
 from flow_tui.snapshot.plain import (
     PLAIN_JSON,
     PLAIN_TOML,
-    Fields,
     json_name,
     plain_fields,
+    plain_lines,
 )
 
 __all__ = ["CheckpointRenderer", "toml_key"]
 
 _FIRST_KEYS = ("format", "version", "created_at", "status", "workflow", "fingerprint")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_NAMES = json.JSONEncoder(ensure_ascii=False, separators=("\x00", ": "))
+_first = itemgetter(0)
+_second = itemgetter(1)
 _TASK_LINES = json.JSONEncoder(ensure_ascii=False, separators=(",\n    ", ": "))
 
 
@@ -48,34 +51,31 @@ def _toml_strings(json_text: str) -> str:
     return json_text.replace("\x7f", "\\u007f")
 
 
-def _names_json(names: Any) -> list[str]:
-    """`json.dumps(n, ensure_ascii=False)` of each name, encoded in one call: NUL, which
-    JSON always escapes inside a string, separates them."""
-    return _NAMES.encode(list(names))[1:-1].split("\x00")
-
-
 def toml_key(name: str) -> str:
     return name if _BARE_KEY.fullmatch(name) else _toml_strings(_json(name))
 
 
+_JSON_LINE = "  %s: " + PLAIN_JSON  # a plain success among the results of a JSON file
+_TOML_LINE = "%s = " + PLAIN_TOML + "\n"  # and under [results] in TOML
+_NO_ENTRY: tuple[None, None] = (None, None)
+
+
 class CheckpointRenderer:
-    """Encodes results once (`end_record`), and whole checkpoint documents from them."""
+    """Encodes results once (`end_record`), and whole checkpoint documents from them.
+
+    The cache maps a name to (the result it encodes, that result's line in the file):
+    in JSON `  "name": {...}`, in TOML `name = {...}` for a plain success and None for
+    a result written as a `[results."name"]` table. An entry is one tuple, replaced
+    whole, so `end_record` on the event loop and a render in a worker thread never see
+    one half of an entry with the other half of another.
+    """
 
     def __init__(self, suffix: str) -> None:
         self.suffix = suffix
-        # name -> (the result it encodes, its JSON, its plain fields or None)
-        self._cache: dict[str, tuple[TaskResult, str, Fields | None]] = {}
+        self._cache: dict[str, tuple[TaskResult, str | None]] = {}
         self._toml_tables: dict[str, tuple[TaskResult, str]] = {}
         self._tasks: tuple[list[str], str] | None = None
-        self._names: dict[str, str] = {}
         self._keys: dict[str, str] = {}
-
-    def name_json(self, name: str) -> str:
-        """`json.dumps(name, ensure_ascii=False)`, remembered."""
-        encoded = self._names.get(name)
-        if encoded is None:
-            encoded = self._names[name] = json_name(name)
-        return encoded
 
     def _toml_key(self, name: str) -> str:
         key = self._keys.get(name)
@@ -83,20 +83,51 @@ class CheckpointRenderer:
             key = self._keys[name] = toml_key(name)
         return key
 
-    def _entry(self, name: str, result: TaskResult) -> tuple[TaskResult, str, Fields | None]:
-        entry = self._cache.get(name)
-        if entry is None or entry[0] is not result:
-            fields = plain_fields(result)
-            if fields is not None:
-                text = PLAIN_JSON % fields
-            else:
-                text = _json(schema.result_to_dict(name, result))
-            entry = self._cache[name] = (result, text, fields)
-        return entry
-
     def end_record(self, name: str, result: TaskResult) -> bytes:
         """The journal record of a task's end (its result encoded once, kept for files)."""
-        return encode_end(self.name_json(name), self._entry(name, result)[1])
+        fields = plain_fields(result)
+        if fields is not None:
+            text = PLAIN_JSON % fields
+        else:
+            text = _json(schema.result_to_dict(name, result))
+        name_json = json_name(name)
+        line: str | None
+        if self.suffix == ".json":
+            line = f"  {name_json}: {text}"
+        else:
+            line = None if fields is None else _TOML_LINE % (self._toml_key(name), *fields)
+        self._cache[name] = (result, line)
+        return encode_end(name_json, text)
+
+    def _lines(self, results: dict[str, TaskResult]) -> list[str | None]:
+        """The line of each result, in order: from the cache, the others encoded now.
+
+        Every step over all the results is a C loop (map, compress), so a file whose
+        results are nearly all cached costs little more than joining their lines.
+        """
+        cache = self._cache
+        names = list(results)
+        values = list(results.values())
+        entries = list(map(cache.get, names, repeat(_NO_ENTRY)))
+        stale = list(compress(range(len(names)), map(is_not, map(_first, entries), values)))
+        if stale:
+            fresh = [(names[i], values[i]) for i in stale]
+            if self.suffix == ".json":
+                lines = plain_lines(fresh, _JSON_LINE, json_name)
+                for i, line in enumerate(lines):
+                    if line is None:
+                        name, result = fresh[i]
+                        text = _json(schema.result_to_dict(name, result))
+                        lines[i] = f"  {json_name(name)}: {text}"
+            else:
+                lines = plain_lines(fresh, _TOML_LINE, self._toml_key)
+            made = list(zip(map(values.__getitem__, stale), lines, strict=True))
+            for i, entry in zip(stale, made, strict=True):
+                entries[i] = entry
+            # An entry end_record put in meanwhile may be replaced by an older one: it
+            # is whole, and only encoded again if its result comes back.
+            cache.update(zip(map(names.__getitem__, stale), made, strict=True))
+        return list(map(_second, entries))
 
     def render(self, snapshot: Snapshot) -> bytes:
         try:
@@ -127,16 +158,8 @@ class CheckpointRenderer:
             lines.append(f" {_json(key)}: {text},")
         results = snapshot.results
         if results:
-            entry = self._entry
-            cache = self._cache
-            texts = []
-            for n, r in results.items():
-                cached = cache.get(n)
-                texts.append(cached[1] if cached is not None and cached[0] is r else entry(n, r)[1])
             lines.append(' "results": {')
-            lines.append(
-                ",\n".join(map("  %s: %s".__mod__, zip(_names_json(results), texts, strict=True)))
-            )
+            lines.append(",\n".join(self._lines(results)))  # type: ignore[arg-type]
             lines.append(" }")
         else:
             lines.append(' "results": {}')
@@ -153,20 +176,16 @@ class CheckpointRenderer:
         parts = [tomli_w.dumps(first), self._task_list(snapshot, self._toml_array)]
         parts.append(tomli_w.dumps(header))
         results = snapshot.results
-        plain: list[str] = []
-        tables: list[str] = []
-        entry = self._entry
-        for name, result in results.items():
-            fields = entry(name, result)[2]
-            if fields is not None:
-                plain.append(f"{self._toml_key(name)} = {PLAIN_TOML % fields}\n")
-            else:
-                tables.append(self._toml_table(name, result))
+        lines = self._lines(results)
         parts.append("\n[results]\n")
-        parts.extend(plain)
-        if tables:
+        parts.extend(filter(None, lines))
+        if None in lines:
             parts.append("\n")
-            parts.extend(tables)
+            parts.extend(
+                self._toml_table(name, results[name])
+                for name, line in zip(results, lines, strict=True)
+                if line is None
+            )
         return "".join(parts)
 
     def _toml_array(self, names: list[str]) -> str:

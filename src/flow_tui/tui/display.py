@@ -36,6 +36,7 @@ from flow_tui.tui.task_tree import (
     TaskTree,
     group_tasks,
     make_filter,
+    prepare_filters,
 )
 from flow_tui.tui.view import RunView, Transition
 
@@ -147,6 +148,8 @@ class RunDisplay(App[int]):
         self.show_highlighted()
         self._note_resume()
         self.set_interval(self.FLUSH_INTERVAL, self.flush_changes)
+        # Once the first screen is up: what a filter reads, ready before one is typed.
+        self.call_after_refresh(prepare_filters, self.session.steps)
 
     def _note_resume(self) -> None:
         session = self.session

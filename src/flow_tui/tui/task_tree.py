@@ -8,12 +8,12 @@ the sort keys) are the first to move out when it grows again.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from itertools import chain, repeat
+from itertools import accumulate, chain, repeat
 from typing import Any, ClassVar, Self
 
 from rich.cells import cell_len
@@ -90,27 +90,121 @@ class TaskFilter:
     Name and tags never change while a run moves; only the status does. So the words a
     task matches by name or tag are found once, and what is left to match is at most one
     status word: `matches` is a dict lookup, cheap enough to ask at every status change.
+    Built by one pass per word over the lowercased names (a million tasks: a filter is
+    typed in a key press), and `select` answers for every task at once.
     """
 
     def __init__(self, steps: Sequence[TaskStep[Any]], query: str) -> None:
         self.query = query
-        words = query.lower().split()
-        self.always: set[str] = set()
+        words = list(dict.fromkeys(query.lower().split()))
+        known = _names_of(steps)
+        names = known.names
+        carriers: list[set[str]] = []  # per word: the tasks whose name or a tag has it
+        for word in words:
+            has = known.with_word(word)
+            has.update(name for name, tags in known.tagged if word in tags)
+            carriers.append(has)
+        self.always: set[str] = set.intersection(*carriers) if carriers else set(names)
         self.when: dict[str, str] = {}  # task -> the one status word it still needs
-        for step in steps:
-            name = step.name.lower()
-            tags = {t.lower() for t in step.tags}
-            needs = {w for w in words if w not in name and w not in tags}
-            if not needs:
-                self.always.add(step.name)
-            elif len(needs) == 1:
-                self.when[step.name] = needs.pop()
+        # With one word, every task without it needs it as a status: said once.
+        self.fallback: str | None = None
+        if len(words) == 1:
+            self.fallback = words[0] if _satisfiable(words[0]) else None
+            return
+        for i, word in enumerate(words):
+            if not _satisfiable(word):
+                continue
+            others = set.intersection(*(c for j, c in enumerate(carriers) if j != i))
+            self.when.update(dict.fromkeys(others - carriers[i], word))
 
     def matches(self, name: str, status: RowStatus, kept: bool = False) -> bool:
         if name in self.always:
             return True
-        word = self.when.get(name)
+        word = self.when.get(name, self.fallback)
         return word is not None and (word == status.value or (kept and word == "kept"))
+
+    def select(self, statuses: Mapping[str, RowStatus], kept: Collection[str]) -> set[str]:
+        """Every task of `statuses` this filter shows: `matches` for all at once."""
+        out = set(self.always)
+        word = self.fallback
+        if word == "kept":
+            out.update(name for name in kept if name in statuses)
+        elif word is not None:
+            status = RowStatus(word)
+            out.update(name for name, now in statuses.items() if now is status)
+        for name, word in self.when.items():
+            status_now = statuses.get(name, RowStatus.PENDING)
+            if word == status_now.value or (word == "kept" and name in kept):
+                out.add(name)
+        return out
+
+
+_STATUS_WORDS = frozenset(status.value for status in RowStatus)
+
+
+def _satisfiable(word: str) -> bool:
+    """Whether a task can match `word` by its status (or by being kept)."""
+    return word in _STATUS_WORDS or word == "kept"
+
+
+class _Names:
+    """The names of a list of steps, lowercased, for filters: one text of them all, so
+    that a word is looked for by `str.find` over the text (C), not name by name."""
+
+    SEP = "\x00"
+    FIND_AT_MOST = 20_000  # matches looked up one by one; more: a pass over the names
+
+    def __init__(self, steps: Sequence[TaskStep[Any]]) -> None:
+        self.steps = steps
+        self.size = len(steps)
+        self.names = [step.name for step in steps]
+        self.tagged = [(step.name, {t.lower() for t in step.tags}) for step in steps if step.tags]
+        text = self.SEP.join(self.names).lower()
+        lowered = text.split(self.SEP)
+        if len(lowered) != len(self.names):  # a name holds the separator: name by name
+            lowered = [name.lower() for name in self.names]
+            text = ""
+        self.lowered = lowered
+        self.text = text
+        self.starts = [*accumulate(map(len, lowered), lambda a, n: a + n + 1, initial=0)]
+
+    def with_word(self, word: str) -> set[str]:
+        """The tasks whose lowercased name holds `word`."""
+        text = self.text
+        if text and self.SEP not in word:
+            found: set[str] = set()
+            starts = self.starts
+            names = self.names
+            at = text.find(word)
+            while at >= 0:
+                k = bisect_right(starts, at) - 1
+                found.add(names[k])
+                if len(found) > self.FIND_AT_MOST:
+                    break
+                at = text.find(word, starts[k + 1])
+            else:
+                return found
+        return {name for name, low in zip(self.names, self.lowered, strict=True) if word in low}
+
+
+_names_cache: _Names | None = None
+
+
+def _names_of(steps: Sequence[TaskStep[Any]]) -> _Names:
+    """The `_Names` of `steps`, kept for the last list asked (names never change, and
+    each filter typed asks again)."""
+    global _names_cache
+    cached = _names_cache
+    if cached is not None and cached.steps is steps and cached.size == len(steps):
+        return cached
+    _names_cache = _Names(steps)
+    return _names_cache
+
+
+def prepare_filters(steps: Sequence[TaskStep[Any]]) -> None:
+    """Make now what every filter of `steps` reads (0.3 s at a million tasks), so that
+    the first one typed is as quick as the next."""
+    _names_of(steps)
 
 
 def make_filter(steps: Sequence[TaskStep[Any]], query: str) -> TaskFilter | None:
@@ -272,6 +366,8 @@ class TaskTree(Tree[TreeItem]):
         # they open or when the whole order is asked for. Only while no filter is set.
         self._unsorted: set[str] = set()
         self._sized = False  # the first populate decides whether groups start folded
+        self._indexed: list[TaskGroup] | None = None  # the groups the tables were made of
+        self._widest = 0
 
     # -- building ----------------------------------------------------------------------
 
@@ -290,34 +386,10 @@ class TaskTree(Tree[TreeItem]):
             self._remember_fold(title, node)
         self._groups = {g.title: g for g in groups}
         self._group_rank = {g.title: i for i, g in enumerate(groups)}
-        # Built by C loops over all the groups at once (chain, zip, map): a million
-        # tasks, where a dict or a Counter made per group cost a second.
-        every_name = chain.from_iterable([g.names for g in groups])
-        self._group_of = dict(
-            zip(
-                every_name,
-                chain.from_iterable([repeat(g.title, len(g.names)) for g in groups]),
-                strict=True,
-            )
-        )
-        self._position = dict(
-            zip(
-                chain.from_iterable([g.names for g in groups]),
-                chain.from_iterable([range(len(g.names)) for g in groups]),
-                strict=True,
-            )
-        )
-        self._tally = self._count(groups)
-        width = 0
-        for g in groups:
-            names = g.names
-            if names:
-                if "".join(names).isascii():
-                    width = max(width, max(map(len, names)))
-                else:
-                    width = max(width, max(map(cell_len, names)))
-        self._name_width = min(width, MAX_NAME_WIDTH)
-        self._task_width = width + 14
+        if groups is not self._indexed:
+            self._index(groups)
+        self._name_width = min(self._widest, MAX_NAME_WIDTH)
+        self._task_width = self._widest + 14
         if not self._sized:
             # A very large run opens with its groups folded: rows are made when a group
             # opens, so the first screen costs its groups, not its tasks.
@@ -337,6 +409,12 @@ class TaskTree(Tree[TreeItem]):
         root = self.root
         declared = self.order is SortOrder.DECLARED
         every_row = declared and task_filter is None  # the keys: the declared positions
+        # What the filter shows, found for all tasks at once.
+        matched = (
+            task_filter.select(self.view.statuses, self.view.kept_now())
+            if task_filter is not None
+            else None
+        )
         # Every added node asks for a refresh; thousands of them cost more than the
         # nodes themselves, so they are folded into one.
         self._populating = True
@@ -347,10 +425,15 @@ class TaskTree(Tree[TreeItem]):
                     shown = list(group.names)
                     keys: list[Any] = list(range(len(shown)))
                 elif declared:
-                    shown = [n for n in group.names if self._matches(n)]
+                    assert matched is not None
+                    shown = [n for n in group.names if n in matched]
                     keys = list(map(self._position.__getitem__, shown))
                 else:
-                    keyed = sorted((self._order_key(n), n) for n in group.names if self._matches(n))
+                    keyed = sorted(
+                        (self._order_key(n), n)
+                        for n in group.names
+                        if matched is None or n in matched
+                    )
                     shown = [n for _, n in keyed]
                     keys = [k for k, _ in keyed]
                 self._shown[title] = shown
@@ -481,6 +564,38 @@ class TaskTree(Tree[TreeItem]):
         return task_filter.matches(
             name, view.statuses.get(name, RowStatus.PENDING), view.is_kept(name)
         )
+
+    def _index(self, groups: list[TaskGroup]) -> None:
+        """Task -> group, position in it, the group counts and the widest name, made once
+        per list of groups (a filter or an order typed later builds the rows again, not
+        these): by C loops over all the groups at once (chain, zip, map), where a dict or
+        a Counter made per group cost a second at a million tasks. The counts are then
+        kept up to date by `update_rows`."""
+        self._indexed = groups
+        self._group_of = dict(
+            zip(
+                chain.from_iterable([g.names for g in groups]),
+                chain.from_iterable([repeat(g.title, len(g.names)) for g in groups]),
+                strict=True,
+            )
+        )
+        self._position = dict(
+            zip(
+                chain.from_iterable([g.names for g in groups]),
+                chain.from_iterable([range(len(g.names)) for g in groups]),
+                strict=True,
+            )
+        )
+        self._tally = self._count(groups)
+        width = 0
+        for g in groups:
+            names = g.names
+            if names:
+                if "".join(names).isascii():
+                    width = max(width, max(map(len, names)))
+                else:
+                    width = max(width, max(map(cell_len, names)))
+        self._widest = width
 
     def _count(self, groups: list[TaskGroup]) -> dict[str, Counter[RowStatus]]:
         """The statuses of each group's tasks: all pending, then a pass over the tasks

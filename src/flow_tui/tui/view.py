@@ -182,6 +182,17 @@ class RunView:
         """Tasks per status as of the last refresh."""
         return dict(self.tally)
 
+    def kept_now(self) -> frozenset[str]:
+        """Every task `is_kept` says yes for, at once."""
+        plan = self.session.plan
+        if plan is None:
+            return frozenset()
+        if plan is not self._kept_plan:
+            self._kept_plan = plan
+            self._kept = frozenset(plan.kept)
+        started = self.live.started
+        return self._kept.difference(started) if started else self._kept
+
     def is_kept(self, name: str) -> bool:
         """Kept from the snapshot this run resumed: its success was not run now."""
         plan = self.session.plan
