@@ -408,7 +408,12 @@ class TaskTree(Tree[TreeItem]):
         self._rows = {}
         root = self.root
         declared = self.order is SortOrder.DECLARED
-        every_row = declared and task_filter is None  # the keys: the declared positions
+        # Without a filter every task shows: the keys start as the declared positions
+        # (one dict copy), and in another order a folded group is sorted when it opens
+        # (set_order), so a million rows are not sorted for the few groups on screen.
+        every_row = task_filter is None
+        if every_row:
+            self._key_of = dict(self._position)
         # What the filter shows, found for all tasks at once.
         matched = (
             task_filter.select(self.view.statuses, self.view.kept_now())
@@ -424,16 +429,15 @@ class TaskTree(Tree[TreeItem]):
                 if every_row:
                     shown = list(group.names)
                     keys: list[Any] = list(range(len(shown)))
+                    if not declared:
+                        self._unsorted.add(title)
                 elif declared:
                     assert matched is not None
                     shown = [n for n in group.names if n in matched]
                     keys = list(map(self._position.__getitem__, shown))
                 else:
-                    keyed = sorted(
-                        (self._order_key(n), n)
-                        for n in group.names
-                        if matched is None or n in matched
-                    )
+                    assert matched is not None
+                    keyed = sorted((self._order_key(n), n) for n in group.names if n in matched)
                     shown = [n for _, n in keyed]
                     keys = [k for k, _ in keyed]
                 self._shown[title] = shown
@@ -451,11 +455,9 @@ class TaskTree(Tree[TreeItem]):
                 self._stale.add(title)
                 self._group_nodes[title] = group_node
                 if group_node.is_expanded:
-                    self._materialize(title)
+                    self._materialize(title)  # sorted first when it waits for that
         finally:
             self._populating = False
-        if every_row:
-            self._key_of = dict(self._position)  # every task shown, at its position
         self.refresh(layout=True)
         target = self._node_of(keep)
         if target is None and self._task_nodes:
