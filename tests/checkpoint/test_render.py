@@ -137,14 +137,15 @@ def test_clock_times_are_formatted_as_datetime_formats_them(ts: float, duration_
     assert metrics.started_at == datetime.fromtimestamp(ts, UTC)
     assert fields[2:] == (metrics.started_at.isoformat(), metrics.finished_at.isoformat())
     # The loop that formats a whole file's results writes the same fields.
-    assert plain_lines([("t", result)], "%s %s %d %s %s", str) == ["t %s %d %s %s" % fields]
+    assert plain_lines(["t"], [result], "%s %s %d %s %s", str) == ["t %s %d %s %s" % fields]
 
 
 @settings(max_examples=300, deadline=None)
 @given(results=st.lists(plain_successes | any_results, max_size=8))
 def test_a_file_s_plain_lines_are_the_fields_of_each_result(results: list[TaskResult]) -> None:
-    items = [(f"t{i}", r) for i, r in enumerate(results)]
+    names = [f"t{i}" for i in range(len(results))]
     expected = [
-        None if (f := plain_fields(r)) is None else "%s=%s %d %s %s" % (n, *f) for n, r in items
+        None if (f := plain_fields(r)) is None else "%s=%s %d %s %s" % (n, *f)
+        for n, r in zip(names, results, strict=True)
     ]
-    assert plain_lines(items, "%s=%s %d %s %s", str) == expected
+    assert plain_lines(names, results, "%s=%s %d %s %s", str) == expected

@@ -118,10 +118,13 @@ def _clock_fields(started_ts: float, duration: float, attempts: int) -> Fields |
 
 
 def plain_lines(
-    items: Iterable[tuple[str, TaskResult]], template: str, key: Callable[[str], str]
+    names: Iterable[str],
+    results: Iterable[TaskResult],
+    template: str,
+    key: Callable[[str], str],
 ) -> list[str | None]:
-    """`template % (key(name), *fields)` for each plain success, None for any other
-    result: what `plain_fields` gives, for a whole checkpoint file's results at once.
+    """`template % (key(name), *fields)` for each plain success (names and results in
+    step), None for any other result: `plain_fields` for a checkpoint file's results.
 
     A checkpoint file formats each result once (see render.py), at 1M results 2M times:
     the executor's results are formatted here in one loop, with none of the calls of
@@ -132,7 +135,7 @@ def plain_lines(
     second = -1  # the last whole second formatted, and its text
     second_text = ""
     isfinite = math.isfinite
-    for name, result in items:
+    for name, result in zip(names, results, strict=True):
         m = result.metrics
         if (
             type(m) is not ClockMetrics

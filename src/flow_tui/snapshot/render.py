@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from itertools import compress, repeat
-from operator import is_not, itemgetter
+from itertools import compress
+from operator import is_not
 from typing import Any
 
 import tomli_w
@@ -37,8 +37,6 @@ __all__ = ["CheckpointRenderer", "toml_key"]
 
 _FIRST_KEYS = ("format", "version", "created_at", "status", "workflow", "fingerprint")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_first = itemgetter(0)
-_second = itemgetter(1)
 _TASK_LINES = json.JSONEncoder(ensure_ascii=False, separators=(",\n    ", ": "))
 
 
@@ -57,22 +55,27 @@ def toml_key(name: str) -> str:
 
 _JSON_LINE = "  %s: " + PLAIN_JSON  # a plain success among the results of a JSON file
 _TOML_LINE = "%s = " + PLAIN_TOML + "\n"  # and under [results] in TOML
-_NO_ENTRY: tuple[None, None] = (None, None)
 
 
 class CheckpointRenderer:
     """Encodes results once (`end_record`), and whole checkpoint documents from them.
 
-    The cache maps a name to (the result it encodes, that result's line in the file):
-    in JSON `  "name": {...}`, in TOML `name = {...}` for a plain success and None for
-    a result written as a `[results."name"]` table. An entry is one tuple, replaced
-    whole, so `end_record` on the event loop and a render in a worker thread never see
-    one half of an entry with the other half of another.
+    A result's line in the file is kept by name (`_lines`) with the result it encodes
+    (`_encoded`): in JSON `  "name": {...}`, in TOML `name = {...}` for a plain success
+    and None for a result written as a `[results."name"]` table. Two dicts, not one of
+    pairs: a million pairs would be a million objects for the garbage collector to walk.
+
+    Invariant: only a render writes `_lines` and `_encoded` (renders run one at a time),
+    so they always agree. `end_record` runs on the event loop, possibly during a render
+    in a worker thread: it only extends `_ended` (one list operation, atomic), which the
+    next render takes in. An entry lost in that hand-off is only encoded again.
     """
 
     def __init__(self, suffix: str) -> None:
         self.suffix = suffix
-        self._cache: dict[str, tuple[TaskResult, str | None]] = {}
+        self._lines: dict[str, str | None] = {}
+        self._encoded: dict[str, TaskResult] = {}
+        self._ended: list[Any] = []  # flat: name, result, line, ... (see end_record)
         self._toml_tables: dict[str, tuple[TaskResult, str]] = {}
         self._tasks: tuple[list[str], str] | None = None
         self._keys: dict[str, str] = {}
@@ -96,38 +99,39 @@ class CheckpointRenderer:
             line = f"  {name_json}: {text}"
         else:
             line = None if fields is None else _TOML_LINE % (self._toml_key(name), *fields)
-        self._cache[name] = (result, line)
+        self._ended.extend((name, result, line))
         return encode_end(name_json, text)
 
-    def _lines(self, results: dict[str, TaskResult]) -> list[str | None]:
+    def _result_lines(self, results: dict[str, TaskResult]) -> list[str | None]:
         """The line of each result, in order: from the cache, the others encoded now.
 
         Every step over all the results is a C loop (map, compress), so a file whose
         results are nearly all cached costs little more than joining their lines.
         """
-        cache = self._cache
+        lines = self._lines
+        encoded = self._encoded
+        ended, self._ended = self._ended, []
+        ended = ended[:]  # as it is now (whole triples: each added in one extend)
+        encoded.update(zip(ended[0::3], ended[1::3], strict=True))
+        lines.update(zip(ended[0::3], ended[2::3], strict=True))
         names = list(results)
         values = list(results.values())
-        entries = list(map(cache.get, names, repeat(_NO_ENTRY)))
-        stale = list(compress(range(len(names)), map(is_not, map(_first, entries), values)))
+        stale = list(compress(range(len(names)), map(is_not, map(encoded.get, names), values)))
         if stale:
-            fresh = [(names[i], values[i]) for i in stale]
+            stale_names = list(map(names.__getitem__, stale))
+            stale_values = list(map(values.__getitem__, stale))
             if self.suffix == ".json":
-                lines = plain_lines(fresh, _JSON_LINE, json_name)
-                for i, line in enumerate(lines):
+                made = plain_lines(stale_names, stale_values, _JSON_LINE, json_name)
+                for i, line in enumerate(made):
                     if line is None:
-                        name, result = fresh[i]
-                        text = _json(schema.result_to_dict(name, result))
-                        lines[i] = f"  {json_name(name)}: {text}"
+                        name = stale_names[i]
+                        text = _json(schema.result_to_dict(name, stale_values[i]))
+                        made[i] = f"  {json_name(name)}: {text}"
             else:
-                lines = plain_lines(fresh, _TOML_LINE, self._toml_key)
-            made = list(zip(map(values.__getitem__, stale), lines, strict=True))
-            for i, entry in zip(stale, made, strict=True):
-                entries[i] = entry
-            # An entry end_record put in meanwhile may be replaced by an older one: it
-            # is whole, and only encoded again if its result comes back.
-            cache.update(zip(map(names.__getitem__, stale), made, strict=True))
-        return list(map(_second, entries))
+                made = plain_lines(stale_names, stale_values, _TOML_LINE, self._toml_key)
+            encoded.update(zip(stale_names, stale_values, strict=True))
+            lines.update(zip(stale_names, made, strict=True))
+        return list(map(lines.__getitem__, names))
 
     def render(self, snapshot: Snapshot) -> bytes:
         try:
@@ -159,7 +163,7 @@ class CheckpointRenderer:
         results = snapshot.results
         if results:
             lines.append(' "results": {')
-            lines.append(",\n".join(self._lines(results)))  # type: ignore[arg-type]
+            lines.append(",\n".join(self._result_lines(results)))  # type: ignore[arg-type]
             lines.append(" }")
         else:
             lines.append(' "results": {}')
@@ -176,7 +180,7 @@ class CheckpointRenderer:
         parts = [tomli_w.dumps(first), self._task_list(snapshot, self._toml_array)]
         parts.append(tomli_w.dumps(header))
         results = snapshot.results
-        lines = self._lines(results)
+        lines = self._result_lines(results)
         parts.append("\n[results]\n")
         parts.extend(filter(None, lines))
         if None in lines:
