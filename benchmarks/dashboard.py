@@ -91,9 +91,9 @@ class TimedDashboard(DashboardApp):
         super().__init__(session, **kw)
         self.flush_times: list[float] = []
 
-    def flush_changes(self) -> None:
+    def flush_changes(self, now: bool = False) -> None:
         start = time.perf_counter()
-        super().flush_changes()
+        super().flush_changes(now)
         self.flush_times.append(time.perf_counter() - start)
 
 

@@ -63,9 +63,17 @@ COMPACT_RATIO = 4
 # fast: handing a 0.1-0.3 ms fdatasync to a worker thread and back cost about as much
 # again, once per batch. After FAST_SYNCS_BEFORE_INLINE syncs in a row under
 # INLINE_SYNC_SECONDS; a slower one sends the next ones back to a thread, so a slow disk
-# holds the loop (and a dashboard on it) for one sync at most.
+# holds the loop (and a dashboard on it) for one sync at a time.
+# A sync timed in a thread also counts the thread's wait for the GIL, which the loop
+# holds while it has work (about 2 ms a batch in a 1M-task run): fast syncs seldom look
+# fast there. So after PROBE_FIRST batches in threads the next one is tried on the
+# loop's thread, and after twice as many each time a try is slow again (at most
+# PROBE_MAX): one slow sync (a burst of writeback) costs a few batches in threads, a
+# slow disk holds the loop for one sync ever more rarely.
 INLINE_SYNC_SECONDS = 0.002
 FAST_SYNCS_BEFORE_INLINE = 4
+PROBE_FIRST = 4
+PROBE_MAX = 1024
 
 
 class CheckpointLockError(SnapshotError):
@@ -226,7 +234,10 @@ class Checkpointer:
         self.error: SnapshotError | None = None
         self.writes = 0  # checkpoint files written (open, compactions, close)
         self.commits = 0  # journal batches made durable
-        self._fast_syncs = 0  # journal syncs in a row that took under INLINE_SYNC_SECONDS
+        self._inline = False  # journal batches are synced on the loop's thread
+        self._fast_syncs = 0  # syncs in threads in a row that took under INLINE_SYNC_SECONDS
+        self._threaded_left = PROBE_FIRST  # batches in threads before one is tried inline
+        self._probe_gap = PROBE_FIRST  # that number, after a slow try
         self.commit_seconds = 0.0  # spent appending and syncing those batches
         self.write_seconds = 0.0  # spent rendering and replacing checkpoint files
 
@@ -278,14 +289,15 @@ class Checkpointer:
                 return
             if not self._buffer and not self._started and not self._plain:
                 return
-            if self._fast_syncs >= FAST_SYNCS_BEFORE_INLINE:
+            if self._inline or self._threaded_left <= 0:
                 try:
-                    self._append(self._take())
+                    self._append(self._take(), True)
                 except SnapshotError as exc:
                     self._fail(exc)
                     raise
             else:
-                await self._in_thread(self._append, self._take())
+                self._threaded_left -= 1
+                await self._in_thread(self._append, self._take(), False)
             if self._journal_bytes > max(MIN_COMPACT_BYTES, COMPACT_RATIO * self._file_bytes):
                 await self._rewrite()
 
@@ -354,7 +366,7 @@ class Checkpointer:
         await self._rewrite()
         self.error = None
 
-    def _append(self, payload: bytes) -> None:
+    def _append(self, payload: bytes, inline: bool) -> None:
         with self._io:
             if self._journal is None:
                 raise SnapshotError(f"checkpoint {self.path}: the journal is not open")
@@ -362,7 +374,7 @@ class Checkpointer:
             self._journal.write(payload)
             took = time.perf_counter() - start
             self.commit_seconds += took
-            self._fast_syncs = self._fast_syncs + 1 if took < INLINE_SYNC_SECONDS else 0
+            self._timed_sync(took, inline)
             self._journal_bytes += len(payload)
             self.commits += 1
 
@@ -408,8 +420,28 @@ class Checkpointer:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(journal_path(self.path))
 
+    def _timed_sync(self, took: float, inline: bool) -> None:
+        """Where the next batches are synced, after one that took `took` seconds."""
+        if took >= INLINE_SYNC_SECONDS:
+            self._fast_syncs = 0
+            if inline:  # slow on the loop's thread: threads for a while
+                self._inline = False
+                self._threaded_left = self._probe_gap
+                self._probe_gap = min(2 * self._probe_gap, PROBE_MAX)
+        elif inline:
+            self._inline = True
+            self._probe_gap = PROBE_FIRST  # a slow sync from now on is a first one
+        else:
+            self._fast_syncs += 1
+            if self._fast_syncs >= FAST_SYNCS_BEFORE_INLINE:
+                self._inline = True
+                self._fast_syncs = 0
+
     def _fail(self, exc: SnapshotError) -> None:
-        self._fast_syncs = 0  # the next writes go to a thread until syncs are fast again
+        # The next writes go to a thread until syncs are fast again.
+        self._inline = False
+        self._fast_syncs = 0
+        self._threaded_left = max(self._threaded_left, PROBE_FIRST)
         if self.error is None:
             self.error = exc
             if self._on_error is not None:

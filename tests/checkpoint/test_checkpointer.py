@@ -422,6 +422,47 @@ async def test_journal_syncs_move_to_the_loop_thread_while_fast_and_back_when_sl
     # Fast syncs: the first ones in a thread, then on the loop's thread.
     assert synced_on[:fast] == [False] * fast
     assert all(synced_on[fast + 1 : slow_from])
-    # Slow syncs: at most one more on the loop's thread, then threads again.
+    # Slow syncs: one more on the loop's thread, then threads, with a try on the loop's
+    # thread after PROBE_FIRST batches, then after twice as many, and so on.
     after = synced_on[slow_from:-1]  # the last sync is the close, always in a thread
-    assert after.count(True) <= 1 and not any(after[1:])
+    tries = [i for i, inline in enumerate(after) if inline]
+    probe = checkpoint_module.PROBE_FIRST
+    assert tries == [0, probe + 1, 3 * probe + 2]  # of 17 slow batches
+
+
+async def test_syncs_that_only_look_slow_in_a_thread_come_back_to_the_loop_thread(
+    ck: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fast disk, but a sync timed in a thread waits for the GIL (here: sleeps) and looks
+    # slow: one slow sync on the loop's thread must not keep every later one in threads.
+    loop_thread = threading.get_ident()
+    synced_on: list[bool] = []  # True: synced on the event loop's thread
+    hiccup_at = 10  # the one slow sync on the loop's thread
+    monkeypatch.setattr(checkpoint_module, "INLINE_SYNC_SECONDS", 0.02)
+    recording = False
+
+    def recording_fdatasync(fd: int) -> None:
+        inline = threading.get_ident() == loop_thread
+        if not inline or len(synced_on) == hiccup_at:
+            time.sleep(checkpoint_module.INLINE_SYNC_SECONDS * 2)
+        if recording:
+            synced_on.append(inline)
+
+    monkeypatch.setattr(os, "fdatasync", recording_fdatasync)
+
+    async def body(ctx: Any) -> None:
+        nonlocal recording
+        recording = True
+
+    steps = [step(f"t{i}", body, deps=(f"t{i - 1}",) if i else ()) for i in range(30)]
+    session = Session.open(workflow(steps, concurrency=1), SessionOptions(checkpoint=ck))
+    await session.run()
+    await session.close()
+    assert all(r.ok for r in session.results.values())
+    probe = checkpoint_module.PROBE_FIRST
+    # The first PROBE_FIRST in threads (all looking slow), then a try on the loop's thread,
+    # fast: from there on the loop's thread, but for PROBE_FIRST after the hiccup.
+    assert synced_on[:probe] == [False] * probe
+    assert all(synced_on[probe : hiccup_at + 1])
+    assert synced_on[hiccup_at + 1 : hiccup_at + 1 + probe] == [False] * probe
+    assert all(synced_on[hiccup_at + 1 + probe : -1])

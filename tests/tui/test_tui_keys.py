@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from flow_tui import TaskStatus
 from flow_tui.session import RunState, SessionOptions
@@ -334,6 +334,30 @@ async def test_q_on_a_failed_run_asks_offering_to_save_and_exits_1() -> None:
         await pilot.press("q", "y")
         await until(pilot, lambda: not app.is_running, "exit")
     assert app.return_value == 1
+
+
+async def test_the_quit_question_changes_when_the_run_ends_while_it_is_asked() -> None:
+    bodies = Bodies()
+    app = make_app(pipeline(bodies, gate=("merge",)))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await until(pilot, lambda: session.running == ["merge"], "merge running")
+        await pilot.press("q")
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmQuit) and not dialog.over
+        assert "1 task(s) running" in dialog.situation
+        bodies.release("merge")
+        await app.wait_for_run()
+        await pilot.pause()
+        assert app.screen is dialog
+        assert isinstance(dialog, ConfirmQuit) and dialog.over
+        shown = str(dialog.query_one("#quit-situation", Static).render())
+        assert shown == "The run finished meanwhile: every task succeeded. Quit?"
+        hint = str(dialog.query_one("#quit-hint", Static).render())
+        assert hint == "Nothing is cancelled: the run is over."
+        await pilot.press("y")
+        await until(pilot, lambda: not app.is_running, "exit")
+    assert app.return_value == 0
 
 
 async def test_the_quit_prompt_of_a_failed_run_saves_then_exits_1(workdir: Path) -> None:

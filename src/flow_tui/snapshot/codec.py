@@ -13,7 +13,7 @@ from typing import Any
 from flow_tui.core.collector import collector_paused
 from flow_tui.core.errors import SnapshotError
 from flow_tui.core.model import TaskResult
-from flow_tui.core.snapshot import Snapshot, register_codec
+from flow_tui.core.snapshot import FORMAT_VERSION, Snapshot, register_codec
 from flow_tui.snapshot import schema
 from flow_tui.snapshot.files import atomic_write, describe_os_error
 from flow_tui.snapshot.plain import PLAIN_JSON, json_name, plain_fields
@@ -154,6 +154,9 @@ def _from_orjson(raw: bytes, source: str) -> Snapshot | None:
     where the json module would read an int: then the json module reads the document
     and says what it says). Looked for there, not in the whole text beforehand.
     """
+    by_pieces = _from_orjson_by_pieces(raw, source)
+    if by_pieces is not None:
+        return by_pieces
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -166,6 +169,69 @@ def _from_orjson(raw: bytes, source: str) -> Snapshot | None:
         if schema.holds_long_float(doc):
             return None
         raise
+
+
+# How `iter_json` lays out the results: one line per task between these two.
+_RESULTS_OPEN = b'\n "results": {\n'
+_RESULTS_CLOSE = b"\n }\n}"
+_MEMBERS_APART = b",\n"
+_JSON_SPACE = b" \t\r\n"
+# Bytes of results parsed at a time: what one piece makes stays in the cache.
+_PIECE_BYTES = 1 << 16
+
+
+def _from_orjson_by_pieces(raw: bytes, source: str) -> Snapshot | None:
+    """The snapshot of a document laid out as `iter_json` writes it, its results parsed
+    a piece of lines at a time and each piece read at once; None for any other layout,
+    and for anything wrong or unusual (then the whole document is read as one, which
+    says what is wrong, in the same words).
+
+    Parsed whole, a 1M-task document becomes 2M dicts that are all alive at once: about
+    0.7 GB of fresh memory, whose page faults cost as much as the parsing. A piece's
+    dicts are read into results and freed before the next piece is parsed, so the memory
+    is used again, and still in the cache.
+
+    The same as parsing the whole: the results object is `{`, members separated by
+    commas, `}`. A piece is the text between two of the commas that end a line (a
+    newline is never inside a string), parsed as an object: a cut at a comma inside a
+    value leaves a bracket open in both pieces, which orjson refuses; a piece must hold
+    a member (two commas in a row are not JSON); the members of all the pieces, in
+    order, are those of the whole (a name given twice: its place the first time, its
+    value the last, as in one dict). A piece is parsed inside one array, at the depth
+    its members have in the document, for orjson's nesting limit. What precedes the
+    results is parsed with `{}` for them; only whitespace may follow them.
+    """
+    start = raw.find(_RESULTS_OPEN)
+    end = raw.rfind(_RESULTS_CLOSE)
+    if start < 0:
+        return None
+    start += len(_RESULTS_OPEN)
+    if end <= start or raw[end + len(_RESULTS_CLOSE) :].strip(_JSON_SPACE):
+        return None
+    try:
+        header = orjson.loads(raw[:start] + b"}}")
+        if type(header) is not dict or header.get("version") != FORMAT_VERSION:
+            return None  # an older document is upgraded with its results: read it whole
+        view = memoryview(raw)
+        results: dict[str, TaskResult] = {}
+        pos = start
+        while True:
+            cut = raw.find(_MEMBERS_APART, min(pos + _PIECE_BYTES, end), end)
+            last = cut < 0
+            if last:
+                cut = end
+            piece = orjson.loads(b"".join((b"[{", view[pos:cut], b"}]")))[0]
+            if not piece:
+                return None
+            names = [*piece]
+            decoded = schema.results_from_lists(names, [*piece.values()], source, True)
+            results.update(zip(names, decoded, strict=True))
+            if last:
+                break
+            pos = cut + len(_MEMBERS_APART)
+        return schema.from_header(header, results, source, floats_may_be_integers=True)
+    except (orjson.JSONDecodeError, SnapshotError, schema.LongIntegerRead):
+        return None
 
 
 def pack_toml_value(table: dict[str, Any], key: str) -> None:

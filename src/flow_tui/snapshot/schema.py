@@ -452,27 +452,36 @@ def _results_from_dict(
     results: dict[str, TaskResult] = raw_results if reuse else {}  # type: ignore[assignment]
     names_left = iter(raw_results)
     values_left = iter(raw_results.values())
-    plain = plain_result_from_dict
     while names := [*islice(names_left, _PIECE)]:
         values = [*islice(values_left, _PIECE)]
-        named = all(map(isinstance, names, repeat(str))) and all(names)
-        decoded = plain_results(values) if named else None
-        if decoded is None:
-            decoded = []
-            for name, raw in zip(names, values, strict=True):
-                if not isinstance(name, str) or not name:
-                    raise _fail(
-                        source, f"task name {name!r} in 'results' is not a non-empty string"
-                    )
-                result = plain(raw)
-                if result is None:
-                    result = result_from_dict(
-                        name, raw, source, floats_may_be_integers=floats_may_be_integers
-                    )
-                decoded.append(result)
+        decoded = results_from_lists(names, values, source, floats_may_be_integers)
         # Existing keys (when reused): values replaced, the dict never resized.
         results.update(zip(names, decoded, strict=True))
     return results
+
+
+def results_from_lists(
+    names: list[Any], values: list[Any], source: str, floats_may_be_integers: bool = False
+) -> list[TaskResult]:
+    """The results of the tasks `names` as a document holds them (`values`, in the same
+    order): all at once by `plain_results` when each is a plain success, else each by
+    itself. SnapshotError naming `source` and the field for one that is wrong."""
+    named = all(map(isinstance, names, repeat(str))) and all(names)
+    decoded = plain_results(values) if named else None
+    if decoded is not None:
+        return decoded
+    decoded = []
+    plain = plain_result_from_dict
+    for name, raw in zip(names, values, strict=True):
+        if not isinstance(name, str) or not name:
+            raise _fail(source, f"task name {name!r} in 'results' is not a non-empty string")
+        result = plain(raw)
+        if result is None:
+            result = result_from_dict(
+                name, raw, source, floats_may_be_integers=floats_may_be_integers
+            )
+        decoded.append(result)
+    return decoded
 
 
 def upgrade(doc: dict[str, Any], source: str) -> dict[str, Any]:
@@ -505,6 +514,33 @@ def from_dict(
     large raises LongIntegerRead: the document is to be read again by a parser that
     keeps every integer. (Elsewhere such a float is refused, see `holds_long_float`.)
     """
+    _check_format(document, source)
+    doc = upgrade(dict(document), source)
+    raw_results = doc.get("results", {})
+    if not isinstance(raw_results, Mapping):
+        raise _fail(source, "'results' must be a table of task name -> result")
+    results = _results_from_dict(raw_results, source, owned, floats_may_be_integers)
+    return _snapshot_of(doc, results, source, floats_may_be_integers)
+
+
+def from_header(
+    header: Mapping[str, Any],
+    results: dict[str, TaskResult],
+    source: str = "snapshot",
+    *,
+    floats_may_be_integers: bool = False,
+) -> Snapshot:
+    """`from_dict` of a document whose results were read apart (`results_from_lists`):
+    `header` holds every other key; the Snapshot takes `results` as they are."""
+    document = dict(header)
+    document["results"] = results
+    _check_format(document, source)
+    doc = upgrade(document, source)
+    return _snapshot_of(doc, results, source, floats_may_be_integers)
+
+
+def _check_format(document: Any, source: str) -> None:
+    """SnapshotError unless `document` is a flow-tui snapshot this version can read."""
     if not isinstance(document, Mapping):
         raise _fail(source, f"not a snapshot: the document is a {type(document).__name__}")
     fmt = document.get("format")
@@ -521,11 +557,13 @@ def from_dict(
             f"written by a newer flow-tui (snapshot format version {version}; this version "
             f"reads up to {FORMAT_VERSION}): upgrade flow-tui to load it",
         )
-    doc = upgrade(dict(document), source)
-    raw_results = doc.get("results", {})
-    if not isinstance(raw_results, Mapping):
-        raise _fail(source, "'results' must be a table of task name -> result")
-    results = _results_from_dict(raw_results, source, owned, floats_may_be_integers)
+
+
+def _snapshot_of(
+    doc: dict[str, Any], results: dict[str, TaskResult], source: str, floats_may_be_integers: bool
+) -> Snapshot:
+    """The Snapshot of an upgraded document and its results, read already: every key
+    but `results` checked here."""
     status = doc.get("status", "pending")
     if not isinstance(status, str) or status not in _RUN_STATES:
         raise _fail(

@@ -460,11 +460,30 @@ class DashboardApp(CockpitViews, ExitFlow):
             # Over with failures: a snapshot saved now lets a later launch retry them.
             dialog = ConfirmQuit.after_run(session.state, session.counts(), where)
         else:
+            self.flush_changes(now=True)  # the counts as of this key, not the last repaint
             counts = self.view.counts()
             left = counts[RowStatus.PENDING] + counts[RowStatus.INTERRUPTED]
             running = counts[RowStatus.RUNNING]
             dialog = ConfirmQuit.during_run(session.state, running, left, where)
         self.push_screen(dialog, self._quit_chosen)
+
+    def after_run(self) -> None:
+        super().after_run()
+        dialog = self.screen
+        if isinstance(dialog, ConfirmQuit) and not dialog.over:
+            # The run ended while the operator was asked to cancel it: the question
+            # changes with it (nothing is cancelled any more).
+            session = self.session
+            if session.exit_code() == EXIT_OK:
+                dialog.restate(
+                    "The run finished meanwhile: every task succeeded. Quit?",
+                    "Nothing is cancelled: the run is over.",
+                )
+            else:
+                checkpoint = session.checkpointer
+                where = display_path(checkpoint.path) if checkpoint is not None else None
+                ended = ConfirmQuit.after_run(session.state, session.counts(), where)
+                dialog.restate(ended.situation, ended.hint())
 
     async def _quit_chosen(self, choice: QuitChoice | None) -> None:
         if choice is QuitChoice.QUIT:

@@ -164,11 +164,12 @@ class RunDisplay(App[int]):
 
     # -- repaint -----------------------------------------------------------------------
 
-    def flush_changes(self) -> None:
-        """Apply pending changes: only changed rows, in one batch (one repaint)."""
+    def flush_changes(self, now: bool = False) -> None:
+        """Apply pending changes: only changed rows, in one batch (one repaint). `now`:
+        also while events stream (what the operator is about to be asked about)."""
         if self.session_closed or not self.is_running:
             return
-        if self._streaming():
+        if not now and self._streaming():
             return
         self.session.deliver()
         batch = self.changes.take()

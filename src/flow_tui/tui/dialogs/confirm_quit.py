@@ -70,7 +70,20 @@ class ConfirmQuit(Dialog[QuitChoice]):
         )
         return cls(situation, checkpoint)
 
+    def restate(self, situation: str, hint: str | None = None) -> None:
+        """The run ended while the question was up: say how, nothing is cancelled now."""
+        self.situation = situation
+        self.over = True
+        self._hint = hint
+        if self.is_mounted:
+            self.query_one("#quit-situation", Static).update(situation)
+            self.query_one("#quit-hint", Static).update(self.hint())
+
+    _hint: str | None = None
+
     def hint(self) -> str:
+        if self._hint is not None:
+            return self._hint
         if self.over:
             if self.checkpoint is not None:
                 return f"The checkpoint {self.checkpoint} keeps every result."
@@ -85,8 +98,8 @@ class ConfirmQuit(Dialog[QuitChoice]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
             box.border_title = "Quit?"
-            yield Static(self.situation, classes="dialog--text", markup=False)
-            yield Static(self.hint(), classes="dialog--hint", markup=False)
+            yield Static(self.situation, classes="dialog--text", markup=False, id="quit-situation")
+            yield Static(self.hint(), classes="dialog--hint", markup=False, id="quit-hint")
             with Horizontal(classes="dialog--buttons"):
                 yield Button("Quit (y)", variant="error", id="quit")
                 yield Button("Save snapshot & quit (s)", variant="primary", id="save")
