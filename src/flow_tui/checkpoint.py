@@ -66,13 +66,14 @@ COMPACT_RATIO = 4
 # holds the loop (and a dashboard on it) for one sync at a time.
 # A sync timed in a thread also counts the thread's wait for the GIL, which the loop
 # holds while it has work (about 2 ms a batch in a 1M-task run): fast syncs seldom look
-# fast there. So after PROBE_FIRST batches in threads the next one is tried on the
-# loop's thread, and after twice as many each time a try is slow again (at most
-# PROBE_MAX): one slow sync (a burst of writeback) costs a few batches in threads, a
-# slow disk holds the loop for one sync ever more rarely.
+# fast there. So after a slow sync on the loop's thread, PROBE_FIRST batches go to
+# threads and the next one is tried on the loop's thread again, then twice as many each
+# time a try is slow again (at most PROBE_MAX): a sync that was slow once (a burst of
+# writeback, the process preempted) costs one batch in a thread, and a slow disk holds
+# the loop for one sync ever more rarely.
 INLINE_SYNC_SECONDS = 0.002
 FAST_SYNCS_BEFORE_INLINE = 4
-PROBE_FIRST = 4
+PROBE_FIRST = 1
 PROBE_MAX = 1024
 
 
@@ -236,7 +237,8 @@ class Checkpointer:
         self.commits = 0  # journal batches made durable
         self._inline = False  # journal batches are synced on the loop's thread
         self._fast_syncs = 0  # syncs in threads in a row that took under INLINE_SYNC_SECONDS
-        self._threaded_left = PROBE_FIRST  # batches in threads before one is tried inline
+        # batches in threads before one is tried on the loop's thread
+        self._threaded_left = FAST_SYNCS_BEFORE_INLINE
         self._probe_gap = PROBE_FIRST  # that number, after a slow try
         self.commit_seconds = 0.0  # spent appending and syncing those batches
         self.write_seconds = 0.0  # spent rendering and replacing checkpoint files

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from itertools import accumulate, chain, repeat
+from itertools import accumulate, chain, combinations, repeat
 from typing import Any, ClassVar, Self
 
 from rich.cells import cell_len
@@ -88,53 +88,69 @@ class TaskFilter:
     """A query matching every word by name (substring), status, tag, or `kept`.
 
     Name and tags never change while a run moves; only the status does. So the words a
-    task matches by name or tag are found once, and what is left to match is at most one
-    status word: `matches` is a dict lookup, cheap enough to ask at every status change.
-    Built by one pass per word over the lowercased names (a million tasks: a filter is
-    typed in a key press), and `select` answers for every task at once.
+    task matches by name or tag are found once, and what is left for it to match is at
+    most one status word and `kept`: `matches` is a dict lookup, cheap enough to ask at
+    every status change. Built by one search per word over the lowercased names and set
+    operations (a million tasks: a filter is typed in a key press); `select` answers for
+    every task at once.
     """
 
     def __init__(self, steps: Sequence[TaskStep[Any]], query: str) -> None:
         self.query = query
         words = list(dict.fromkeys(query.lower().split()))
         known = _names_of(steps)
-        names = known.names
-        carriers: list[set[str]] = []  # per word: the tasks whose name or a tag has it
+        carriers: dict[str, set[str]] = {}  # per word: the tasks whose name or a tag has it
         for word in words:
             has = known.with_word(word)
             has.update(name for name, tags in known.tagged if word in tags)
-            carriers.append(has)
-        self.always: set[str] = set.intersection(*carriers) if carriers else set(names)
-        self.when: dict[str, str] = {}  # task -> the one status word it still needs
-        # With one word, every task without it needs it as a status: said once.
-        self.fallback: str | None = None
-        if len(words) == 1:
-            self.fallback = words[0] if _satisfiable(words[0]) else None
+            carriers[word] = has
+        # Words only a name or a tag can hold, and those a status (or `kept`) can too.
+        fixed = [w for w in words if not _satisfiable(w)]
+        open_words = [w for w in words if _satisfiable(w)]
+        base = set.intersection(*(carriers[w] for w in fixed)) if fixed else set(known.names)
+        self.always: set[str] = base.intersection(*(carriers[w] for w in open_words))
+        # task -> the words it still needs from its status and its being kept
+        self.when: dict[str, frozenset[str]] = {}
+        # With one such word alone, every task without it needs it: said once.
+        self.fallback: frozenset[str] | None = None
+        if not fixed and len(open_words) == 1:
+            self.fallback = frozenset(open_words)
             return
-        for i, word in enumerate(words):
-            if not _satisfiable(word):
-                continue
-            others = set.intersection(*(c for j, c in enumerate(carriers) if j != i))
-            self.when.update(dict.fromkeys(others - carriers[i], word))
+        # By the set of words a task misses (a few words: a few sets), kept only when
+        # one status and `kept` could still give them all.
+        for size in range(1, len(open_words) + 1):
+            for missed in combinations(open_words, size):
+                if sum(1 for w in missed if w != "kept") > 1:
+                    continue  # a task has one status
+                names = base
+                for w in open_words:
+                    names = names - carriers[w] if w in missed else names & carriers[w]
+                if names:
+                    self.when.update(dict.fromkeys(names, frozenset(missed)))
 
     def matches(self, name: str, status: RowStatus, kept: bool = False) -> bool:
         if name in self.always:
             return True
-        word = self.when.get(name, self.fallback)
-        return word is not None and (word == status.value or (kept and word == "kept"))
+        need = self.when.get(name, self.fallback)
+        if need is None:
+            return False
+        value = status.value
+        return all(w == value or (kept and w == "kept") for w in need)
 
     def select(self, statuses: Mapping[str, RowStatus], kept: Collection[str]) -> set[str]:
         """Every task of `statuses` this filter shows: `matches` for all at once."""
         out = set(self.always)
-        word = self.fallback
-        if word == "kept":
-            out.update(name for name in kept if name in statuses)
-        elif word is not None:
-            status = RowStatus(word)
-            out.update(name for name, now in statuses.items() if now is status)
-        for name, word in self.when.items():
-            status_now = statuses.get(name, RowStatus.PENDING)
-            if word == status_now.value or (word == "kept" and name in kept):
+        if self.fallback is not None:
+            (word,) = self.fallback
+            if word == "kept":
+                out.update(name for name in kept if name in statuses)
+            else:
+                status = RowStatus(word)
+                out.update(name for name, now in statuses.items() if now is status)
+        pending = RowStatus.PENDING
+        for name, need in self.when.items():
+            value = statuses.get(name, pending).value
+            if all(w == value or (w == "kept" and name in kept) for w in need):
                 out.add(name)
         return out
 
