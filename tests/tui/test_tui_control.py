@@ -82,6 +82,16 @@ async def test_socket_commands_steer_the_dashboard_like_its_keys() -> None:
 
         bodies.release("merge")
         await until(pilot, lambda: run_state(session) is RunState.FAILED, "the run to fail")
+        # The task events reach the viewer too, in order (the dashboard takes them in
+        # batches: the socket hands them on at its next tick).
+        await until(pilot, lambda: "workflow_end" in viewer.events(), "the run's end event")
+        heard = [(m["event"], m.get("task")) for m in viewer.messages if m.get("type") == "event"]
+        assert (
+            heard.index(("task_end", "merge"))
+            < heard.index(("task_start", "publish"))
+            < heard.index(("task_end", "publish"))
+            < heard.index(("workflow_end", None))
+        )
         # `retry` over the socket once the run ended (the only time it can): the same
         # controls as R start the new run, and a viewer follows it.
         await settle(pilot)
