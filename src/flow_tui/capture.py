@@ -141,6 +141,11 @@ class TaskOutputCapture:
 
     # -- reading -----------------------------------------------------------------------
 
+    def tasks_with_lines(self) -> list[str]:
+        """The tasks that printed or logged a line (kept lines), first line first."""
+        with self._lock:
+            return list(self.lines)
+
     def task_lines(self, name: str) -> list[str]:
         """The lines kept for task `name`, oldest first (at most `max_lines`)."""
         with self._lock:

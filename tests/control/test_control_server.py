@@ -109,3 +109,48 @@ async def test_commands_after_the_end_and_during_close(runtime: Path, tmp_path: 
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "rt") in ([], ["late.toml"])
     await session.close()
     assert list(runtime.iterdir()) == []
+
+
+async def test_the_full_state_describes_every_task_and_the_lines_of_those_that_wrote(
+    runtime: Path,
+) -> None:
+    gate = asyncio.Event()
+    waiting = asyncio.Event()
+
+    async def chatty(ctx: object) -> int:
+        print("hello")
+        print("world")
+        return 1
+
+    async def wait(ctx: object) -> None:
+        waiting.set()
+        await gate.wait()
+
+    workflow = Workflow(
+        name="logs",
+        steps=[TaskStep("chatty", chatty), TaskStep("quiet", wait, ["chatty"], tags=["t"])],
+    )
+    session = Session.open(workflow, SessionOptions())
+    server = ControlServer(Controls(session), front_end="headless", notice=[].append)
+    await server.start()
+    assert server.info is not None
+    run = asyncio.ensure_future(session.run())
+    await waiting.wait()
+    states = []
+    for _ in range(2):  # the second viewer reads the same task list
+        closed = asyncio.Event()
+        client = viewer([], closed, server.info)
+        await client.connect()
+        states.append((await client.request("subscribe"))["state"])
+    for state in states:
+        assert [(t["name"], t["deps"], t["tags"]) for t in state["tasks"]] == [
+            ("chatty", [], []),
+            ("quiet", ["chatty"], ["t"]),
+        ]
+        assert list(state["logs"]) == ["chatty"]  # only the task that wrote
+        assert [line.split()[-1] for line in state["logs"]["chatty"]] == ["hello", "world"]
+        assert state["running"] == ["quiet"]
+    gate.set()
+    await run
+    await session.close()
+    await server.close({"status": "finished", "exit_code": 0})

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from flow_tui.core.collector import collector_paused
 from flow_tui.core.errors import FlowError
 from flow_tui.core.events import Event, TaskEnd, TaskRetry, TaskSkipped, TaskStart, WorkflowEnd
 from flow_tui.core.resume import InterruptedTaskError, check_consent
@@ -121,6 +122,33 @@ class Controls:
 
     # -- what a viewer starts from -----------------------------------------------------
 
+    def _tasks(self) -> list[dict[str, Any]]:
+        """The tasks as a viewer reads them: made once per session's task list (it never
+        changes), with the collector paused (a million small dicts and lists: full
+        collections walking them took most of the time)."""
+        steps = self.session.steps
+        cached = self._tasks_of
+        if cached is not None and cached[0] is steps:
+            return cached[1]
+        with collector_paused():
+            tasks = [
+                {
+                    "name": s.name,
+                    "deps": list(s.dependencies),
+                    "tags": list(s.tags),
+                    "priority": s.priority,
+                    "idempotent": s.idempotent,
+                    "timeout": s.timeout,
+                    "version": s.version,
+                    "retries": s.retry.attempts if s.retry is not None else 0,
+                }
+                for s in steps
+            ]
+        self._tasks_of = (steps, tasks)
+        return tasks
+
+    _tasks_of: tuple[list[Any], list[dict[str, Any]]] | None = None
+
     def full_state(self, run: dict[str, Any] | None = None) -> dict[str, Any]:
         """Everything a viewer needs to draw the run as the owner sees it now: one
         consistent picture, taken in one step of the loop (nothing here awaits).
@@ -132,19 +160,7 @@ class Controls:
         session = self.session
         session.deliver()  # task starts and ends the run recorded for later: heard now
         state = session.state
-        tasks = [
-            {
-                "name": s.name,
-                "deps": list(s.dependencies),
-                "tags": list(s.tags),
-                "priority": s.priority,
-                "idempotent": s.idempotent,
-                "timeout": s.timeout,
-                "version": s.version,
-                "retries": s.retry.attempts if s.retry is not None else 0,
-            }
-            for s in session.steps
-        ]
+        tasks = self._tasks()
         now = time.monotonic()
         running = session.running
         attempts = {}
@@ -157,10 +173,10 @@ class Controls:
                 seconds = now - since
             attempts[name] = {"attempt": attempt, "running_s": round(seconds, 3)}
         logs = {}
-        for step in session.steps:
-            lines = session.task_logs(step.name)
+        for name in session.logs.tasks_with_lines():  # not a look at every task
+            lines = session.task_logs(name)
             if lines:
-                logs[step.name] = lines[-STATE_LOG_LINES:]
+                logs[name] = lines[-STATE_LOG_LINES:]
         checkpointer = session.checkpointer
         plan = session.plan
         return {
