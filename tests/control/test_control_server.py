@@ -131,7 +131,8 @@ async def test_the_full_state_describes_every_task_and_the_lines_of_those_that_w
         steps=[TaskStep("chatty", chatty), TaskStep("quiet", wait, ["chatty"], tags=["t"])],
     )
     session = Session.open(workflow, SessionOptions())
-    server = ControlServer(Controls(session), front_end="headless", notice=[].append)
+    notices: list[str] = []
+    server = ControlServer(Controls(session), front_end="headless", notice=notices.append)
     await server.start()
     assert server.info is not None
     run = asyncio.ensure_future(session.run())
