@@ -202,7 +202,9 @@ def plain_clock(result: TaskResult) -> tuple[float, float, int] | None:
         or result.data_is_repr
     ):
         return None
-    started = m.started_ts
+    # Once per task of a checkpointed run: the slot rather than the property, and the
+    # range check of clock_in_range written out.
+    started = m._started_ts
     duration = m.duration_ms
     attempts = m.attempts
     if (
@@ -210,7 +212,7 @@ def plain_clock(result: TaskResult) -> tuple[float, float, int] | None:
         or type(duration) is not float
         or type(attempts) is not int
         or attempts < 0
-        or not clock_in_range(started, duration)
+        or not (0.0 <= started < _MAX_TS and 0.0 <= started + duration / 1000.0 < _MAX_TS)
     ):
         return None
     return (started, duration, attempts)
