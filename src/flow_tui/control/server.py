@@ -3,7 +3,7 @@
 One `ControlServer` per run, on the run's event loop. It never blocks or slows the run:
 commands are small and run between two task events; events go to subscribed viewers in
 batches (every BATCH_SECONDS), encoded once for all of them, and a viewer that does not
-read them (more than MAX_BUFFERED bytes waiting and none read since the last batch, or
+read them (more than MAX_BUFFERED bytes waiting and none read for SLOW_SECONDS, or
 more than MAX_BUFFERED_HARD) is dropped with a notice. A client of
 another user id is refused (SO_PEERCRED), a line over MAX_MESSAGE bytes or no `hello`
 within HELLO_SECONDS drops the client, a malformed line gets an error reply.
@@ -96,7 +96,7 @@ def peer_uid(sock: Any) -> tuple[int | None, int | None]:
 
 
 class _Client:
-    __slots__ = ("after_write", "pid", "subscribed", "writer")
+    __slots__ = ("after_write", "pid", "stalled_at", "subscribed", "writer")
 
     def __init__(self, writer: asyncio.StreamWriter, pid: int | None) -> None:
         self.writer = writer
@@ -104,6 +104,8 @@ class _Client:
         self.subscribed = False
         #: bytes waiting for it right after the last batch was written
         self.after_write = 0
+        #: since when (loop time) it is over MAX_BUFFERED and has read nothing, or None
+        self.stalled_at: float | None = None
 
     @property
     def label(self) -> str:
@@ -317,12 +319,20 @@ class ControlServer:
 
     @staticmethod
     def _too_slow(client: _Client) -> bool:
-        """Over MAX_BUFFERED and nothing read since the last look, or over the hard limit:
-        a viewer that reads, even behind a burst, catches up and stays."""
+        """Over MAX_BUFFERED with nothing read for SLOW_SECONDS, or over the hard limit:
+        a viewer that reads, even behind a burst or on a loaded machine (a pause of a few
+        batches without the CPU), catches up and stays."""
         waiting = client.buffered()
         if waiting > MAX_BUFFERED_HARD:
             return True
-        return waiting > MAX_BUFFERED and waiting >= client.after_write
+        if waiting <= MAX_BUFFERED or waiting < client.after_write:
+            client.stalled_at = None  # under the limit, or it read since the last look
+            return False
+        now = asyncio.get_running_loop().time()
+        if client.stalled_at is None:
+            client.stalled_at = now
+            return False
+        return now - client.stalled_at >= SLOW_SECONDS
 
     def _watch_slow(self) -> None:
         """Look again in SLOW_SECONDS while a viewer is over MAX_BUFFERED: the run may
