@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from flow_tui import TaskStep
 from flow_tui.tui.status import RowStatus
-from flow_tui.tui.task_tree import TaskFilter, _Names
+from flow_tui.tui.task_filter import TaskFilter, _Names
 
 
 def _noop(ctx: object) -> None:

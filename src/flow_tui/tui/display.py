@@ -29,15 +29,8 @@ from flow_tui.tui.key_bar import KeyBar
 from flow_tui.tui.messages import RunMessages
 from flow_tui.tui.status import RowStatus
 from flow_tui.tui.summary import run_summary, sentence
-from flow_tui.tui.task_tree import (
-    GroupRef,
-    SortOrder,
-    TaskRef,
-    TaskTree,
-    group_tasks,
-    make_filter,
-    prepare_filters,
-)
+from flow_tui.tui.task_filter import make_filter, prepare_filters
+from flow_tui.tui.task_tree import GroupRef, SortOrder, TaskRef, TaskTree, group_tasks
 from flow_tui.tui.view import RunView, Transition
 
 # The statuses a task can be retried from (`r`), once the run is not running.

@@ -2,18 +2,19 @@
 
 Over 400 lines on purpose, for now: one widget whose row cache, folding, live filter,
 sort and follow mode all act on the same table of nodes and rows, and whose speed at
-100k+ tasks depends on changing them together. The pure parts (grouping, the filter,
-the sort keys) are the first to move out when it grows again.
+1M tasks depends on changing them together (rows made only for open groups, sorted when
+they open, labels made when drawn). The filter lives in task_filter.py; grouping and the
+sort keys are the next pure parts to move out.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from itertools import accumulate, chain, combinations, repeat
+from itertools import chain, repeat
 from typing import Any, ClassVar, Self
 
 from rich.cells import cell_len
@@ -29,6 +30,7 @@ from textual.widgets.tree import TreeNode
 from flow_tui.core.collector import collector_paused
 from flow_tui.core.model import TaskStep
 from flow_tui.tui.status import GLYPH, RowStatus, format_duration, spinner_frame
+from flow_tui.tui.task_filter import TaskFilter
 from flow_tui.tui.view import RunView, Transition
 
 MAX_NAME_WIDTH = 28
@@ -82,162 +84,6 @@ def group_tasks(steps: Sequence[TaskStep[Any]], depths: Sequence[int]) -> list[T
     for step, depth in zip(steps, depths, strict=True):
         lists[depth].append(step.name)
     return list(groups.values())
-
-
-class TaskFilter:
-    """A query matching every word by name (substring), status, tag, or `kept`.
-
-    Name and tags never change while a run moves; only the status does. So the words a
-    task matches by name or tag are found once, and what is left for it to match is at
-    most one status word and `kept`: `matches` is a dict lookup, cheap enough to ask at
-    every status change. Built by one search per word over the lowercased names and set
-    operations (a million tasks: a filter is typed in a key press); `select` answers for
-    every task at once.
-    """
-
-    def __init__(self, steps: Sequence[TaskStep[Any]], query: str) -> None:
-        self.query = query
-        words = list(dict.fromkeys(query.lower().split()))
-        known = _names_of(steps)
-        carriers: dict[str, set[str]] = {}  # per word: the tasks whose name or a tag has it
-        for word in words:
-            has = known.with_word(word)
-            has.update(name for name, tags in known.tagged if word in tags)
-            carriers[word] = has
-        # Words only a name or a tag can hold, and those a status (or `kept`) can too.
-        fixed = [w for w in words if not _satisfiable(w)]
-        open_words = [w for w in words if _satisfiable(w)]
-        base = set.intersection(*(carriers[w] for w in fixed)) if fixed else set(known.names)
-        self.always: set[str] = base.intersection(*(carriers[w] for w in open_words))
-        # task -> the words it still needs from its status and its being kept
-        self.when: dict[str, frozenset[str]] = {}
-        # With one such word alone, every task without it needs it: said once.
-        self.fallback: frozenset[str] | None = None
-        if not fixed and len(open_words) == 1:
-            self.fallback = frozenset(open_words)
-            return
-        # By the set of words a task misses (a few words: a few sets), kept only when
-        # one status and `kept` could still give them all.
-        for size in range(1, len(open_words) + 1):
-            for missed in combinations(open_words, size):
-                if sum(1 for w in missed if w != "kept") > 1:
-                    continue  # a task has one status
-                names = base
-                for w in open_words:
-                    names = names - carriers[w] if w in missed else names & carriers[w]
-                if names:
-                    self.when.update(dict.fromkeys(names, frozenset(missed)))
-
-    def matches(self, name: str, status: RowStatus, kept: bool = False) -> bool:
-        if name in self.always:
-            return True
-        need = self.when.get(name, self.fallback)
-        if need is None:
-            return False
-        value = status.value
-        return all(w == value or (kept and w == "kept") for w in need)
-
-    def select(self, statuses: Mapping[str, RowStatus], kept: Collection[str]) -> set[str]:
-        """Every task of `statuses` this filter shows: `matches` for all at once."""
-        out = set(self.always)
-        if self.fallback is not None:
-            (word,) = self.fallback
-            if word == "kept":
-                out.update(name for name in kept if name in statuses)
-            else:
-                status = RowStatus(word)
-                out.update(name for name, now in statuses.items() if now is status)
-        pending = RowStatus.PENDING
-        for name, need in self.when.items():
-            value = statuses.get(name, pending).value
-            if all(w == value or (w == "kept" and name in kept) for w in need):
-                out.add(name)
-        return out
-
-
-_STATUS_WORDS = frozenset(status.value for status in RowStatus)
-
-
-def _satisfiable(word: str) -> bool:
-    """Whether a task can match `word` by its status (or by being kept)."""
-    return word in _STATUS_WORDS or word == "kept"
-
-
-class _Names:
-    """The names of a list of steps, lowercased, for filters: one text of them all, so
-    that a word is looked for by `str.find` over the text (C), not name by name."""
-
-    SEP = "\x00"
-    FIND_AT_MOST = 20_000  # matches looked up one by one; more: a pass over the names
-
-    def __init__(self, steps: Sequence[TaskStep[Any]]) -> None:
-        self.steps = steps
-        self.size = len(steps)
-        self.names = [step.name for step in steps]
-        self.tagged = [(step.name, {t.lower() for t in step.tags}) for step in steps if step.tags]
-        text = self.SEP.join(self.names).lower()
-        lowered = text.split(self.SEP)
-        if len(lowered) != len(self.names):  # a name holds the separator: name by name
-            lowered = [name.lower() for name in self.names]
-            text = ""
-        self.lowered = lowered
-        self.text = text
-        self.starts = [*accumulate(map(len, lowered), lambda a, n: a + n + 1, initial=0)]
-
-    def with_word(self, word: str) -> set[str]:
-        """The tasks whose lowercased name holds `word`."""
-        text = self.text
-        if text and self.SEP not in word:
-            found: set[str] = set()
-            starts = self.starts
-            names = self.names
-            at = text.find(word)
-            while at >= 0:
-                k = bisect_right(starts, at) - 1
-                found.add(names[k])
-                if len(found) > self.FIND_AT_MOST:
-                    break
-                at = text.find(word, starts[k + 1])
-            else:
-                return found
-        return {name for name, low in zip(self.names, self.lowered, strict=True) if word in low}
-
-
-_names_cache: _Names | None = None
-
-
-def _names_of(steps: Sequence[TaskStep[Any]]) -> _Names:
-    """The `_Names` of `steps`, kept for the last list asked (names never change, and
-    each filter typed asks again)."""
-    global _names_cache
-    cached = _names_cache
-    if cached is not None and cached.steps is steps and cached.size == len(steps):
-        return cached
-    _names_cache = _Names(steps)
-    return _names_cache
-
-
-def prepare_filters(steps: Sequence[TaskStep[Any]]) -> None:
-    """Make now what every filter of `steps` reads (0.3 s at a million tasks), so that
-    the first one typed is as quick as the next."""
-    _names_of(steps)
-
-
-def make_filter(steps: Sequence[TaskStep[Any]], query: str) -> TaskFilter | None:
-    """The filter of `query`; None when it is empty (no filter)."""
-    return TaskFilter(steps, query) if query.split() else None
-
-
-def filter_tasks(steps: Sequence[TaskStep[Any]], view: RunView, query: str) -> set[str] | None:
-    """Names matching `query` now (None when the query is empty)."""
-    task_filter = make_filter(steps, query)
-    if task_filter is None:
-        return None
-    return {
-        s.name
-        for s in steps
-        if task_filter.matches(s.name, view.status(s.name), view.is_kept(s.name))
-    }
 
 
 class SortOrder(StrEnum):
