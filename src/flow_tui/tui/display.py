@@ -141,8 +141,6 @@ class RunDisplay(App[int]):
         self.show_highlighted()
         self._note_resume()
         self.set_interval(self.FLUSH_INTERVAL, self.flush_changes)
-        # Once the first screen is up: what a filter reads, ready before one is typed.
-        self.call_after_refresh(prepare_filters, self.session.steps)
 
     def _note_resume(self) -> None:
         session = self.session
@@ -382,6 +380,9 @@ class RunDisplay(App[int]):
         bar.show()
         self.set_focus(bar)
         self.refresh_bindings()
+        # Once the bar is drawn: what every filter reads (0.3 s at a million tasks, once),
+        # made while the first word is typed rather than at the first screen.
+        self.call_after_refresh(prepare_filters, self.session.steps)
 
     def action_clear_filter(self) -> None:
         bar = self.filter_bar

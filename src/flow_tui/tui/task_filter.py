@@ -42,15 +42,16 @@ class TaskFilter:
         # Words only a name or a tag can hold, and those a status (or `kept`) can too.
         fixed = [w for w in words if not _satisfiable(w)]
         open_words = [w for w in words if _satisfiable(w)]
-        base = set.intersection(*(carriers[w] for w in fixed)) if fixed else set(known.names)
-        self.always: set[str] = base.intersection(*(carriers[w] for w in open_words))
         # task -> the words it still needs from its status and its being kept
         self.when: dict[str, frozenset[str]] = {}
         # With one such word alone, every task without it needs it: said once.
         self.fallback: frozenset[str] | None = None
         if not fixed and len(open_words) == 1:
+            self.always: set[str] = carriers[open_words[0]]
             self.fallback = frozenset(open_words)
             return
+        base = set.intersection(*(carriers[w] for w in fixed)) if fixed else set(known.names)
+        self.always = base.intersection(*(carriers[w] for w in open_words))
         # By the set of words a task misses (a few words: a few sets), kept only when
         # one status and `kept` could still give them all.
         for size in range(1, len(open_words) + 1):

@@ -282,15 +282,42 @@ class TaskTree(Tree[TreeItem]):
             if task_filter is not None
             else None
         )
+        # A filter showing few tasks: its tasks put in their groups (declared order),
+        # rather than every task of every group looked up in it.
+        by_group: dict[str, list[str]] | None = None
+        if matched is not None and len(matched) * 8 < len(self._group_of):
+            by_group = {}
+            group_of = self._group_of
+            for name in matched:
+                home = group_of.get(name)
+                if home is not None:
+                    by_group.setdefault(home, []).append(name)
+            position = self._position.__getitem__
+            for names in by_group.values():
+                names.sort(key=position)
         # Every added node asks for a refresh; thousands of them cost more than the
         # nodes themselves, so they are folded into one.
         self._populating = True
         try:
             for group in groups:
                 title = group.title
-                if every_row:
+                if by_group is not None:
+                    few = by_group.get(title)
+                    if few is None:
+                        self._shown[title] = []
+                        self._keys[title] = []
+                        continue
+                    keys: list[Any]
+                    if declared:
+                        shown = few
+                        keys = list(map(self._position.__getitem__, shown))
+                    else:
+                        keyed = sorted((self._order_key(n), n) for n in few)
+                        shown = [n for _, n in keyed]
+                        keys = [k for k, _ in keyed]
+                elif every_row:
                     shown = list(group.names)
-                    keys: list[Any] = list(range(len(shown)))
+                    keys = list(range(len(shown)))
                     if not declared:
                         self._unsorted.add(title)
                 elif declared:
