@@ -332,28 +332,19 @@ class Session:
                 event: Event = TaskStart(steps[i], 1, items[k + 1])
             else:
                 event = TaskEnd(steps[~i], items[k + 1])
-            for listener in listeners:
-                try:
-                    listener(event)
-                except Exception:
-                    log.exception("session listener failed on %s", event.name)
+            _tell(listeners, event)
 
     def _emit(self, event: Event) -> None:
-        if event.name == "workflow_end" and self.finished_at is None:
-            # The run's time ends with its last task, not after its listeners caught up.
-            self.finished_at = time.monotonic()
         if self._feed:
             self.deliver()  # what happened before this event comes first
-        for listener in self._listeners:
-            try:
-                listener(event)
-            except Exception:
-                log.exception("session listener failed on %s", event.name)
-        for listener in self._deferred:
-            try:
-                listener(event)
-            except Exception:
-                log.exception("session listener failed on %s", event.name)
+        _tell(self._listeners, event)
+        _tell(self._deferred, event)
+
+    def _run_ended(self, event: Event) -> None:
+        # Heard before the session's listeners (a named listener of the bus): the run's
+        # time ends with its last task, not after they caught up at workflow_end.
+        if self.finished_at is None:
+            self.finished_at = time.monotonic()
 
     def _checkpoint_failed(self, error: SnapshotError) -> None:
         if self.runner is not None and self.runner.is_running:
@@ -528,6 +519,7 @@ class Session:
 
     def _build_runner(self) -> TaskRunner[Any]:
         builder = TaskRunnerBuilder(self.context).with_workflow_name(self.workflow.name)
+        builder.on("workflow_end", self._run_ended)
         if self._listeners or self._deferred:  # else no event is even made (see subscribe)
             builder.on("*", self._emit)
         if self._basis is not None:
@@ -789,6 +781,15 @@ class Session:
             self._lock.release()
             self._lock = None
         self.logs.uninstall()
+
+
+def _tell(listeners: list[Listener], event: Event) -> None:
+    """Call each of `listeners` with `event`; one that raises is logged, the rest go on."""
+    for listener in listeners:
+        try:
+            listener(event)
+        except Exception:
+            log.exception("session listener failed on %s", event.name)
 
 
 def run_state(
