@@ -16,7 +16,15 @@ from typing import Any
 
 from flow_tui.core.collector import collector_paused
 from flow_tui.core.errors import FlowError
-from flow_tui.core.events import Event, TaskEnd, TaskRetry, TaskSkipped, TaskStart, WorkflowEnd
+from flow_tui.core.events import (
+    Event,
+    TaskEnd,
+    TaskRetry,
+    TaskSkipped,
+    TaskStart,
+    WorkflowEnd,
+    monotonic_at,
+)
 from flow_tui.core.resume import InterruptedTaskError, check_consent
 from flow_tui.session import RunPrepared, RunState, Session, SessionError
 
@@ -56,12 +64,8 @@ class Controls:
             session.subscribe(self._track, deferred=True)  # full_state() delivers first
 
     def _track(self, event: Event) -> None:
-        if isinstance(event, TaskStart):
-            started = event.started  # heard now or later, in a batch
-            since = time.monotonic()
-            if started is not None:
-                since -= max(0.0, time.time() - started)
-            self._attempts[event.step.name] = (event.attempt, since)
+        if isinstance(event, TaskStart):  # heard now or later, in a batch
+            self._attempts[event.step.name] = (event.attempt, monotonic_at(event.started))
         elif isinstance(event, TaskRetry):
             self._attempts[event.step.name] = (event.attempt, time.monotonic())
         elif isinstance(event, (TaskEnd, TaskSkipped)):

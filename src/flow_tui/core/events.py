@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -100,6 +101,13 @@ class WorkflowResumed(Event):
 
 
 Listener = Callable[[Any], Awaitable[None] | None]
+
+
+def monotonic_at(ts: float | None) -> float:
+    """The `time.monotonic()` reading at `ts`, a past `time.time()` reading (now when
+    None): when a task started, for a listener that hears of it later (EventBus.feed)."""
+    now = time.monotonic()
+    return now if ts is None else now - max(0.0, time.time() - ts)
 
 
 class EventBus:

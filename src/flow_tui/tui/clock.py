@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Protocol
 
+from flow_tui.core.events import monotonic_at
+
 
 class TimedRun(Protocol):
     def elapsed(self) -> float: ...
@@ -112,7 +114,7 @@ class Clock:
         answers its own now."""
         if ts is None or self.frozen:
             return self.monotonic()
-        return time.monotonic() - max(0.0, time.time() - ts)
+        return monotonic_at(ts)
 
     def elapsed(self, run: TimedRun) -> float:
         """Seconds the run spent running; a run whose start this clock did not see (a
