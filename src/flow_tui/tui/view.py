@@ -61,15 +61,26 @@ class RunView:
         self.now = self.clock.monotonic()
         if names is None:
             return self._refresh_all()
+        waiting = self.history.waiting
+        results, running, interrupted = self.results, self.running, self.interrupted
+        return self._take(
+            (
+                name,
+                self.status(name)
+                if waiting and name in waiting
+                else row_status(name, results, running, interrupted),
+            )
+            for name in names
+        )
+
+    def _take(self, looks: Iterable[tuple[str, RowStatus]]) -> list[Transition]:
+        """Record each (task, status now): the statuses, their counts, and the changes."""
         statuses = self.statuses
         tally = self.tally
+        get = statuses.get
         changed: list[Transition] = []
-        waiting = self.history.waiting
-        for name in names:
-            new = row_status(name, self.results, self.running, self.interrupted)
-            if waiting and name in waiting:
-                new = self.status(name)
-            old = statuses.get(name)
+        for name, new in looks:
+            old = get(name)
             if old is not new:
                 statuses[name] = new
                 if old is not None:
@@ -110,17 +121,7 @@ class RunView:
             return []
         if now == statuses:  # compared in C: a look at a run that did not move
             return []
-        changed: list[Transition] = []
-        get = statuses.get
-        for name, new in now.items():
-            old = get(name)
-            if old is not new:
-                statuses[name] = new
-                if old is not None:
-                    tally[old] -= 1
-                tally[new] += 1
-                changed.append((name, old, new))
-        return changed
+        return self._take(now.items())
 
     def shown_finished(self) -> list[str]:
         """Tasks whose row shows anything but pending (as of the last refresh)."""
