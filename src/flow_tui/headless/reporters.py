@@ -53,8 +53,9 @@ class Reporter:
         self.err = err if err is not None else sys.stderr
         self.verbose = verbose  # every task log line, not only WARNING and above
         self.broken = False  # the reader of `stream` went away: output is dropped
-        #: the events' lines, when this reporter writes them as JSON Lines
-        self.lines: EventLines | None = None
+        #: the events' JSON Lines: what `--output jsonl` writes, shared with the control
+        #: server (serve_controls(lines=)), so that each event is encoded once for both
+        self.lines = EventLines(session.workflow.name, executor=lambda: session.executor_info)
 
     def show(self, event: Event) -> None:
         raise NotImplementedError
@@ -92,18 +93,6 @@ class Reporter:
 
 
 class JsonLinesReporter(Reporter):
-    def __init__(
-        self,
-        session: Session,
-        stream: IO[str],
-        verbose: bool = False,
-        err: IO[str] | None = None,
-    ) -> None:
-        super().__init__(session, stream, verbose, err)
-        # Shared with the control server (serve_controls(lines=)): one encoding per event.
-        self._lines = EventLines(session.workflow.name, executor=lambda: session.executor_info)
-        self.lines = self._lines
-
     def _write(self, obj: dict[str, Any]) -> None:
         self.write(json.dumps(obj, ensure_ascii=False) + "\n")
 
@@ -111,7 +100,7 @@ class JsonLinesReporter(Reporter):
         if isinstance(event, CheckpointFailed):
             # Also for the person reading the job log, not only for the machine.
             Reporter.notice(self, f"checkpoint failed: {event.error}")
-        self.write(self._lines.line(event).decode())
+        self.write(self.lines.line(event).decode())
 
     def notice(self, text: str) -> None:
         self._write({"event": "notice", "ts": now_iso(), "message": text})
