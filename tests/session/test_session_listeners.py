@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 from flow_tui import TaskStep, Workflow
 from flow_tui.core.events import Event, TaskEnd, TaskStart
@@ -52,7 +53,32 @@ def _heard(events: list[Event]) -> list[tuple[str, str | None]]:
     return [(e.name, getattr(getattr(e, "step", None), "name", None)) for e in events]
 
 
-def _mixed(gate: asyncio.Event, body_started: dict[str, float]) -> Workflow:
+class Held:
+    """A run of the mixed workflow (below) held while `b` runs: its session, what the
+    listeners given heard, and `b`'s start as its body saw it."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.running = asyncio.Event()
+        self.body_started: dict[str, float] = {}
+        self.session = Session.open(_mixed(self.gate, self.body_started, self.running))
+        self.run: asyncio.Task[Any] | None = None
+
+    async def start(self) -> Session:
+        self.run = asyncio.create_task(self.session.run())
+        await self.running.wait()  # b's body is running
+        return self.session
+
+    async def finish(self) -> None:
+        assert self.run is not None
+        self.gate.set()
+        await self.run
+        await self.session.close()
+
+
+def _mixed(
+    gate: asyncio.Event, body_started: dict[str, float], running: asyncio.Event | None = None
+) -> Workflow:
     """a, then b (held by `gate`) and c (fails) side by side, d after c (skipped), e
     after b: plain successes, a failure, a skip and a task that waits."""
 
@@ -61,6 +87,8 @@ def _mixed(gate: asyncio.Event, body_started: dict[str, float]) -> Workflow:
 
     async def held(ctx: object) -> None:
         body_started["b"] = time.time()
+        if running is not None:
+            running.set()
         await gate.wait()
 
     def fails(ctx: object) -> None:
@@ -92,14 +120,10 @@ async def _reference_order() -> list[tuple[str, str | None]]:
 
 
 async def test_a_deferred_listener_hears_the_starts_and_ends_at_deliver_in_order() -> None:
-    gate = asyncio.Event()
-    body_started: dict[str, float] = {}
-    session = Session.open(_mixed(gate, body_started))
+    held = Held()
     heard: list[Event] = []
-    session.subscribe(heard.append, deferred=True)
-    run = asyncio.create_task(session.run())
-    while "b" not in body_started:
-        await asyncio.sleep(0.001)
+    held.session.subscribe(heard.append, deferred=True)
+    session = await held.start()
     assert session.undelivered >= 2  # a's start and end, b's start: recorded, not sent
     assert ("task_start", "b") not in _heard(heard)
     session.deliver()
@@ -107,32 +131,24 @@ async def test_a_deferred_listener_hears_the_starts_and_ends_at_deliver_in_order
     assert _heard(heard)[-1] == ("task_start", "b")
     start_b = heard[-1]
     assert isinstance(start_b, TaskStart) and start_b.started is not None
-    assert start_b.started <= body_started["b"] <= time.time()  # when it ran, not when heard
-    gate.set()
-    await run
+    assert start_b.started <= held.body_started["b"] <= time.time()  # when it ran, not heard
+    await held.finish()
     # Each event once, in the order an inline listener hears them: the failure and the
     # skip (sent at once) came after the recorded starts and ends before them.
     assert _heard(heard) == await _reference_order()
-    await session.close()
 
 
 async def test_an_inline_listener_joining_mid_run_loses_and_repeats_nothing() -> None:
-    gate = asyncio.Event()
-    body_started: dict[str, float] = {}
-    session = Session.open(_mixed(gate, body_started))
+    held = Held()
     deferred: list[Event] = []
-    session.subscribe(deferred.append, deferred=True)
-    run = asyncio.create_task(session.run())
-    while "b" not in body_started:
-        await asyncio.sleep(0.001)
+    held.session.subscribe(deferred.append, deferred=True)
+    session = await held.start()
     inline: list[Event] = []
     session.subscribe(inline.append)  # from now on every event is sent at once
     assert session.undelivered == 0
-    gate.set()
-    await run
+    await held.finish()
     assert _heard(deferred) == await _reference_order()
     assert _heard(inline)[0] == ("task_end", "b")
-    await session.close()
 
 
 async def test_a_checkpoint_journals_each_end_at_once_while_only_deferred_listeners_listen(
