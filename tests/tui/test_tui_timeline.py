@@ -75,14 +75,22 @@ def lane_text(canvas: TimelineCanvas, lane: int) -> str:
     return canvas.render_line(lane + 1).text
 
 
+async def timeline_on(pilot: Pilot[Any], task: str) -> TimelineScreen:
+    """The timeline (t) opened with `task` highlighted in the tree."""
+    app = pilot.app
+    assert isinstance(app, DashboardApp)
+    app.task_tree.select_task(task)
+    await pilot.press("t")
+    screen = app.screen
+    assert isinstance(screen, TimelineScreen)
+    return screen
+
+
 async def test_the_timeline_lays_attempts_in_lanes_that_never_overlap() -> None:
     app, clock, bodies = fan_in_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await fan_in_to_the_retry(pilot, clock, bodies)
-        app.task_tree.select_task("flaky")
-        await pilot.press("t")
-        screen = app.screen
-        assert isinstance(screen, TimelineScreen)
+        screen = await timeline_on(pilot, "flaky")
         canvas = screen.canvas
         spans = {
             (b.task, b.attempt.number): (b.start, canvas.end_of(b), b.lane) for b in canvas.bars
@@ -117,10 +125,7 @@ async def test_the_timeline_and_the_tree_highlight_the_same_task() -> None:
     app, clock, bodies = fan_in_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await fan_in_to_the_retry(pilot, clock, bodies)
-        app.task_tree.select_task("load")
-        await pilot.press("t")
-        screen = app.screen
-        assert isinstance(screen, TimelineScreen)
+        screen = await timeline_on(pilot, "load")
         canvas = screen.canvas
         assert canvas.selected == "load"  # opened on the tree's task
         assert canvas.cursor is not None and canvas.cursor.task == "load"
@@ -209,10 +214,7 @@ def test_snapshot_of_the_timeline_in_80_by_24(snap_compare: SnapCompare) -> None
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await fan_in_to_the_retry(pilot, clock, bodies)
-        app.task_tree.select_task("flaky")
-        await pilot.press("t")
-        screen = app.screen
-        assert isinstance(screen, TimelineScreen)
+        screen = await timeline_on(pilot, "flaky")
         assert screen.canvas.lanes == 2 and len(screen.canvas.bars) == 5
         await pilot.pause()
 
