@@ -38,6 +38,16 @@ class Outcome(StrEnum):
         return self not in (Outcome.WAITING, Outcome.RUNNING)
 
 
+#: The glyph of each outcome, wherever an attempt is shown (attempt list, timeline).
+OUTCOME_GLYPH: dict[Outcome, str] = {
+    Outcome.SUCCESS: "✔",
+    Outcome.FAILURE: "✘",
+    Outcome.CANCELLED: "⊘",
+    Outcome.INTERRUPTED: "↺",
+    Outcome.RUNNING: "⠋",
+    Outcome.WAITING: "⟳",
+}
+
 _RUNNING = Outcome.RUNNING
 
 _FROM_STATUS = {

@@ -20,20 +20,20 @@ from textual.visual import VisualType
 from textual.widget import Widget
 from textual.widgets import Static
 
-from flow_tui.tui.attempts import Attempt, Outcome, retry_countdown
+from flow_tui.tui.attempts import OUTCOME_GLYPH, Attempt, Outcome, retry_countdown
 from flow_tui.tui.dialogs.paths import display_path
 from flow_tui.tui.log_view import attempt_header
 from flow_tui.tui.status import GLYPH, STATUS_STYLE, RowStatus, format_duration
 from flow_tui.tui.view import RunView
 
-# How an attempt ended: its glyph and style in the attempt list.
-_OUTCOME_SHOWN: dict[Outcome, tuple[str, str]] = {
-    Outcome.SUCCESS: ("✔", "$text-success"),
-    Outcome.FAILURE: ("✘", "$text-error"),
-    Outcome.CANCELLED: ("⊘", "$text-warning"),
-    Outcome.INTERRUPTED: ("↺", "$text-warning"),
-    Outcome.RUNNING: ("⠋", "$text-accent"),
-    Outcome.WAITING: ("⟳", "$text-warning"),
+# How an attempt ended: its style in the attempt list (its glyph: OUTCOME_GLYPH).
+_OUTCOME_STYLE: dict[Outcome, str] = {
+    Outcome.SUCCESS: "$text-success",
+    Outcome.FAILURE: "$text-error",
+    Outcome.CANCELLED: "$text-warning",
+    Outcome.INTERRUPTED: "$text-warning",
+    Outcome.RUNNING: "$text-accent",
+    Outcome.WAITING: "$text-warning",
 }
 
 
@@ -244,7 +244,7 @@ class TaskDetail(VerticalScroll):
         now = view.clock.monotonic()
         lines = []
         for attempt in attempts:
-            glyph, style = _OUTCOME_SHOWN[attempt.outcome]
+            glyph, style = OUTCOME_GLYPH[attempt.outcome], _OUTCOME_STYLE[attempt.outcome]
             when = view.clock.local(view.history.started(attempt)).strftime("%H:%M:%S")
             if attempt.outcome is Outcome.WAITING:
                 took = "-"

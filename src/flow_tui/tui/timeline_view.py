@@ -40,18 +40,19 @@ from textual.strip import Strip
 from textual.widgets import Static
 
 from flow_tui.report.timeline import assign_lanes
-from flow_tui.tui.attempts import Attempt, AttemptLog, Outcome
+from flow_tui.tui.attempts import OUTCOME_GLYPH, Attempt, AttemptLog, Outcome
 from flow_tui.tui.status import SPINNER, format_duration
 
 # Outcome -> (glyph, fill): the shape of a bar without colour.
-SHAPE: dict[Outcome, tuple[str, str]] = {
-    Outcome.SUCCESS: ("✔", "━"),
-    Outcome.FAILURE: ("✘", "▚"),
-    Outcome.CANCELLED: ("⊘", "┄"),
-    Outcome.INTERRUPTED: ("↺", "╌"),
-    Outcome.RUNNING: ("⠋", "─"),
-    Outcome.WAITING: ("⟳", "·"),
+_FILL: dict[Outcome, str] = {
+    Outcome.SUCCESS: "━",
+    Outcome.FAILURE: "▚",
+    Outcome.CANCELLED: "┄",
+    Outcome.INTERRUPTED: "╌",
+    Outcome.RUNNING: "─",
+    Outcome.WAITING: "·",
 }
+SHAPE: dict[Outcome, tuple[str, str]] = {o: (OUTCOME_GLYPH[o], f) for o, f in _FILL.items()}
 
 _CLASSES = {outcome: f"timeline--{outcome.value}" for outcome in Outcome}
 
