@@ -7,7 +7,6 @@ at the next flush, one repaint of the rows that changed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,11 +57,7 @@ class PendingChanges:
         # Told every event of the run itself (not of a task): a listener that only
         # cares for those is not called for the thousands of task events.
         self.run_listeners: list[Callable[[Any], None]] = []
-        clock = self.clock
-        self._monotonic: Callable[[], float] = (
-            time.monotonic if type(clock).monotonic is Clock.monotonic else clock.monotonic
-        )
-        self._at = clock.monotonic_at
+        self._at = self.clock.monotonic_at
 
     def __call__(self, event: Any) -> None:
         self._events += 1
@@ -70,16 +65,11 @@ class PendingChanges:
         if kind == "task_end" or kind == "task_skipped":
             self._tasks[event.step.name] = None
             return
-        if kind == "task_start":
+        if kind == "task_start" or kind == "task_retry":
             name = event.step.name
             self._tasks[name] = None
-            self.started[name] = self._at(event.started)  # heard now or in a batch later
-            self.attempt[name] = event.attempt
-            return
-        if kind == "task_retry":
-            name = event.step.name
-            self._tasks[name] = None
-            self.started[name] = self._monotonic()
+            # A start heard now or in a batch later says when it was (a retry: now).
+            self.started[name] = self._at(getattr(event, "started", None))
             self.attempt[name] = event.attempt
             return
         if kind.startswith("task_"):
