@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.command import CommandPalette
 
-from flow_tui import TaskStatus, TaskStep, Workflow
+from flow_tui import TaskStep, Workflow
 from flow_tui.session import RunState, Session, SessionOptions
 from flow_tui.tui import task_tree
 from flow_tui.tui.app import DashboardApp
@@ -391,20 +391,6 @@ async def test_the_command_palette_lists_every_action_and_runs_them() -> None:
         # A command that does not apply now says why.
         await app.run_command("pause", app)
         assert "Nothing runs to pause" in messages_text(app)
-
-
-async def test_o_while_running_says_why_it_cannot_load() -> None:
-    bodies = Bodies()
-    app = make_app(pipeline(bodies))
-    async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.session.running == ["merge"], "merge running")
-        await pilot.press("o")
-        await pilot.pause()
-        assert not isinstance(app.screen, LoadDialog)
-        assert "Load replaces the run" in messages_text(app)
-        bodies.release("merge")
-        await app.wait_for_run()
-        assert app.session.results["report"].status is TaskStatus.SUCCESS
 
 
 async def test_a_very_large_run_opens_folded_and_makes_rows_when_a_group_opens(

@@ -276,7 +276,7 @@ async def test_shift_r_retries_every_failed_task() -> None:
         assert bodies.count("fetch_a") == 2 and bodies.count("report") == 1
 
 
-async def test_o_is_refused_while_tasks_run() -> None:
+async def test_o_is_refused_while_tasks_run_and_says_why() -> None:
     bodies = Bodies()
     app = make_app(pipeline(bodies))
     async with app.run_test(size=SIZE) as pilot:
@@ -284,11 +284,13 @@ async def test_o_is_refused_while_tasks_run() -> None:
         await pilot.press("o")
         await pilot.pause()
         assert not isinstance(app.screen, LoadDialog)
+        assert "Load replaces the run" in messages_text(app)
         await pilot.press("ctrl+o")
         await pilot.pause()
         assert not isinstance(app.screen, LoadDialog)
         bodies.release("merge")
         await app.wait_for_run()
+        assert app.session.results["report"].status is TaskStatus.SUCCESS
         await settle(pilot)
         await pilot.press("ctrl+o")
         assert isinstance(app.screen, LoadDialog)
