@@ -109,15 +109,22 @@ async def run_dashboard(workflow: Workflow, settle: bool) -> tuple[float, float,
         if settle:
             await pilot.pause()
             await pilot.pause()
-        cpu = time.process_time()
-        if settle:
-            app.start_run()
-        session = app.session
-        while session.finished_at is None or session.is_running:
-            await asyncio.sleep(0.001)
-        cpu = time.process_time() - cpu
-        await app.wait_for_run()
+        cpu = await run_to_its_end(app, start=settle)
     return app.session.elapsed(), cpu, app
+
+
+async def run_to_its_end(app: TimedDashboard, start: bool = True) -> float:
+    """Start the app's run (`start`) and wait until it is over: the process CPU seconds
+    it took."""
+    cpu = time.process_time()
+    if start:
+        app.start_run()
+    session = app.session
+    while session.finished_at is None or session.is_running:
+        await asyncio.sleep(0.001)
+    cpu = time.process_time() - cpu
+    await app.wait_for_run()
+    return cpu
 
 
 async def compare(workflow: Workflow, rounds: int, settle: bool = True) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from benchmarks.dashboard import (
     TimedDashboard,
     large_graph,
     run_headless,
+    run_to_its_end,
 )
 from flow_tui import TaskStep, Workflow
 from flow_tui.core.events import TaskEnd, TaskStart
@@ -56,13 +57,7 @@ async def run_with_timeline(workflow: Workflow) -> tuple[float, float, int]:
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, TimelineScreen)
-        cpu = time.process_time()
-        app.start_run()
-        session = app.session
-        while session.finished_at is None or session.is_running:
-            await asyncio.sleep(0.001)
-        cpu = time.process_time() - cpu
-        await app.wait_for_run()
+        cpu = await run_to_its_end(app)
         await pilot.pause()
         builds = screen.canvas.builds
     return app.session.elapsed(), cpu, builds
