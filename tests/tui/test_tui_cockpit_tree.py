@@ -15,7 +15,7 @@ from flow_tui.tui.app import DashboardApp
 from flow_tui.tui.dialogs import LoadDialog
 from flow_tui.tui.filter_bar import FilterCount
 from flow_tui.tui.log_view import LogScreen
-from flow_tui.tui.status import RowStatus, progress_done
+from flow_tui.tui.status import GLYPH, RowStatus, progress_done
 from flow_tui.tui.task_tree import KEPT_MARK, SortOrder
 
 from .helpers import SIZE, make_app, messages_text, row_text, settle, until
@@ -181,6 +181,72 @@ async def test_n_and_shift_n_jump_to_the_next_failed_and_running_task() -> None:
         await pilot.press("N")
         assert tree.highlighted_task == "b"
         assert "No running task" in messages_text(app)
+
+
+def lines(app: DashboardApp) -> list[str]:
+    """The tree's rows as drawn, top to bottom: group titles and task names."""
+    tree = app.task_tree
+    out = []
+    for line in range(tree.last_line + 1):
+        node = tree.get_node_at_line(line)
+        assert node is not None
+        data = node.data
+        assert data is not None
+        out.append(data.name if isinstance(data, task_tree.TaskRef) else f"[{data.title}]")
+    return out
+
+
+async def test_clearing_a_filter_shows_every_row_as_the_run_is_now() -> None:
+    """The rows without a filter come back as they are now, by every path that changes
+    them while a filter is set: statuses (their places in a sorted view, their groups'
+    counts), folds, the order."""
+    bodies = Bodies()
+    bodies.fail_next["load[1]"] = 1
+    app = make_app(pipeline(bodies, gate=("merge",)))
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await until(pilot, lambda: session.running == ["merge"], "merge running")
+        await settle(pilot)
+        tree = app.task_tree
+        before = lines(app)
+        assert before[:3] == ["[stage 1]", "fetch_a", "fetch_b"]
+        # Declared order: a filter, then none again; the cursor keeps its row.
+        await pilot.press("j", "j", "j")
+        assert tree.highlighted_task == "merge"
+        await pilot.press("slash", *"fetch", "enter")
+        assert tree.visible_tasks == ["fetch_a", "fetch_b"]
+        await pilot.press("escape")
+        assert lines(app) == before
+        # By status; with a filter set, merge succeeds and load[1] fails (its row moves
+        # first in its group), stage 1 is folded, and the order changes to by duration
+        # and back to by status.
+        await pilot.press("v")
+        assert app.order is SortOrder.STATUS
+        assert lines(app)[6:8] == ["publish", "load[1]"]  # both pending: as declared
+        assert "1/1" not in group_text(app, "stage 2")
+        await pilot.press("slash", *"success", "enter")
+        await pilot.press("g", "h")  # the cursor on stage 1's header, which folds
+        assert tree.highlighted_group == "stage 1"
+        bodies.release("merge")
+        await app.wait_for_run()
+        await settle(pilot)
+        await pilot.press("v", "v", "v")  # duration, declared, status again
+        assert app.order is SortOrder.STATUS
+        await pilot.press("escape")
+        assert count_text(app) == "6 of 6"
+        assert lines(app) == [
+            "[stage 1]",  # folded while filtered: it stays so
+            "[stage 2]",
+            "merge",
+            "[stage 3]",
+            "load[1]",  # failed: first
+            "publish",
+            "[stage 4]",
+            "report",
+        ]
+        assert "1/1" in group_text(app, "stage 2")
+        assert GLYPH[RowStatus.SUCCESS] in row_text(app, "merge")
+        assert GLYPH[RowStatus.FAILURE] in row_text(app, "load[1]")
 
 
 async def test_v_sorts_by_status_then_duration_then_as_declared() -> None:

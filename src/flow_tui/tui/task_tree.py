@@ -66,6 +66,26 @@ class GroupRef:
 TreeItem = TaskRef | GroupRef
 
 
+@dataclass(slots=True)
+class _Unfiltered:
+    """The tree without a filter, put aside while one is set: clearing the filter puts
+    it back rather than making its rows again (10k group rows at a million tasks). Only
+    its order and labels can go stale meanwhile (no filter: every task has a row), and
+    both are mended when it comes back."""
+
+    groups: list[TaskGroup]
+    order: SortOrder
+    root: TreeNode[TreeItem]
+    next_id: int
+    task_nodes: dict[str, TreeNode[TreeItem]]
+    group_nodes: dict[str, TreeNode[TreeItem]]
+    shown: dict[str, list[str]]
+    keys: dict[str, list[Any]]
+    key_of: dict[str, Any]
+    materialized: set[str]
+    unsorted: set[str]
+
+
 def group_tasks(steps: Sequence[TaskStep[Any]], depths: Sequence[int]) -> list[TaskGroup]:
     """Group by first tag when any task has tags, else by dependency depth (stage).
 
@@ -229,6 +249,7 @@ class TaskTree(Tree[TreeItem]):
         self._unsorted: set[str] = set()
         self._sized = False  # the first populate decides whether groups start folded
         self._indexed: list[TaskGroup] | None = None  # the groups the tables were made of
+        self._unfiltered: _Unfiltered | None = None
         self._widest = 0
 
     # -- building ----------------------------------------------------------------------
@@ -241,11 +262,18 @@ class TaskTree(Tree[TreeItem]):
     ) -> None:
         """(Re)build the rows: those `task_filter` matches (None: all), in `order`."""
         keep = self.cursor_node.data if self.cursor_node is not None else None
+        was_filtered = self.task_filter is not None
         self.task_filter = task_filter
         if order is not None:
             self.order = order
         for title, node in self._group_nodes.items():
             self._remember_fold(title, node)
+        if task_filter is not None:
+            if not was_filtered and groups is self._indexed:
+                self._put_aside(groups)
+        elif self._take_back(groups):
+            self._settle_after_build(keep)
+            return
         self._groups = {g.title: g for g in groups}
         self._group_rank = {g.title: i for i, g in enumerate(groups)}
         if groups is not self._indexed:
@@ -297,57 +325,66 @@ class TaskTree(Tree[TreeItem]):
                 names.sort(key=position)
         # Every added node asks for a refresh; thousands of them cost more than the
         # nodes themselves, so they are folded into one.
+        add_node = self._add_node
+        group_nodes = root._children
+        collapsed = self._collapsed
         self._populating = True
-        try:
-            for group in groups:
-                title = group.title
-                if by_group is not None:
-                    few = by_group.get(title)
-                    if few is None:
-                        self._shown[title] = []
-                        self._keys[title] = []
-                        continue
-                    keys: list[Any]
-                    if declared:
-                        shown = few
+        # Rows, lists and dicts only allocated: a full collection midway (walking every
+        # object of a large run) would cost more than they do.
+        with collector_paused():
+            try:
+                for group in groups:
+                    title = group.title
+                    if by_group is not None:
+                        few = by_group.get(title)
+                        if few is None:
+                            self._shown[title] = []
+                            self._keys[title] = []
+                            continue
+                        keys: list[Any]
+                        if declared:
+                            shown = few
+                            keys = list(map(self._position.__getitem__, shown))
+                        else:
+                            keyed = sorted((self._order_key(n), n) for n in few)
+                            shown = [n for _, n in keyed]
+                            keys = [k for k, _ in keyed]
+                    elif every_row:
+                        shown = list(group.names)
+                        keys = list(range(len(shown)))
+                        if not declared:
+                            self._unsorted.add(title)
+                    elif declared:
+                        assert matched is not None
+                        shown = [n for n in group.names if n in matched]
                         keys = list(map(self._position.__getitem__, shown))
                     else:
-                        keyed = sorted((self._order_key(n), n) for n in few)
+                        assert matched is not None
+                        keyed = sorted((self._order_key(n), n) for n in group.names if n in matched)
                         shown = [n for _, n in keyed]
                         keys = [k for k, _ in keyed]
-                elif every_row:
-                    shown = list(group.names)
-                    keys = list(range(len(shown)))
-                    if not declared:
-                        self._unsorted.add(title)
-                elif declared:
-                    assert matched is not None
-                    shown = [n for n in group.names if n in matched]
-                    keys = list(map(self._position.__getitem__, shown))
-                else:
-                    assert matched is not None
-                    keyed = sorted((self._order_key(n), n) for n in group.names if n in matched)
-                    shown = [n for _, n in keyed]
-                    keys = [k for k, _ in keyed]
-                self._shown[title] = shown
-                self._keys[title] = keys
-                if not every_row:
-                    self._key_of.update(zip(shown, keys, strict=True))
-                if not shown:
-                    continue
-                # Its title for now: the label is made when its line is first drawn.
-                group_node = root.add(
-                    Text(title, no_wrap=True, end=""),
-                    data=GroupRef(title),
-                    expand=title not in self._collapsed,
-                )
-                self._stale.add(title)
-                self._group_nodes[title] = group_node
-                if group_node.is_expanded:
-                    self._materialize(title)  # sorted first when it waits for that
-        finally:
-            self._populating = False
-        self.refresh(layout=True)
+                    self._shown[title] = shown
+                    self._keys[title] = keys
+                    if not every_row:
+                        self._key_of.update(zip(shown, keys, strict=True))
+                    if not shown:
+                        continue
+                    # Appended as `root.add` would, without clearing the caches per group;
+                    # no label yet: it is made when its line is first drawn (_relabel).
+                    group_node = add_node(root, _NO_LABEL, GroupRef(title), title not in collapsed)
+                    group_nodes.append(group_node)
+                    self._stale.add(title)
+                    self._group_nodes[title] = group_node
+                    if group_node._expanded:
+                        self._materialize(title, invalidate=False)  # sorted first if it waits
+            finally:
+                self._populating = False
+        root._updates += 1
+        self._invalidate()
+        self._settle_after_build(keep)
+
+    def _settle_after_build(self, keep: object) -> None:
+        """The cursor back on `keep` after the rows were made (or on the first row)."""
         target = self._node_of(keep)
         if target is None and self._task_nodes:
             target = next(iter(self._task_nodes.values()))
@@ -371,20 +408,71 @@ class TaskTree(Tree[TreeItem]):
             return
         keep = self.cursor_node
         self.order = order
+        self._resort()
+        self._invalidate()
+        _ = self.last_line
+        if keep is not None:
+            self.move_cursor(keep)
+
+    def _resort(self) -> None:
+        """The open groups' rows in the current order (moved, not made again); the
+        folded ones sorted when they open."""
+        task_nodes = self._task_nodes
         for title in self._shown:
             if title in self._materialized:
                 self._sort_group(title)
                 node = self._group_nodes.get(title)
                 if node is not None:
-                    task_nodes = self._task_nodes
                     node._children[:] = [task_nodes[name] for name in self._shown[title]]
                     node._updates += 1
             else:
                 self._unsorted.add(title)
+
+    def _put_aside(self, groups: list[TaskGroup]) -> None:
+        self._unfiltered = _Unfiltered(
+            groups,
+            self.order,
+            self.root,
+            self._current_id,
+            self._task_nodes,
+            self._group_nodes,
+            self._shown,
+            self._keys,
+            self._key_of,
+            self._materialized,
+            self._unsorted,
+        )
+
+    def _take_back(self, groups: list[TaskGroup]) -> bool:
+        """The tree put aside when a filter was set, back as it is now: its groups
+        folded as the operator left them, relabelled when drawn, and in the current
+        order. False when there is none, or it is of other groups."""
+        kept, self._unfiltered = self._unfiltered, None
+        if kept is None or kept.groups is not groups or groups is not self._indexed:
+            return False
+        self.root = kept.root
+        self._current_id = kept.next_id
+        # Tree.clear() starts the ids again: the rows' own are theirs again.
+        tree_nodes = self._tree_nodes
+        tree_nodes.update((node._id, node) for node in kept.group_nodes.values())
+        tree_nodes.update((node._id, node) for node in kept.task_nodes.values())
+        self._task_nodes = kept.task_nodes
+        self._group_nodes = kept.group_nodes
+        self._shown = kept.shown
+        self._keys = kept.keys
+        self._key_of = kept.key_of
+        self._materialized = kept.materialized
+        self._unsorted = kept.unsorted
+        self._stale = set(kept.group_nodes)
+        self._rows = {}
+        collapsed = self._collapsed
+        for title, node in kept.group_nodes.items():
+            node._expanded = title not in collapsed
+        if kept.order is not self.order or self.order is not SortOrder.DECLARED:
+            self._resort()  # statuses moved meanwhile: a sorted view's places did too
+        self.root._updates += 1
         self._invalidate()
-        _ = self.last_line
-        if keep is not None:
-            self.move_cursor(keep)
+        return True
 
     def _sort_group(self, title: str) -> None:
         """The rows of group `title` in the current order, and their keys."""
@@ -880,8 +968,11 @@ class TaskTree(Tree[TreeItem]):
     def get_label_width(self, node: TreeNode[TreeItem]) -> int:
         # Called for every line when the tree is laid out: an estimate, not a render.
         # Task rows: the widest (a row's width only counts as the widest of all).
-        if isinstance(node.data, TaskRef):
+        data = node.data
+        if isinstance(data, TaskRef):
             return self._task_width
+        if isinstance(data, GroupRef) and data.title in self._stale:
+            return cell_len(data.title) + 4  # not labelled yet: its title, at least
         return cell_len(node.label.plain if isinstance(node.label, Text) else node.label) + 4
 
     def notify_style_update(self) -> None:
