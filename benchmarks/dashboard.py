@@ -294,11 +294,16 @@ async def open_large(tasks: int) -> dict[str, Any]:
                 keys[label] = round((timings[seen] - start) * 1000, 1)
                 # Pilot's press returns once the app is idle again: the frame drawn.
                 idle[label] = round((time.perf_counter() - start) * 1000, 1)
-        # "/" opens the filter bar (and prepares what filters read, once), then a filter
-        # as the bar applies it once typing pauses (its debounce apart).
+        # "/" opens the filter bar (and starts making what filters read, once, in a
+        # thread), then a filter as the bar applies it once typing pauses (its debounce
+        # apart): typed at once, it waits for what the thread has left to make.
+        app.action_filter = timed(app.action_filter)  # type: ignore[method-assign]
+        seen = len(timings)
         start = time.perf_counter()
         await pilot.press("slash")
         await pilot.pause()
+        if len(timings) > seen:
+            keys["filter bar opened"] = round((timings[seen] - start) * 1000, 1)
         idle["filter bar opened"] = round((time.perf_counter() - start) * 1000, 1)
         for label, query in (
             ("filter by name", "L12-"),
