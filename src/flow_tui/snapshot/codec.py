@@ -12,6 +12,7 @@ from typing import Any
 
 from flow_tui.core.collector import collector_paused
 from flow_tui.core.errors import SnapshotError
+from flow_tui.core.graph import str_table
 from flow_tui.core.model import TaskResult
 from flow_tui.core.snapshot import FORMAT_VERSION, Snapshot, register_codec
 from flow_tui.snapshot import schema
@@ -213,7 +214,7 @@ def _from_orjson_by_pieces(raw: bytes, source: str) -> Snapshot | None:
         if type(header) is not dict or header.get("version") != FORMAT_VERSION:
             return None  # an older document is upgraded with its results: read it whole
         view = memoryview(raw)
-        results: dict[str, TaskResult] = {}
+        results: dict[str, TaskResult] = str_table()  # grows to every result
         pos = start
         while True:
             cut = raw.find(_MEMBERS_APART, min(pos + _PIECE_BYTES, end), end)
