@@ -384,7 +384,7 @@ class Checkpointer:
         with self._io:
             start = time.perf_counter()
             snapshot.checkpoint_id = secrets.token_hex(8)
-            payload = self._render.render(snapshot)
+            payload = self._render.render_pieces(snapshot)
             journal = JournalWriter(self.path, snapshot.checkpoint_id)
             journal.open()  # named in the folder before the folder fsync of the rename
             try:
@@ -403,7 +403,7 @@ class Checkpointer:
                 raise
             self._journal = journal
             self._journal_bytes = 0
-            self._file_bytes = len(payload)
+            self._file_bytes = sum(map(len, payload))
             self.writes += 1
             self.write_seconds += time.perf_counter() - start
 
@@ -411,7 +411,7 @@ class Checkpointer:
         with self._io:
             start = time.perf_counter()
             snapshot.checkpoint_id = None
-            atomic_write(self.path, self._render.render(snapshot), what="checkpoint")
+            atomic_write(self.path, self._render.render_pieces(snapshot), what="checkpoint")
             self.writes += 1
             self.write_seconds += time.perf_counter() - start
             if self._journal is not None:

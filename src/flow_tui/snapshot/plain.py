@@ -117,6 +117,22 @@ def _clock_fields(started_ts: float, duration: float, attempts: int) -> Fields |
     )
 
 
+_FRACTION = "%s.%06d+00:00"  # a time whose microseconds are not 0 (as isoformat writes it)
+_WHOLE = "%s+00:00"  # and one on the second
+
+
+def _time_templates(template: str) -> tuple[str, str, str, str]:
+    """`template`, whose last two `%s` are the start and end times, with each written out
+    as _FRACTION or _WHOLE: indexed by 2 * (start has microseconds) + (end has)."""
+    head, middle, tail = template.rsplit("%s", 2)
+    return (
+        head + _WHOLE + middle + _WHOLE + tail,
+        head + _WHOLE + middle + _FRACTION + tail,
+        head + _FRACTION + middle + _WHOLE + tail,
+        head + _FRACTION + middle + _FRACTION + tail,
+    )
+
+
 def plain_lines(
     names: Iterable[str],
     results: Iterable[TaskResult],
@@ -128,8 +144,10 @@ def plain_lines(
 
     A checkpoint file formats each result once (see render.py), at 1M results 2M times:
     the executor's results are formatted here in one loop, with none of the calls of
-    `plain_fields` and `_clock_fields` per result, and no object made but the text.
+    `plain_fields` and `_clock_fields` per result, and no object made but the text (the
+    times go straight into the line: `template` with them written out).
     """
+    whole_whole, whole_fraction, fraction_whole, fraction_fraction = _time_templates(template)
     lines: list[str | None] = []
     append = lines.append
     second = -1  # the last whole second formatted, and its text
@@ -173,17 +191,23 @@ def plain_lines(
         if sec != second:
             second = sec
             second_text = _second_text(sec)
-        end_prefix = second_text if end_sec == sec else _second_text(end_sec)
-        append(
-            template
-            % (
-                key(name),
-                repr(duration),
-                attempts,
-                "%s.%06d+00:00" % (second_text, us) if us else second_text + "+00:00",
-                "%s.%06d+00:00" % (end_prefix, end_us) if end_us else end_prefix + "+00:00",
+        end_text = second_text if end_sec == sec else _second_text(end_sec)
+        if us and end_us:  # nearly always
+            append(
+                fraction_fraction
+                % (key(name), repr(duration), attempts, second_text, us, end_text, end_us)
             )
-        )
+        elif us:
+            append(
+                fraction_whole % (key(name), repr(duration), attempts, second_text, us, end_text)
+            )
+        elif end_us:
+            append(
+                whole_fraction
+                % (key(name), repr(duration), attempts, second_text, end_text, end_us)
+            )
+        else:
+            append(whole_whole % (key(name), repr(duration), attempts, second_text, end_text))
     return lines
 
 
