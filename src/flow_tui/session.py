@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -468,11 +469,13 @@ class Session:
             if saved_context is not None:
                 snap.context = saved_context
         else:
+            # Each pass in C: at 1M tasks a comprehension per field cost 0.1-0.2 s.
+            names = [*map(_name_of, self.steps)]
             snap = Snapshot(
                 workflow=self.workflow.name,
                 fingerprint=self.graph.fingerprint(),
-                versions={s.name: s.version for s in self.steps},
-                tasks=[s.name for s in self.steps],
+                versions=dict(zip(names, map(_version_of, self.steps), strict=True)),
+                tasks=names,
                 status="paused" if self._paused else "pending",
                 context=saved_context,
             )
@@ -831,3 +834,7 @@ def check_same_workflow(
         raise SessionError(
             f"snapshot {path} is of workflow {snapshot.workflow!r}, not {name!r}; {hint}"
         )
+
+
+_name_of = attrgetter("name")
+_version_of = attrgetter("version")
