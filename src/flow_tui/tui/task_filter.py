@@ -138,6 +138,8 @@ class _Names:
         self.as_written = usable and text == raw  # a piece of the text is the name
         self._starts: list[int] | None = None
         self._lowered: list[str] | None = None
+        if usable and not self.as_written:
+            _ = self.starts  # what a search reads: made here, in prepare_filters' thread
 
     @property
     def starts(self) -> list[int]:
