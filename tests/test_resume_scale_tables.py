@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flow_tui import Snapshot, TaskResult, TaskStatus, TaskStep
-from flow_tui.core.graph import build_graph, str_table, topological_order
+from flow_tui.core.graph import build_graph, str_table
 from flow_tui.core.model import ClockMetrics
 
 names = st.lists(st.text(min_size=1, max_size=8), max_size=40)
@@ -70,35 +70,3 @@ def test_a_large_snapshot_loads_the_results_it_saved_in_order(tmp_path: Path) ->
     whole = Snapshot.from_dict(json.loads(path.read_text()))
     assert whole.results == loaded.results and list(whole.results) == list(loaded.results)
     assert whole.versions == loaded.versions and list(whole.versions) == list(loaded.versions)
-
-
-@st.composite
-def dags(draw: st.DrawFn) -> list[TaskStep[None]]:
-    """Steps t0..tn-1, each depending on any others declared before or after it (no
-    cycle: a dependency on a later step goes to one with a higher rank), some twice."""
-    n = draw(st.integers(0, 12))
-    rank = draw(st.permutations(range(n)))
-    steps = []
-    for i in range(n):
-        below = [k for k in range(n) if rank[k] < rank[i]]
-        on = draw(st.lists(st.sampled_from(below), max_size=3)) if below else []
-        steps.append(TaskStep(f"t{i}", noop, dependencies=[f"t{k}" for k in on]))
-    return steps
-
-
-@given(dags())
-def test_the_dependents_are_each_steps_dependents_in_declaration_order(
-    steps: list[TaskStep[None]],
-) -> None:
-    graph = build_graph(steps)
-    expected: list[list[int]] = [[] for _ in steps]
-    for i, step in enumerate(steps):
-        for name in dict.fromkeys(step.dependencies):  # a dependency named twice counts once
-            expected[graph.index[name]].append(i)
-    assert graph.dependents == expected
-    assert graph.dependents is graph.dependents  # made once
-    # What reads them gives what it gave: every step once, each after its dependencies.
-    order = topological_order(graph)
-    assert sorted(order) == list(range(len(steps)))
-    place = {i: k for k, i in enumerate(order)}
-    assert all(place[j] < place[i] for i, on in enumerate(graph.deps) for j in on)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from itertools import chain, compress, repeat
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import repeat
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flow_tui.core.errors import WorkflowValidationError
 from flow_tui.core.model import TaskStep
@@ -15,33 +15,16 @@ from flow_tui.core.model import TaskStep
 
 @dataclass(slots=True, weakref_slot=True)
 class TaskGraph:
-    """The validated, indexed form of a list of steps (declaration order is kept).
-
-    `dependents[j]`: the steps that depend on step j, in declaration order. Made of
-    `deps` when first read: a resume where every task is kept never reads it, and
-    making it costs a tenth of a second at 1M tasks. Until then its slot is unset and
-    `__getattr__` (called for an unset slot only) makes it; later reads are plain.
-    """
+    """The validated, indexed form of a list of steps (declaration order is kept)."""
 
     steps: list[TaskStep[Any]]
     index: dict[str, int]
     deps: list[list[int]]
+    dependents: list[list[int]]
     _fingerprint: str | None = None
     # Every dependency is declared before its dependent (build_graph tells): declaration
     # order is then a topological order.
     forward: bool = False
-    dependents: list[list[int]] = field(init=False, repr=False, compare=False)
-
-    if not TYPE_CHECKING:  # for the type checker `dependents` is a field like the others
-
-        def __getattr__(self, name: str) -> Any:
-            if name != "dependents":
-                raise AttributeError(
-                    f"{type(self).__name__!r} object has no attribute {name!r}"
-                ) from None
-            dependents = _dependents_of(self.deps)
-            self.dependents = dependents
-            return dependents
 
     def fingerprint(self) -> str:
         """A stable hash of the names and dependencies, independent of declaration order."""
@@ -101,21 +84,6 @@ class TaskGraph:
         return seen
 
 
-def _dependents_of(deps: list[list[int]]) -> list[list[int]]:
-    """For each step, the steps that depend on it, in declaration order."""
-    dependents: list[list[int]] = [[] for _ in deps]
-    steps = range(len(deps))
-    # Every (dependency, dependent) pair in declaration order of the dependents, each
-    # appended by map(): list.append returns None, so any() runs through them all.
-    owners: Iterable[int]
-    if max(map(len, deps), default=0) > 1:
-        owners = chain.from_iterable(map(repeat, steps, map(len, deps)))
-    else:  # one dependency at most: the steps that have one
-        owners = compress(steps, deps)
-    any(map(list.append, map(dependents.__getitem__, chain.from_iterable(deps)), owners))
-    return dependents
-
-
 _SOH = "\x01"
 _ENDS = ("\x02", "\x01\x02")  # by whether a task has dependencies
 _deps_of = attrgetter("dependencies")
@@ -161,6 +129,7 @@ def build_graph(steps: Sequence[TaskStep[Any]]) -> TaskGraph:
                 )
             seen.add(step.name)
     deps: list[list[int]] = []
+    dependents: list[list[int]] = [[] for _ in range(n)]
     get = index.get
     forward = True  # every dependency declared before its dependent: no cycle possible
     i = 0
@@ -177,6 +146,7 @@ def build_graph(steps: Sequence[TaskStep[Any]]) -> TaskGraph:
                     if j == i:
                         raise TypeError
                     forward = False
+                dependents[j].append(i)
                 add([j])
                 continue
             mine: list[int] = [*map(get, names)]  # type: ignore[list-item]
@@ -187,12 +157,13 @@ def build_graph(steps: Sequence[TaskStep[Any]]) -> TaskGraph:
                     if j == i:
                         raise TypeError
                     forward = False
+                dependents[j].append(i)
             add(mine)
     except TypeError:
         step = step_list[i]
         _bad_dependency(step, [*map(get, step.dependencies)], i)
         raise
-    graph = TaskGraph(step_list, index, deps, forward=forward)
+    graph = TaskGraph(step_list, index, deps, dependents, forward=forward)
     if not forward and len(topological_order(graph)) != n:
         cycle = _find_cycle(graph)
         names_ = " -> ".join(repr(step_list[i].name) for i in cycle)
