@@ -249,6 +249,34 @@ async def test_clearing_a_filter_shows_every_row_as_the_run_is_now() -> None:
         assert GLYPH[RowStatus.FAILURE] in row_text(app, "load[1]")
 
 
+async def test_a_group_opened_while_filtered_is_open_with_the_cursor_when_cleared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A very large run opens folded: a group the operator opens while a filter is set
+    stays open when the filter is cleared, with the cursor on the task it was on."""
+    monkeypatch.setattr(task_tree, "FOLDED_FROM", 3)  # as if 6 tasks were a million
+    app = make_app(pipeline(Bodies(), gate=()))
+    async with app.run_test(size=SIZE) as pilot:
+        await app.wait_for_run()
+        await settle(pilot)
+        tree = app.task_tree
+        assert lines(app) == ["[stage 1]", "[stage 2]", "[stage 3]", "[stage 4]"]
+        await pilot.press("slash", *"load", "enter")
+        assert lines(app) == ["[stage 3]"]  # folded, as it was
+        await pilot.press("l", "j")
+        assert tree.highlighted_task == "load[1]"
+        await pilot.press("escape")
+        assert lines(app) == [
+            "[stage 1]",
+            "[stage 2]",
+            "[stage 3]",
+            "publish",
+            "load[1]",
+            "[stage 4]",
+        ]
+        assert tree.highlighted_task == "load[1]"
+
+
 async def test_v_sorts_by_status_then_duration_then_as_declared() -> None:
     bodies = Bodies()
     bodies.fail_next["b"] = 1

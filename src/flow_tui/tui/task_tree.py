@@ -466,10 +466,13 @@ class TaskTree(Tree[TreeItem]):
         self._stale = set(kept.group_nodes)
         self._rows = {}
         collapsed = self._collapsed
-        for title, node in kept.group_nodes.items():
-            node._expanded = title not in collapsed
         if kept.order is not self.order or self.order is not SortOrder.DECLARED:
             self._resort()  # statuses moved meanwhile: a sorted view's places did too
+        with collector_paused():
+            for title, node in kept.group_nodes.items():
+                node._expanded = title not in collapsed
+                if node._expanded:
+                    self._materialize(title, invalidate=False)  # opened while filtered
         self.root._updates += 1
         self._invalidate()
         return True
