@@ -45,6 +45,10 @@ JOURNAL_SUFFIX = ".journal"
 # the records already hold (the file's size at most doubles), never more than MAX_EXTENT.
 FIRST_EXTENT = 64 << 10
 MAX_EXTENT = 4 << 20
+# The zeros go in pieces of a page: written in one go, the kernel keeps them in large
+# page-cache folios (2 MB), and every later fdatasync then writes the whole folio a
+# batch touched: 646 MB written for a 100k-task run's 75 MB, against 56 MB in pages.
+ZEROS_PIECE = 4096
 
 
 def journal_path(checkpoint: Path) -> Path:
@@ -305,7 +309,8 @@ class JournalWriter:
                 self._end = end
                 extent = min(max(FIRST_EXTENT, at), MAX_EXTENT)
                 try:
-                    self._write_at(fd, payload + bytes(extent), at)
+                    self._write_at(fd, payload, at)
+                    self._lay_zeros(fd, end, extent)
                     self._end += extent
                 except OSError:
                     # No room for the zeros (a nearly full disk): the records alone, as
@@ -322,6 +327,16 @@ class JournalWriter:
                 os.ftruncate(fd, at)
             raise self._error(exc) from None
         self._size = end
+
+    @staticmethod
+    def _lay_zeros(fd: int, offset: int, size: int) -> None:
+        """`size` zero bytes at `offset`, a page at a time (see ZEROS_PIECE)."""
+        zeros = bytes(ZEROS_PIECE)
+        stop = offset + size
+        while offset < stop:
+            piece = min(ZEROS_PIECE, stop - offset)
+            JournalWriter._write_at(fd, zeros if piece == ZEROS_PIECE else zeros[:piece], offset)
+            offset += piece
 
     @staticmethod
     def _write_at(fd: int, data: bytes, offset: int) -> None:
