@@ -362,6 +362,35 @@ async def test_the_quit_question_changes_when_the_run_ends_while_it_is_asked() -
     assert app.return_value == 0
 
 
+async def test_the_quit_question_says_so_when_the_run_fails_while_it_is_asked(
+    workdir: Path,
+) -> None:
+    """The other way the run can end under the question: with a failure. It is asked
+    again as after a failed run, with the checkpoint it named."""
+    bodies = Bodies()
+    bodies.fail_next["merge"] = 1
+    app = make_app(
+        pipeline(bodies, gate=("merge",)), SessionOptions(checkpoint=workdir / "ck.toml")
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        session = app.session
+        await until(pilot, lambda: session.running == ["merge"], "merge running")
+        await pilot.press("q")
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmQuit) and not dialog.over
+        bodies.release("merge")
+        await app.wait_for_run()
+        await pilot.pause()
+        assert app.screen is dialog and dialog.over
+        shown = str(dialog.query_one("#quit-situation", Static).render())
+        assert shown == "The run failed: 1 failed, 3 skipped. Quitting exits with code 1. Quit?"
+        hint = str(dialog.query_one("#quit-hint", Static).render())
+        assert hint.startswith("The checkpoint") and "ck.toml keeps every result" in hint
+        await pilot.press("y")
+        await until(pilot, lambda: not app.is_running, "exit")
+    assert app.return_value == 1
+
+
 async def test_the_quit_prompt_of_a_failed_run_saves_then_exits_1(workdir: Path) -> None:
     bodies = Bodies()
     bodies.fail_next["merge"] = 1

@@ -37,6 +37,7 @@ from flow_tui.tui.dialogs import (
     QuitChoice,
     SaveDialog,
 )
+from flow_tui.tui.dialogs.confirm_quit import ended_badly
 from flow_tui.tui.dialogs.paths import default_snapshot_path, display_path
 from flow_tui.tui.exit_flow import ExitFlow
 from flow_tui.tui.status import RowStatus
@@ -479,11 +480,8 @@ class DashboardApp(CockpitViews, ExitFlow):
                     "The run finished meanwhile: every task succeeded. Quit?",
                     "Nothing is cancelled: the run is over.",
                 )
-            else:
-                checkpoint = session.checkpointer
-                where = display_path(checkpoint.path) if checkpoint is not None else None
-                ended = ConfirmQuit.after_run(session.state, session.counts(), where)
-                dialog.restate(ended.situation, ended.hint())
+            else:  # the question after a failed run, its checkpoint as asked before
+                dialog.restate(ended_badly(session.state, session.counts()))
 
     async def _quit_chosen(self, choice: QuitChoice | None) -> None:
         if choice is QuitChoice.QUIT:

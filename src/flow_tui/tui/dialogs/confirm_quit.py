@@ -19,6 +19,17 @@ from flow_tui.tui.dialogs.base import Dialog
 _BAD_ENDS = (("failure", "failed"), ("skipped", "skipped"), ("cancelled", "cancelled"))
 
 
+def ended_badly(state: RunState, tally: Mapping[str, int]) -> str:
+    """The question after a run where not every task succeeded (`tally`: its counts)."""
+    ends = [f"{tally[key]} {word}" for key, word in _BAD_ENDS if tally[key]]
+    verb = {RunState.FAILED: "failed", RunState.CANCELLED: "was cancelled"}
+    return (
+        f"The run {verb.get(state, 'ended')}: "
+        f"{', '.join(ends) or 'not every task succeeded'}. "
+        "Quitting exits with code 1. Quit?"
+    )
+
+
 class QuitChoice(StrEnum):
     QUIT = "quit"
     SAVE = "save"  # save a snapshot, then quit
@@ -51,14 +62,7 @@ class ConfirmQuit(Dialog[QuitChoice]):
         cls, state: RunState, tally: Mapping[str, int], checkpoint: str | None
     ) -> ConfirmQuit:
         """The run is over, not every task succeeded: `tally` as `Session.counts()`."""
-        ends = [f"{tally[key]} {word}" for key, word in _BAD_ENDS if tally[key]]
-        verb = {RunState.FAILED: "failed", RunState.CANCELLED: "was cancelled"}
-        situation = (
-            f"The run {verb.get(state, 'ended')}: "
-            f"{', '.join(ends) or 'not every task succeeded'}. "
-            "Quitting exits with code 1. Quit?"
-        )
-        return cls(situation, checkpoint, over=True)
+        return cls(ended_badly(state, tally), checkpoint, over=True)
 
     @classmethod
     def during_run(
