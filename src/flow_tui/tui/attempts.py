@@ -11,8 +11,7 @@ attempt, and the timeline can draw one bar per attempt. Bounded: the newest
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -129,11 +128,8 @@ class AttemptLog:
         # a count of the times it all started again (a loaded snapshot).
         self.order: list[tuple[str, Attempt]] = []
         self.generation = 0
-        # The real clock's reading without a call of its method in between (one per
-        # task start and end); a test's clock is asked itself.
-        self._monotonic: Callable[[], float] = (
-            time.monotonic if type(clock).monotonic is Clock.monotonic else clock.monotonic
-        )
+        # When a start or end happened, from its time.time() reading (heard now or in a
+        # batch later); None: now. A test's clock answers its own now.
         self._at = clock.monotonic_at
         self._mono = clock.monotonic()
         self._wall = clock.now()
@@ -210,7 +206,7 @@ class AttemptLog:
             task.dropped += 1
 
     def _retry(self, name: str, failure: TaskResult, delay: float) -> None:
-        now = self._monotonic()
+        now = self._at(None)
         task = self.tasks.get(name)
         if task is None:  # attached after the task started
             task = self.tasks[name] = TaskAttempts([], 1)
