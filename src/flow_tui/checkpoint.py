@@ -235,9 +235,9 @@ class Checkpointer:
         self.error: SnapshotError | None = None
         self.writes = 0  # checkpoint files written (open, compactions, close)
         self.commits = 0  # journal batches made durable
-        self._inline = False  # journal batches are synced on the loop's thread
         self._fast_syncs = 0  # syncs in threads in a row that took under INLINE_SYNC_SECONDS
-        # batches in threads before one is tried on the loop's thread
+        # Batches synced in threads before one is tried on the loop's thread; 0: they
+        # are synced there.
         self._threaded_left = FAST_SYNCS_BEFORE_INLINE
         self._probe_gap = PROBE_FIRST  # that number, after a slow try
         self.commit_seconds = 0.0  # spent appending and syncing those batches
@@ -291,7 +291,7 @@ class Checkpointer:
                 return
             if not self._buffer and not self._started and not self._plain:
                 return
-            if self._inline or self._threaded_left <= 0:
+            if self._threaded_left <= 0:
                 try:
                     self._append(self._take(), True)
                 except SnapshotError as exc:
@@ -427,21 +427,18 @@ class Checkpointer:
         if took >= INLINE_SYNC_SECONDS:
             self._fast_syncs = 0
             if inline:  # slow on the loop's thread: threads for a while
-                self._inline = False
                 self._threaded_left = self._probe_gap
                 self._probe_gap = min(2 * self._probe_gap, PROBE_MAX)
         elif inline:
-            self._inline = True
             self._probe_gap = PROBE_FIRST  # a slow sync from now on is a first one
         else:
             self._fast_syncs += 1
             if self._fast_syncs >= FAST_SYNCS_BEFORE_INLINE:
-                self._inline = True
+                self._threaded_left = 0
                 self._fast_syncs = 0
 
     def _fail(self, exc: SnapshotError) -> None:
         # The next writes go to a thread until syncs are fast again.
-        self._inline = False
         self._fast_syncs = 0
         self._threaded_left = max(self._threaded_left, PROBE_FIRST)
         if self.error is None:
