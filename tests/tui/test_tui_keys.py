@@ -381,7 +381,8 @@ async def test_the_quit_question_says_so_when_the_run_fails_while_it_is_asked(
         bodies.release("merge")
         await app.wait_for_run()
         await pilot.pause()
-        assert app.screen is dialog and dialog.over
+        assert app.screen is dialog
+        assert isinstance(dialog, ConfirmQuit) and dialog.over
         shown = str(dialog.query_one("#quit-situation", Static).render())
         assert shown == "The run failed: 1 failed, 3 skipped. Quitting exits with code 1. Quit?"
         hint = str(dialog.query_one("#quit-hint", Static).render())
