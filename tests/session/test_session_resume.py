@@ -111,3 +111,27 @@ async def test_mark_done_flag_names_only_interrupted_tasks(tmp_path: Path) -> No
     with pytest.raises(Exception) as info:
         Session.open(workflow, options)
     assert "count" in str(info.value) and "interrupted" in str(info.value)
+
+
+async def test_the_snapshots_of_a_session_own_the_task_list_and_versions() -> None:
+    """Before a run and after it, every snapshot takes the graph's names and versions
+    (made once per graph) as copies of its own: changing one changes no other."""
+    steps = [TaskStep("a", _noop, version="1"), TaskStep("b", _noop, dependencies=["a"])]
+    session = Session.open(Workflow(name="w", steps=steps))
+
+    def each_its_own() -> None:
+        first = session.snapshot()
+        assert first.tasks == ["a", "b"] and first.versions == {"a": "1", "b": None}
+        first.tasks.append("x")
+        first.versions["a"] = "changed"
+        again = session.snapshot()
+        assert again.tasks == ["a", "b"] and again.versions == {"a": "1", "b": None}
+
+    each_its_own()  # before the run
+    await session.run()
+    each_its_own()  # after it
+    await session.close()
+
+
+async def _noop(ctx: Any) -> None:
+    return None

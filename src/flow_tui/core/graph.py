@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter
 from typing import Any
@@ -25,6 +25,24 @@ class TaskGraph:
     # Every dependency is declared before its dependent (build_graph tells): declaration
     # order is then a topological order.
     forward: bool = False
+    # The task names in declaration order and each task's version: see `declared`.
+    _declared: tuple[list[str], dict[str, str | None]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def declared(self) -> tuple[list[str], dict[str, str | None]]:
+        """The task names in declaration order and each task's version, made once per
+        graph for every snapshot of it (which copies them: they are not to be changed).
+        The versions are built from the index (sized once), set only if one is not None.
+        """
+        if self._declared is None:
+            names = [*self.index]
+            versions: dict[str, str | None] = dict.fromkeys(self.index)
+            current = [*map(_version_of, self.steps)]
+            if current.count(None) != len(current):
+                versions.update(zip(names, current, strict=True))
+            self._declared = (names, versions)
+        return self._declared
 
     def fingerprint(self) -> str:
         """A stable hash of the names and dependencies, independent of declaration order."""
@@ -172,6 +190,7 @@ def build_graph(steps: Sequence[TaskStep[Any]]) -> TaskGraph:
 
 
 _name_of = attrgetter("name")
+_version_of = attrgetter("version")
 
 
 class _NotAString:

@@ -62,10 +62,6 @@ class TaskStateManager:
         self._status = RunStatus.PENDING
         self._remaining: list[int] = []
         self._done = bytearray()
-        # The graph's task names and versions, in declaration order, made once per graph:
-        # each snapshot copies them whole (a copy of a 1M-entry dict is a memory copy;
-        # building it again looks up every step).
-        self._declared: tuple[TaskGraph, list[str], dict[str, str | None]] | None = None
         # (results dict, its length) when its keys were last seen in declaration order:
         # a value replaced keeps the order, a key added changes the length.
         self._in_order: tuple[dict[str, TaskResult], int] | None = None
@@ -425,7 +421,7 @@ class TaskStateManager:
                 context=context,
             )
         steps = graph.steps
-        names, versions = self._names_and_versions(graph)
+        names, versions = graph.declared()
         results = self.results
         cut_off = self.running | self.cut_off()
         interrupted = [steps[i].name for i in sorted(cut_off)]
@@ -480,19 +476,6 @@ class TaskStateManager:
             context=context,
         )
 
-    def _names_and_versions(self, graph: TaskGraph) -> tuple[list[str], dict[str, str | None]]:
-        declared = self._declared
-        if declared is None or declared[0] is not graph:
-            names = [*graph.index]
-            # Built from the index (sized once), the versions set only if one is not None.
-            versions: dict[str, Any] = dict.fromkeys(graph.index)
-            current = [*map(_version_of, graph.steps)]
-            if current.count(None) != len(current):
-                versions.update(zip(names, current, strict=True))
-            declared = (graph, names, versions)
-            self._declared = declared
-        return declared[1], declared[2]
-
 
 def _in_declaration_order(graph: TaskGraph, results: Mapping[str, TaskResult]) -> dict[str, Any]:
     """A new dict of `results` in the declaration order of `graph`, which has a result
@@ -511,7 +494,6 @@ def _in_declaration_order(graph: TaskGraph, results: Mapping[str, TaskResult]) -
     return ordered
 
 
-_version_of = attrgetter("version")
 _NOT_RUN = (TaskStatus.CANCELLED, TaskStatus.SKIPPED)
 _FAILED = frozenset((TaskStatus.FAILURE, TaskStatus.CANCELLED))
 _status_of = attrgetter("status")
