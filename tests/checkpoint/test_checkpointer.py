@@ -268,6 +268,16 @@ async def test_a_pre_run_checkpoint_keeps_the_versions_its_results_were_made_by(
     assert Snapshot.load(ck).versions["a"] == "2"
 
 
+async def run_chain(ck: Path, body: Any, n: int = 30) -> None:
+    """A chain of `n` tasks running `body`, one at a time, checkpointed to `ck`: one
+    journal batch per task. Every task succeeds."""
+    steps = [step(f"t{i}", body, deps=(f"t{i - 1}",) if i else ()) for i in range(n)]
+    session = Session.open(workflow(steps, concurrency=1), SessionOptions(checkpoint=ck))
+    await session.run()
+    await session.close()
+    assert all(r.ok for r in session.results.values())
+
+
 def _no_space(fd: int) -> None:
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
@@ -413,11 +423,7 @@ async def test_journal_syncs_move_to_the_loop_thread_while_fast_and_back_when_sl
         recording = True
         slow = len(synced_on) >= slow_from
 
-    steps = [step(f"t{i}", body, deps=(f"t{i - 1}",) if i else ()) for i in range(30)]
-    session = Session.open(workflow(steps, concurrency=1), SessionOptions(checkpoint=ck))
-    await session.run()
-    await session.close()
-    assert all(r.ok for r in session.results.values())
+    await run_chain(ck, body)
     fast = checkpoint_module.FAST_SYNCS_BEFORE_INLINE
     # Fast syncs: the first ones in a thread, then on the loop's thread.
     assert synced_on[:fast] == [False] * fast
@@ -458,11 +464,7 @@ async def test_syncs_that_only_look_slow_in_a_thread_come_back_to_the_loop_threa
         nonlocal recording
         recording = True
 
-    steps = [step(f"t{i}", body, deps=(f"t{i - 1}",) if i else ()) for i in range(30)]
-    session = Session.open(workflow(steps, concurrency=1), SessionOptions(checkpoint=ck))
-    await session.run()
-    await session.close()
-    assert all(r.ok for r in session.results.values())
+    await run_chain(ck, body)
     probe = checkpoint_module.PROBE_FIRST
     first = checkpoint_module.FAST_SYNCS_BEFORE_INLINE
     # The first ones in threads (all looking slow), then a try on the loop's thread, fast:
