@@ -11,14 +11,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flow_tui.control.protocol import (
     COMMANDS,
     MAX_MESSAGE,
     PROTOCOL_VERSION,
     ProtocolError,
+    as_messages,
     decode,
     encode,
+    event_line,
 )
 from flow_tui.control.registry import (
     DIR_ENV,
@@ -254,3 +258,30 @@ def test_event_lines_are_the_jsonl_objects_plus_type() -> None:
         assert list(got) == list(expected), event  # same keys, same order
         assert got == expected, event
         assert sent == {"type": "event", **expected}, event
+
+
+_TEXT = st.text(st.sampled_from(["a", "{", "}", "\n", '"', "\\", "é", " ", ":", ","]), max_size=8)
+
+
+@given(
+    st.lists(
+        st.dictionaries(
+            _TEXT.filter(lambda k: k != "type"),
+            st.one_of(_TEXT, st.integers(), st.none(), st.lists(_TEXT, max_size=2)),
+            min_size=1,
+            max_size=4,
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_a_batch_of_jsonl_events_becomes_messages_with_type_first(
+    objects: list[dict[str, object]],
+) -> None:
+    lines = [event_line(obj) for obj in objects]
+    batch = as_messages(b"".join(lines))
+    sent = batch.split(b"\n")
+    assert sent.pop() == b""  # every message ends its line
+    assert [decode(line) for line in sent] == [{"type": "event", **obj} for obj in objects]
+    assert all(next(iter(decode(line))) == "type" for line in sent)
+    assert as_messages(lines[0]) == sent[0] + b"\n"

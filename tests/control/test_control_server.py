@@ -82,6 +82,30 @@ async def test_files_private_bye_then_gone(runtime: Path) -> None:
         await viewer([], asyncio.Event(), server.info).connect()
 
 
+async def test_a_notice_reaches_viewers_as_the_jsonl_output_writes_it(runtime: Path) -> None:
+    gate = asyncio.Event()
+    session, server, _ = await serve(gate)
+    assert server.info is not None
+    messages: list[dict[str, Any]] = []
+    closed = asyncio.Event()
+    client = viewer(messages, closed, server.info)
+    await client.connect()
+    await client.request("subscribe")
+    text = 'stop asked\n{"event": "fake"} é'  # a newline and a brace in the text
+    server.notify(text)
+    run = asyncio.ensure_future(session.run())
+    gate.set()
+    await run
+    await session.close()
+    await server.close({"status": "finished", "exit_code": 0})
+    await closed.wait()
+    notices = [m for m in messages if m.get("event") == "notice"]
+    assert len(notices) == 1 and notices[0]["message"] == text
+    assert list(notices[0]) == ["type", "event", "ts", "message"]  # "type" first, as events
+    assert all(next(iter(m)) == "type" for m in messages)
+    assert [m["task"] for m in messages if m.get("event") == "task_end"] == ["wait", "after"]
+
+
 async def test_commands_after_the_end_and_during_close(runtime: Path, tmp_path: Path) -> None:
     gate = asyncio.Event()
     gate.set()

@@ -80,6 +80,22 @@ def encode(message: dict[str, Any]) -> bytes:
     return (_dumps(message) + "\n").encode()
 
 
+def event_line(obj: dict[str, Any]) -> bytes:
+    """An event object as `--output jsonl` writes it: one line, UTF-8."""
+    return (_dumps_spaced(obj) + "\n").encode()
+
+
+_TYPE_EVENT = b'{"type": "event", '
+
+
+def as_messages(lines: bytes) -> bytes:
+    """Whole lines of `--output jsonl` events (each a JSON object), as the socket sends
+    them: `"type": "event"` put first in each object, in one pass over the batch instead
+    of two copies per event. Each object starts a line, and none holds a raw newline
+    (JSON escapes it), so `\\n{` only ever starts the next object."""
+    return _TYPE_EVENT + lines[1:].replace(b"\n{", b"\n" + _TYPE_EVENT)
+
+
 def decode(line: bytes | bytearray) -> dict[str, Any]:
     """One message from one line; ProtocolError when it is not a JSON object.
 
@@ -227,8 +243,8 @@ class EventLines:
         return text
 
     def message(self, event: Event) -> bytes:
-        """The socket's line of `event`."""
-        return b'{"type": "event", ' + self.line(event)[1:]
+        """The socket's line of `event` (the server sends a batch: `as_messages`)."""
+        return as_messages(self.line(event))
 
     def line(self, event: Event) -> bytes:
         """The jsonl line of `event` (UTF-8, newline-terminated)."""

@@ -37,8 +37,10 @@ from flow_tui.control.protocol import (
     PROTOCOL_VERSION,
     EventLines,
     ProtocolError,
+    as_messages,
     decode,
     encode,
+    event_line,
 )
 from flow_tui.control.protocol import now_iso as event_ts
 from flow_tui.control.registry import (
@@ -148,7 +150,7 @@ class ControlServer:
         self._viewers = 0  # subscribed clients among them
         #: every connection being served, handshaking ones included (MAX_CLIENTS caps it)
         self._handlers: set[asyncio.Task[Any]] = set()
-        self._pending: list[bytes] = []
+        self._pending: list[bytes] = []  # `--output jsonl` lines of events not sent yet
         # The events' lines, shared with the jsonl reporter when there is one (each event
         # encoded once for both).
         self._lines = lines
@@ -273,7 +275,7 @@ class ControlServer:
         lines = self._lines
         if lines is None:
             return  # not served
-        self._pending.append(lines.message(event))
+        self._pending.append(lines.line(event))  # made socket messages by the batch
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
             self._flush_handle = loop.call_later(BATCH_SECONDS, self._flush)
@@ -293,9 +295,7 @@ class ControlServer:
         over, a viewer dropped): a `notice` event, as `--output jsonl` writes it."""
         if not self._viewers or self._closed:
             return
-        self._pending.append(
-            encode({"event": "notice", "ts": event_ts(), "message": text, "type": "event"})
-        )
+        self._pending.append(event_line({"event": "notice", "ts": event_ts(), "message": text}))
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
             self._flush_handle = loop.call_later(BATCH_SECONDS, self._flush)
@@ -304,7 +304,7 @@ class ControlServer:
         self._flush_handle = None
         if not self._pending:
             return
-        data = b"".join(self._pending)
+        data = as_messages(b"".join(self._pending))
         self._pending.clear()
         for client in list(self._clients):
             if not client.subscribed or client.gone:
