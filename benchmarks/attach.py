@@ -13,18 +13,28 @@ Both variants wait for the run's socket before opening the gate. Target: <= 1.2x
 run's CPU seconds in the same span (user + system, from /proc and wait4) are reported too:
 on a machine without a spare core the viewers' own CPU shows in the wall time, not there;
 `--nice 19` runs the viewers only on CPU the run leaves.
+
+`--dashboards`: the viewers are `flow-tui attach` itself, the whole dashboard, each in a
+pseudo-terminal of 120x40 whose output a thread reads and drops; the gate opens once the
+run's `status` counts them subscribed and a second has let them draw their first screen.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
+import pty
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +44,8 @@ if __package__ in (None, ""):  # run as a script: the repository root is not on 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.harness import child_env
+from flow_tui.control.client import ControlClient
+from flow_tui.control.registry import RunInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / "benchmarks" / "workflows" / "gated_noop.py"
@@ -87,6 +99,46 @@ def _span(events_file: Path) -> float:
     return (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds()
 
 
+def _dashboard(
+    ident: str, env: dict[str, str], prefix: list[str], pin: bool
+) -> subprocess.Popen[str]:
+    """`flow-tui attach ident` in a pseudo-terminal of 120x40, its output read and dropped."""
+    main, side = pty.openpty()
+    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen(
+        [*prefix, _flow_tui(), "attach", ident],
+        env={**env, "TERM": "xterm-256color"},
+        stdin=side,
+        stdout=side,
+        stderr=side,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_on_cpus(pin, _OTHER_CPUS),
+    )
+    os.close(side)
+
+    def drop() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(main, 1 << 16):
+                pass
+        os.close(main)
+
+    threading.Thread(target=drop, daemon=True).start()
+    return proc
+
+
+def _wait_subscribed(runtime: Path, ident: str, viewers: int, run: subprocess.Popen[Any]) -> None:
+    """Until the run's `status` counts `viewers` subscribed (dashboards say nothing)."""
+    info = RunInfo.from_dict(json.loads((runtime / f"{ident}.json").read_text()))
+    deadline = time.monotonic() + 60
+    with ControlClient(info) as client:
+        while client.request("status")["status"]["viewers"] < viewers:
+            if run.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the dashboards did not attach")
+            time.sleep(0.05)
+    time.sleep(1.0)  # their first screen drawn: the run's own work is what is timed
+
+
 def one_run(
     tasks: int,
     viewers: int,
@@ -96,6 +148,7 @@ def one_run(
     nice: int = 0,
     spans: list[float] | None = None,
     pin: bool = False,
+    dashboards: bool = False,
 ) -> float:
     """Seconds from opening the gate to the run's exit, `viewers` attached; the CPU
     seconds (user + system) the run used in that time are appended to `cpu`, and the
@@ -121,7 +174,11 @@ def one_run(
             time.sleep(0.005)
         ident = next(runtime.glob("*.json")).stem
         niceness = ["nice", "-n", str(nice)] if nice else []
-        for _ in range(viewers):
+        for _ in range(viewers if dashboards else 0):
+            procs.append(_dashboard(ident, env, niceness, pin))
+        if dashboards and viewers:
+            _wait_subscribed(runtime, ident, viewers, run)
+        for _ in range(0 if dashboards else viewers):
             procs.append(
                 subprocess.Popen(
                     [*niceness, sys.executable, "-c", VIEWER, ident],
@@ -131,7 +188,7 @@ def one_run(
                     preexec_fn=_on_cpus(pin, _OTHER_CPUS),
                 )
             )
-        for proc in procs:
+        for proc in [] if dashboards else procs:
             assert proc.stdout is not None
             if proc.stdout.readline().strip() != "subscribed":
                 raise RuntimeError("a viewer did not subscribe")
@@ -144,7 +201,7 @@ def one_run(
         cpu.append(usage.ru_utime + usage.ru_stime - before)
         if code != 0:
             raise RuntimeError(f"the run exited {code}: {errors.read_text()[-500:]}")
-        for proc in procs:
+        for proc in [] if dashboards else procs:
             out, _ = proc.communicate(timeout=60)
             ends, exit_code = out.split()
             if int(ends) != tasks + 1 or exit_code != "0":
@@ -173,9 +230,14 @@ def _on_cpus(pin: bool, cpus: set[int]) -> Any:
 
 
 def measure(
-    tasks: int, rounds: int, viewers: int, nice: int = 0, pin: bool = False
+    tasks: int,
+    rounds: int,
+    viewers: int,
+    nice: int = 0,
+    pin: bool = False,
+    dashboards: bool = False,
 ) -> dict[str, Any]:
-    variants = {"none": 0, f"{viewers} viewers": viewers}
+    variants = {"none": 0, f"{viewers} {'dashboards' if dashboards else 'viewers'}": viewers}
     names = list(variants)
     times: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
@@ -187,7 +249,17 @@ def measure(
             for name in names[r % len(names) :] + names[: r % len(names)]:
                 k += 1
                 times[name].append(
-                    one_run(tasks, variants[name], folder, k, cpu[name], nice, spans[name], pin)
+                    one_run(
+                        tasks,
+                        variants[name],
+                        folder,
+                        k,
+                        cpu[name],
+                        nice,
+                        spans[name],
+                        pin,
+                        dashboards,
+                    )
                 )
                 print(
                     f"round {r + 1}: {name}: {times[name][-1]:.3f}s (run CPU "
@@ -202,6 +274,7 @@ def measure(
         "rounds": rounds,
         "viewer_nice": nice,
         "pinned": pin,
+        "dashboards": dashboards,
         "seconds": med,
         "all_seconds": times,
         "ratio": med[names[1]] / med["none"],
@@ -234,10 +307,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run flow-tui on CPU 0 and the viewers on the other CPUs (both variants)",
     )
+    parser.add_argument(
+        "--dashboards",
+        action="store_true",
+        help="the viewers are `flow-tui attach` dashboards, each in a pseudo-terminal",
+    )
     parser.add_argument("--json", metavar="PATH", help="write every figure to PATH")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
-    figures = measure(args.tasks, args.rounds, args.viewers, args.nice, args.pin)
+    figures = measure(args.tasks, args.rounds, args.viewers, args.nice, args.pin, args.dashboards)
     figures["load_average_before"] = load_before
     names = list(figures["seconds"])
     print(

@@ -83,3 +83,24 @@ def test_only_selects_cases(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert set(doc["cases"]) == {"scheduler", "growth"}  # growth needs the scheduler figures
     assert "memory" in doc["not_run"]
+
+
+def test_attach_cost_with_dashboards_runs_end_to_end(tmp_path: Path) -> None:
+    """benchmarks/attach.py --dashboards: two real `flow-tui attach` dashboards in
+    pseudo-terminals attach (the run's status counts them) before the work starts."""
+    out = tmp_path / "attach.json"
+    args = ["--tasks", "200", "--rounds", "1", "--dashboards", "--json", str(out)]
+    done = subprocess.run(
+        [sys.executable, "benchmarks/attach.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]  # 1: over
+    figures = json.loads(out.read_text())
+    assert figures["dashboards"] is True and figures["tasks"] == 200
+    assert set(figures["seconds"]) == {"none", "2 dashboards"}
+    assert all(s > 0 for s in figures["seconds"].values())
+    assert "ratio" in done.stdout
