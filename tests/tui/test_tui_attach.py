@@ -161,6 +161,44 @@ async def test_q_asks_and_stop_stops_the_run_like_sigterm(headless: HeadlessRun)
     assert run.process.wait().returncode == 143
 
 
+@pytest.mark.parametrize("end", ["finishes", "dies"])
+async def test_the_detach_or_stop_question_goes_when_the_run_ends_under_it(
+    headless: HeadlessRun, end: str
+) -> None:
+    # q asks "detach or stop the run?"; the run ends meanwhile (its tasks finish, or its
+    # process is killed): nothing is left to stop, so the question goes and the view says
+    # how the run ended, on its final state.
+    run = headless
+    run.wait_started("charge", "load")
+    session = await RemoteSession.attach(run.info())
+    app = AttachedApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, DetachOrStop), "the question")
+        if end == "finishes":
+            run.open("charge")
+            run.open("load")
+        else:
+            run.kill()
+        await until(pilot, lambda: not isinstance(app.screen, DetachOrStop), "it to go")
+        await settle(pilot)
+        text = messages_text(app)
+        if end == "finishes":
+            assert "The run finished: exit 0" in text
+            assert app.view.status("report") is RowStatus.SUCCESS
+        else:
+            assert "process went away" in text
+            assert app.view.status("charge") is RowStatus.INTERRUPTED
+        assert app.is_running and app.return_value is None  # still open: q quits
+        assert footer_action(app, "p") is None
+        await pilot.press("q")
+    assert app.return_value == 0
+    if end == "finishes":
+        assert run.process.wait().returncode == 0
+        assert "stop" not in run.calls()
+
+
 async def test_a_run_that_dies_is_said_so_and_the_view_stays(headless: HeadlessRun) -> None:
     run = headless
     run.wait_started("charge", "load")
