@@ -179,3 +179,57 @@ async def test_the_full_state_describes_every_task_and_the_lines_of_those_that_w
     await run
     await session.close()
     await server.close({"status": "finished", "exit_code": 0})
+
+
+async def test_a_state_over_the_buffers_reaches_its_viewer_a_client_not_reading_goes(
+    runtime: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The full state of a large run (12 MB at 60k tasks) is more than a viewer may leave
+    # unread of events: a viewer that takes it in is not dropped for its size, while its
+    # events keep coming, and sees the run to its end; a client that asks and never reads
+    # is dropped once it took nothing of its reply for a while. The limits are made small
+    # here instead of the run large.
+    import flow_tui.control.server as server_module
+
+    monkeypatch.setattr(server_module, "MAX_BUFFERED", 4 << 10)
+    monkeypatch.setattr(server_module, "MAX_BUFFERED_HARD", 8 << 10)
+    monkeypatch.setattr(server_module, "SEND_BUFFER", 4 << 10)
+    monkeypatch.setattr(server_module, "REPLY_STALL_SECONDS", 0.3)
+    gate = asyncio.Event()
+
+    async def first(ctx: object) -> None:
+        await gate.wait()
+
+    async def noop(ctx: object) -> None:
+        return None
+
+    steps = [TaskStep("first", first)]
+    steps += [TaskStep(f"task-{i:05d}", noop, ["first"]) for i in range(3000)]
+    session = Session.open(Workflow(name="large", steps=steps), SessionOptions())
+    notices: list[str] = []
+    server = ControlServer(Controls(session), front_end="headless", notice=notices.append)
+    await server.start()
+    assert server.info is not None
+    run = asyncio.ensure_future(session.run())
+
+    # A client that asks for the state twice and reads nothing.
+    reader, writer = await asyncio.open_unix_connection(server.info.socket)
+    writer.write(b'{"type": "hello", "version": 1}\n')
+    await reader.readline()
+    writer.write(b'{"id": 1, "cmd": "subscribe"}\n{"id": 2, "cmd": "subscribe"}\n')
+
+    messages: list[dict[str, Any]] = []
+    closed = asyncio.Event()
+    client = viewer(messages, closed, server.info)
+    await client.connect()
+    state = (await client.request("subscribe"))["state"]
+    assert len(state["tasks"]) == 3001
+    gate.set()
+    await run
+    await session.close()
+    await server.close({"status": "finished", "exit_code": 0})
+    await closed.wait()
+    writer.close()
+    assert messages[-1] == {"type": "bye", "status": "finished", "exit_code": 0}
+    assert sum(m.get("event") == "task_end" for m in messages) == 3001
+    assert len(notices) == 1 and "did not read the replies to its commands" in notices[0]

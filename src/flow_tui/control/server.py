@@ -65,6 +65,10 @@ MAX_BUFFERED_HARD = 64 << 20
 SEND_BUFFER = 1 << 20
 #: How often a viewer over MAX_BUFFERED is looked at again when no batch comes.
 SLOW_SECONDS = 1.0
+#: A client taking in a large reply (a full state) is dropped when it takes nothing of it
+#: for this long; how often that is looked at.
+REPLY_STALL_SECONDS = 10.0
+REPLY_POLL_SECONDS = 0.01
 HELLO_SECONDS = 10.0
 #: Connections served at once, handshaking ones included (each holds a descriptor).
 MAX_CLIENTS = 64
@@ -98,7 +102,7 @@ def peer_uid(sock: Any) -> tuple[int | None, int | None]:
 
 
 class _Client:
-    __slots__ = ("after_write", "pid", "stalled_at", "subscribed", "writer")
+    __slots__ = ("after_write", "pid", "queued", "reply_end", "stalled_at", "subscribed", "writer")
 
     def __init__(self, writer: asyncio.StreamWriter, pid: int | None) -> None:
         self.writer = writer
@@ -108,6 +112,9 @@ class _Client:
         self.after_write = 0
         #: since when (loop time) it is over MAX_BUFFERED and has read nothing, or None
         self.stalled_at: float | None = None
+        #: bytes handed to its transport so far, and how many of them end its last reply
+        self.queued = 0
+        self.reply_end = 0
 
     @property
     def label(self) -> str:
@@ -118,14 +125,31 @@ class _Client:
         return self.writer.transport.is_closing()
 
     def send(self, message: dict[str, Any]) -> None:
+        """A reply (or an error, the bye): not events."""
         # A client may be gone (or dropped) by now: what it misses it did not wait for.
         if self.gone:
             return
+        self.write(encode(message))
+        self.reply_end = self.queued
+
+    def write(self, data: bytes) -> None:
         with contextlib.suppress(Exception):
-            self.writer.write(encode(message))
+            self.writer.write(data)
+            self.queued += len(data)
 
     def buffered(self) -> int:
         return self.writer.transport.get_write_buffer_size()
+
+    @property
+    def taken(self) -> int:
+        """Bytes the kernel has taken from the run for it (it may not have read them yet)."""
+        return self.queued - self.buffered()
+
+    @property
+    def reading_reply(self) -> bool:
+        """Whether its last reply is not all taken yet: the full state of a large run is
+        tens or hundreds of megabytes, a reply that is not a backlog of events."""
+        return self.taken < self.reply_end
 
 
 class ControlServer:
@@ -312,18 +336,18 @@ class ControlServer:
             if self._too_slow(client):
                 self._drop(client, "it did not read the run's events fast enough")
                 continue
-            with contextlib.suppress(Exception):
-                client.writer.write(data)
+            client.write(data)
             client.after_write = client.buffered()
         self._watch_slow()
 
     @staticmethod
     def _too_slow(client: _Client) -> bool:
-        """Over MAX_BUFFERED with nothing read for SLOW_SECONDS, or over the hard limit:
-        a viewer that reads, even behind a burst or on a loaded machine (a pause of a few
-        batches without the CPU), catches up and stays."""
+        """Over MAX_BUFFERED with nothing read for SLOW_SECONDS, or over the hard limit
+        (unless what is over it is a reply it is still taking in, the state of a large
+        run): a viewer that reads, even behind a burst or on a loaded machine (a pause of
+        a few batches without the CPU), catches up and stays."""
         waiting = client.buffered()
-        if waiting > MAX_BUFFERED_HARD:
+        if waiting > MAX_BUFFERED_HARD and not client.reading_reply:
             return True
         if waiting <= MAX_BUFFERED or waiting < client.after_write:
             client.stalled_at = None  # under the limit, or it read since the last look
@@ -510,12 +534,30 @@ class ControlServer:
             await self._command(client, message)
             if client.gone:
                 return  # it left: what it sent after is not read
-            if client.buffered() > MAX_BUFFERED:
+            if client.reading_reply and not await self._reply_taken(client):
                 self._drop(client, "it did not read the replies to its commands")
                 return
             # Lines already buffered are read without waiting: let the run go on between
             # two commands, however many a client sends at once.
             await asyncio.sleep(0)
+
+    async def _reply_taken(self, client: _Client) -> bool:
+        """Wait until the kernel has taken `client`'s last reply (a large one): its next
+        command is read after that, so a client that asks without reading cannot pile
+        replies up in the run's memory. False when it took nothing for REPLY_STALL_SECONDS
+        or left."""
+        loop = asyncio.get_running_loop()
+        taken, since = client.taken, loop.time()
+        while client.reading_reply:
+            if client.gone:
+                return False
+            now = loop.time()
+            if client.taken > taken:
+                taken, since = client.taken, now
+            elif now - since > REPLY_STALL_SECONDS:
+                return False
+            await asyncio.sleep(REPLY_POLL_SECONDS)
+        return True
 
     async def _command(self, client: _Client, message: dict[str, Any]) -> None:
         ident = message.get("id")
