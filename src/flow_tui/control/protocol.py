@@ -77,7 +77,14 @@ _dumps_spaced = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    return (_dumps(message) + "\n").encode()
+    """One message as one line. orjson writes a reply in a tenth of the json module's time
+    (the full state of a 300k-task run, 98 MB: 0.16 s instead of 1.5-2.4 s, with the run's
+    loop held meanwhile); what it refuses (a key that is not a string, an integer over 64
+    bits) the json module writes."""
+    try:
+        return orjson.dumps(message, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        return (_dumps(message) + "\n").encode()
 
 
 def event_line(obj: dict[str, Any]) -> bytes:
