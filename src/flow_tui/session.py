@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
+from operator import attrgetter, is_not
 from pathlib import Path
 from typing import Any
 
@@ -431,26 +434,26 @@ class Session:
         end = self.finished_at if self.finished_at is not None else time.monotonic()
         return end - self.started_at
 
+    def _statuses(self) -> list[TaskStatus]:
+        """The status of each task of the workflow that has a result, in passes of map()
+        over built-ins: `flow-tui ps` asks a run for its counts, and a loop per task held
+        a 1M-task run for a second."""
+        found = filter(_is_result, map(self.results.get, map(_name_of, self.steps)))
+        return [*map(_status_of, found)]
+
     def counts(self) -> dict[str, int]:
-        out = {s.value: 0 for s in TaskStatus}
-        results = self.results
-        for step in self.steps:
-            r = results.get(step.name)
-            if r is not None:
-                out[r.status.value] += 1
+        tally = Counter(self._statuses())
+        out = {s.value: tally[s] for s in TaskStatus}
         out["running"] = len(self.running)
-        out["pending"] = len(self.steps) - sum(out[s.value] for s in TaskStatus) - out["running"]
+        out["pending"] = len(self.steps) - tally.total() - out["running"]
         return out
 
     def exit_code(self) -> int:
         """The run's own exit code, the same for both front ends: 0 when every task
         succeeded (kept ones included), 1 when any failed, was skipped or cancelled, or
         work was left undone. Signals (128 + N) are the front end's to add."""
-        results = self.results
-        every_success = all(
-            (r := results.get(s.name)) is not None and r.status is TaskStatus.SUCCESS
-            for s in self.steps
-        )
+        statuses = self._statuses()
+        every_success = len(statuses) == len(self.steps) == statuses.count(TaskStatus.SUCCESS)
         return EXIT_OK if every_success and not self.is_running else EXIT_FAILED
 
     def snapshot(self) -> Snapshot:
@@ -782,6 +785,11 @@ class Session:
             self._lock.release()
             self._lock = None
         self.logs.uninstall()
+
+
+_name_of = attrgetter("name")
+_status_of = attrgetter("status")
+_is_result = partial(is_not, None)
 
 
 def _tell(listeners: list[Listener], event: Event) -> None:
