@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from flow_tui import Snapshot, TaskStep, Workflow
+from flow_tui import RetryPolicy, Snapshot, TaskStep, Workflow
 from flow_tui.control import ControlError, Controls, ControlServer
 from flow_tui.control.client import AsyncControlClient
 from flow_tui.control.registry import DIR_ENV, list_runs
@@ -179,6 +179,55 @@ async def test_the_full_state_describes_every_task_and_the_lines_of_those_that_w
     await run
     await session.close()
     await server.close({"status": "finished", "exit_code": 0})
+
+
+async def test_the_state_carries_the_snapshot_document_of_every_kind_of_result(
+    runtime: Path,
+) -> None:
+    # The state's snapshot is written by the snapshot's own JSON writer (plain results
+    # from a template) and put in the reply as it is: a viewer reads the same document
+    # as to_dict() gives, whatever a result holds (data, a message, an error, a retry).
+    attempts: list[int] = []
+
+    async def data(ctx: object) -> dict[str, object]:
+        return {"rows": [1, 2.5, None], "text": 'line\n"two" é'}
+
+    async def flaky(ctx: object) -> str:
+        attempts.append(1)
+        if len(attempts) < 2:
+            raise RuntimeError("first try fails")
+        return "ok"
+
+    async def fails(ctx: object) -> None:
+        raise ValueError("boom")
+
+    async def plain(ctx: object) -> None:
+        return None
+
+    steps = [
+        TaskStep("data", data),
+        TaskStep("flaky", flaky, retry=RetryPolicy(attempts=2, delay=0.0)),
+        TaskStep("fails", fails),
+        TaskStep("after", plain, ["fails"]),
+        *(TaskStep(f"plain-{i}", plain) for i in range(3)),
+    ]
+    session = Session.open(Workflow(name="kinds", steps=steps), SessionOptions())
+    server = ControlServer(Controls(session), front_end="headless", notice=lambda text: None)
+    await server.start()
+    assert server.info is not None
+    await session.run()
+    client = viewer([], asyncio.Event(), server.info)
+    await client.connect()
+    sent = (await asyncio.wait_for(client.request("state"), 30))["state"]["snapshot"]
+    expected = session.snapshot().to_dict()
+    assert sent.pop("created_at") and expected.pop("created_at")
+    assert sent == expected
+    assert list(sent["results"]) == [s.name for s in steps]
+    assert sent["results"]["data"]["data"] == {"rows": [1, 2.5, None], "text": 'line\n"two" é'}
+    assert sent["results"]["after"]["status"] == "skipped"
+    await client.close()
+    await session.close()
+    await server.close({"status": session.state.value, "exit_code": session.exit_code()})
 
 
 async def test_a_state_over_the_buffers_reaches_its_viewer_a_client_not_reading_goes(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from flow_tui.control.protocol import RawJSON
 from flow_tui.core.collector import collector_paused
 from flow_tui.core.errors import FlowError
 from flow_tui.core.events import (
@@ -191,7 +192,7 @@ class Controls:
             "state": state.value,
             "elapsed_s": round(session.elapsed(), 3),
             "tasks": tasks,
-            "snapshot": session.snapshot().to_dict(),
+            "snapshot": RawJSON(session.snapshot().to_json()),
             "is_running": session.is_running,
             "paused": state in (RunState.PAUSING, RunState.PAUSED),
             "running": running,
