@@ -238,3 +238,53 @@ async def test_a_signal_to_the_viewer_detaches_it_and_the_run_goes_on(
     run.open("load")
     assert run.process.wait(timeout=30).returncode == 0  # the run went on to its own end
     assert sorted(run.started()) == ["charge", "extract", "load", "report"]
+
+
+async def test_a_view_the_run_drops_says_so_and_does_not_show_an_end(runtime: Path) -> None:
+    # A viewer that falls behind the run's events is dropped by the run, which goes on
+    # (tests/control/test_control_viewers.py: the rule): the view says that, not that the
+    # process went away, and shows neither an end (cancelled) nor tasks cut off. The run
+    # serves in this process, which drops the view as its rule would.
+    import asyncio
+
+    from flow_tui import TaskStep, Workflow
+    from flow_tui.control import Controls, ControlServer
+    from flow_tui.session import Session, SessionOptions
+
+    release = asyncio.Event()
+
+    async def held(ctx: object) -> None:
+        await release.wait()
+
+    async def noop(ctx: object) -> None:
+        return None
+
+    steps = [TaskStep("held", held), TaskStep("done", noop)]
+    session = Session.open(Workflow(name="dropping", steps=steps), SessionOptions())
+    notices: list[str] = []
+    server = ControlServer(Controls(session), front_end="headless", notice=notices.append)
+    await server.start()
+    assert server.info is not None
+    run = asyncio.ensure_future(session.run())
+    remote = await RemoteSession.attach(server.info)
+    app = AttachedApp(remote)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.view.status("done") is RowStatus.SUCCESS, "done")
+        assert app.view.status("held") is RowStatus.RUNNING
+        (viewer,) = [c for c in server._clients if c.subscribed]
+        server._drop(viewer, "it did not read the run's events fast enough")
+        await until(pilot, lambda: not remote.connected, "the view to hear it")
+        await settle(pilot)
+        text = messages_text(app)
+        assert "dropped this view" in text and "went away" not in text
+        assert remote.dropped and run_state(remote) is RunState.RUNNING  # not an end
+        assert app.view.status("held") is RowStatus.RUNNING  # not shown as cut off
+        assert footer_action(app, "p") is None  # nothing to steer through it any more
+        await pilot.press("q")
+    assert app.return_value == 0
+    assert len(notices) == 1 and "dropped" in notices[0]
+    release.set()
+    await run  # the run went on to its end
+    assert session.counts()["success"] == 2
+    await session.close()
+    await server.close({"status": "finished", "exit_code": 0})

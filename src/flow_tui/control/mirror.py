@@ -63,6 +63,7 @@ from flow_tui.session import (
     SessionOptions,
     run_state,
 )
+from flow_tui.snapshot.files import pid_alive
 
 #: Log lines kept per task (the run sends its newest 200 with the state).
 MAX_LOG_LINES = 1000
@@ -190,6 +191,9 @@ class RemoteSession(Session):
         self.connected = True
         self.detached = False
         self.bye: dict[str, Any] | None = None
+        #: the connection ended without a `bye` while the run's process goes on: the run
+        #: dropped this viewer (it fell behind the run's events)
+        self.dropped = False
         self.checkpoint_path: str | None = None
         #: each running task's attempt and when it started (monotonic), as the run said
         self.attempts: dict[str, tuple[int, float]] = {}
@@ -439,13 +443,18 @@ class RemoteSession(Session):
                 self._event(message)
 
     def on_closed(self) -> None:
-        """The connection ended: the run ended (its `bye` came first) or its process went
-        away. What was running then is shown as interrupted: it was cut off."""
+        """The connection ended: the run ended (its `bye` came first), its process went
+        away (what was running then is shown as interrupted: it was cut off), or the run
+        dropped this viewer and goes on (what it sent last stays as it was)."""
         if self.detached:
             return
         self.connected = False
         self._held = []
-        if self._live:
+        self.dropped = self.bye is None and pid_alive(self.info.pid)
+        if self.dropped:
+            if self.finished_at is None:
+                self.finished_at = time.monotonic()  # the view's clock stops with it
+        elif self._live:
             self._live = False
             self._remote_paused = False
             self._interrupted.update(dict.fromkeys(self._running))

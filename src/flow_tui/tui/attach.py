@@ -228,6 +228,13 @@ class AttachedApp(DashboardApp):
             self.run_messages.set_note(
                 f"The run {verb}: exit {code}. This view shows its final state; q quits."
             )
+        elif session.dropped:
+            pid = session.info.pid
+            self.run_messages.set_alert(
+                f"The run (pid {pid}) goes on, but it dropped this view: the view fell "
+                "behind its events. This view shows the last state it got; `flow-tui "
+                "attach` starts again from the run's state. q quits."
+            )
         else:
             pid = session.info.pid
             self.run_messages.set_alert(
