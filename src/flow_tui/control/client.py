@@ -25,6 +25,7 @@ from flow_tui.control.protocol import (
     encode,
 )
 from flow_tui.control.registry import ControlError, RunInfo
+from flow_tui.core.collector import collector_paused
 
 
 class CommandRefused(ControlError):
@@ -38,6 +39,8 @@ class CommandRefused(ControlError):
 
 #: Bytes read from the socket at once.
 READ_CHUNK = 1 << 16
+#: A message this long (a large run's full state) is decoded with the collector paused.
+BIG_MESSAGE = 1 << 20
 
 #: How long a viewer waits, once events woke it, before it reads and parses them. The
 #: kernel wakes a socket's reader on the CPU of the process that wrote (expecting the
@@ -278,7 +281,11 @@ class AsyncControlClient:
 
     def _hand_on(self, line: bytes | bytearray) -> None:
         try:
-            message = decode(line)
+            if len(line) > BIG_MESSAGE:
+                with collector_paused():  # a full state: a million small objects, no cycles
+                    message = decode(line)
+            else:
+                message = decode(line)
         except ProtocolError:
             return
         if message.get("type") == "reply":

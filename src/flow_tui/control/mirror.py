@@ -30,6 +30,7 @@ from flow_tui.capture import TaskLog
 from flow_tui.control.client import AsyncControlClient, CommandRefused
 from flow_tui.control.controls import Controls
 from flow_tui.control.registry import ControlError, RunInfo
+from flow_tui.core.collector import collector_paused
 from flow_tui.core.errors import SnapshotError
 from flow_tui.core.events import (
     Event,
@@ -239,7 +240,8 @@ class RemoteSession(Session):
         except CommandRefused as exc:
             await client.close()
             raise ControlError(f"run {info.id}: {exc}") from None
-        session = cls(info, client, reply["state"])
+        with collector_paused():  # a million small objects, no cycles: see collector.py
+            session = cls(info, client, reply["state"])
         for message in early:
             session.on_message(message)
         if closed:
@@ -482,7 +484,8 @@ class RemoteSession(Session):
             reply = None
         held, self._hold = self._hold, None
         if reply is not None and isinstance(reply.get("state"), dict):
-            self.apply_state(reply["state"])
+            with collector_paused():
+                self.apply_state(reply["state"])
             if prepared:
                 self._emit(RunPrepared(plan=self.plan))
             self._emit(RemoteChanged(all_rows=True))
