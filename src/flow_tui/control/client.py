@@ -47,7 +47,8 @@ BIG_MESSAGE = 1 << 20
 #: writer to sleep next), but a run that sends events goes on working: the viewer's
 #: parsing would then take turns with the run on one CPU while another is idle. Woken
 #: again by a timer, the viewer is placed on an idle CPU. benchmarks/attach.py, 2 CPUs:
-#: two viewers cost a 5k-task run 1.36-1.49x without this wait, 1.10-1.16x with it.
+#: two viewers cost a 5k-task run 1.27-1.49x without this wait, 1.12-1.29x with it (two
+#: dashboards: 1.95x, and 1.18-1.26x).
 SETTLE_SECONDS = 0.001
 
 
