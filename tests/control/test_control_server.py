@@ -256,16 +256,25 @@ async def test_a_state_over_the_buffers_reaches_its_viewer_a_client_not_reading_
     steps += [TaskStep(f"task-{i:05d}", noop, ["first"]) for i in range(3000)]
     session = Session.open(Workflow(name="large", steps=steps), SessionOptions())
     notices: list[str] = []
-    server = ControlServer(Controls(session), front_end="headless", notice=notices.append)
+    dropped = asyncio.Event()
+
+    def notice(text: str) -> None:
+        notices.append(text)
+        dropped.set()
+
+    server = ControlServer(Controls(session), front_end="headless", notice=notice)
     await server.start()
     assert server.info is not None
     run = asyncio.ensure_future(session.run())
 
-    # A client that asks for the state twice and reads nothing.
+    # A client that asks for the state twice and reads nothing: dropped while the run
+    # goes on (its second command is never read).
     reader, writer = await asyncio.open_unix_connection(server.info.socket)
     writer.write(b'{"type": "hello", "version": 1}\n')
     await reader.readline()
     writer.write(b'{"id": 1, "cmd": "subscribe"}\n{"id": 2, "cmd": "subscribe"}\n')
+    await asyncio.wait_for(dropped.wait(), 30)
+    assert not run.done()
 
     messages: list[dict[str, Any]] = []
     closed = asyncio.Event()
@@ -282,3 +291,37 @@ async def test_a_state_over_the_buffers_reaches_its_viewer_a_client_not_reading_
     assert messages[-1] == {"type": "bye", "status": "finished", "exit_code": 0}
     assert sum(m.get("event") == "task_end" for m in messages) == 3001
     assert len(notices) == 1 and "did not read the replies to its commands" in notices[0]
+
+
+async def test_a_client_still_taking_a_reply_when_the_run_ends_is_not_said_dropped(
+    runtime: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run ends while a client has not taken its large reply yet: it gets at most
+    # CLOSE_SECONDS, then the connection goes with the run, and the run's output does not
+    # say a viewer was dropped, even when its time to take the reply runs out meanwhile
+    # (the end explains what happens to it).
+    import flow_tui.control.server as server_module
+
+    monkeypatch.setattr(server_module, "SEND_BUFFER", 4 << 10)
+    monkeypatch.setattr(server_module, "REPLY_STALL_SECONDS", 0.3)
+    monkeypatch.setattr(server_module, "CLOSE_SECONDS", 1.5)
+    steps = [TaskStep(f"task-{i:05d}", _noop) for i in range(3000)]
+    session = Session.open(Workflow(name="large", steps=steps), SessionOptions())
+    notices: list[str] = []
+    server = ControlServer(Controls(session), front_end="headless", notice=notices.append)
+    await server.start()
+    assert server.info is not None
+    await session.run()
+    reader, writer = await asyncio.open_unix_connection(server.info.socket)
+    writer.write(b'{"type": "hello", "version": 1}\n')
+    await reader.readline()
+    writer.write(b'{"id": 1, "cmd": "state"}\n')
+    assert await reader.read(1) == b"{"  # answered: the rest of the reply waits in the run
+    await session.close()
+    await server.close({"status": "finished", "exit_code": 0})
+    writer.close()
+    assert notices == []
+
+
+async def _noop(ctx: object) -> None:
+    return None

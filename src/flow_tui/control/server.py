@@ -535,7 +535,8 @@ class ControlServer:
             if client.gone:
                 return  # it left: what it sent after is not read
             if client.reading_reply and not await self._reply_taken(client):
-                self._drop(client, "it did not read the replies to its commands")
+                if not client.gone and not self._closing:  # it left, or the run ends
+                    self._drop(client, "it did not read the replies to its commands")
                 return
             # Lines already buffered are read without waiting: let the run go on between
             # two commands, however many a client sends at once.
