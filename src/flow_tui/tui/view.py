@@ -93,10 +93,16 @@ class RunView:
         """`refresh()` of every task, by the sets rather than a lookup per task: a run of
         a million tasks opens on it."""
         steps = self.steps
-        if self._names_of is not steps:
-            self._names_of = steps
-            self._names = [step.name for step in steps]
-        now = dict.fromkeys(self._names, RowStatus.PENDING)
+        graph = self.session.graph
+        if graph.steps is steps:
+            # From the graph's index: sized at once, each key's hash handed over (from a
+            # list, the growing table reads every name again: at 1M tasks 0.18 s, not 0.11).
+            now = dict.fromkeys(graph.index, RowStatus.PENDING)
+        else:
+            if self._names_of is not steps:
+                self._names_of = steps
+                self._names = [step.name for step in steps]
+            now = dict.fromkeys(self._names, RowStatus.PENDING)
         known = now.keys()
         for name, result in self.results.items():
             if name in known:
