@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import stat
 from pathlib import Path
@@ -325,3 +326,39 @@ async def test_a_client_still_taking_a_reply_when_the_run_ends_is_not_said_dropp
 
 async def _noop(ctx: object) -> None:
     return None
+
+
+async def test_a_run_about_to_exit_keeps_its_clients_connections_until_it_is_gone(
+    runtime: Path,
+) -> None:
+    # close(hold=True), the front ends' last step: a client hears `bye`, then its
+    # connection stays open until the process exits (here: until the test closes what the
+    # process would), so that a viewer leaving at the run's end leaves after the run.
+    import os
+
+    import flow_tui.control.server as server_module
+
+    gate = asyncio.Event()
+    gate.set()
+    session, server, _ = await serve(gate)
+    assert server.info is not None
+    reader, writer = await asyncio.open_unix_connection(server.info.socket)
+    writer.write(b'{"type": "hello", "version": 1}\n{"id": 1, "cmd": "subscribe"}\n')
+    assert json.loads(await reader.readline())["type"] == "hello"
+    assert json.loads(await reader.readline())["type"] == "reply"  # subscribed
+    await session.run()
+    await session.close()
+    await server.close({"status": "finished", "exit_code": 0}, hold=True)
+    held = list(server_module._HELD_UNTIL_EXIT)
+    assert len(held) == 1
+    types: list[str] = []
+    while not types or types[-1] != "bye":
+        types.append(json.loads(await reader.readline())["type"])
+    assert set(types[:-1]) == {"event"}
+    with pytest.raises(TimeoutError):  # open: no end of stream while the process lives
+        await asyncio.wait_for(reader.read(1), 0.2)
+    for fd in held:  # what the kernel does when the process exits
+        server_module._HELD_UNTIL_EXIT.remove(fd)
+        os.close(fd)
+    assert await asyncio.wait_for(reader.read(), 10) == b""
+    writer.close()

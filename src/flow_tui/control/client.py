@@ -39,6 +39,8 @@ class CommandRefused(ControlError):
 
 #: Bytes read from the socket at once.
 READ_CHUNK = 1 << 16
+#: How long a client that heard the run's `bye` waits for the run's process to be gone.
+GONE_SECONDS = 5.0
 #: A message this long (a large run's full state) is decoded with the collector paused.
 BIG_MESSAGE = 1 << 20
 
@@ -178,19 +180,23 @@ class ControlClient:
 
     def wait_end(self) -> dict[str, Any] | None:
         """Wait, with no time limit, until the run ends: its `bye` (status, exit code), or
-        None when the connection ended without one (the run died or left at once)."""
+        None when the connection ended without one (the run died or left at once). After
+        the bye, until the run's process is gone (at most GONE_SECONDS)."""
         if self._sock is not None:
             self._sock.settimeout(None)
         try:
             for message in self.messages():
                 if message.get("type") == "bye":
+                    self._until_gone()
                     return message
         except ControlError:
             return None
         return None
 
     def messages(self) -> Any:
-        """Every message that follows (events after `subscribe`), until the run ends."""
+        """Every message that follows (events after `subscribe`), until the run ends: its
+        `bye`, then (when the next one is asked for) the end of the connection, which the
+        run keeps open until its process is gone (at most GONE_SECONDS)."""
         self._watching = True
         while True:
             message = self._receive()
@@ -198,7 +204,23 @@ class ControlClient:
                 return
             yield message
             if message.get("type") == "bye":
+                self._until_gone()
                 return
+
+    def _until_gone(self) -> None:
+        """Read to the end of the connection, at most GONE_SECONDS: a run that ends keeps
+        its viewers' connections open until its process has exited."""
+        sock = self._sock
+        if sock is None:
+            return
+        deadline = time.monotonic() + GONE_SECONDS
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                sock.settimeout(left)
+                if not sock.recv(READ_CHUNK):
+                    return
+        except OSError:  # the time is up (TimeoutError), or the connection broke
+            return
 
 
 class AsyncControlClient:

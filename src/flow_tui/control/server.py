@@ -56,6 +56,9 @@ from flow_tui.control.registry import (
 from flow_tui.core.errors import FlowError
 from flow_tui.core.events import Event
 
+#: Descriptors of clients' connections kept open until this process exits (close_now).
+_HELD_UNTIL_EXIT: list[int] = []
+
 BATCH_SECONDS = 0.05
 #: Bytes of events a viewer may leave unread: over it, a viewer that read nothing since
 #: the last batch is dropped; over the hard limit, any viewer is (memory of the run).
@@ -237,11 +240,12 @@ class ControlServer:
             self._server = None
         remove_run_files(folder, run_id)
 
-    async def close(self, bye: dict[str, Any] | None = None) -> None:
+    async def close(self, bye: dict[str, Any] | None = None, *, hold: bool = False) -> None:
         """Tell every client the run ended (`bye`), then remove the socket and record.
 
         No connection is taken any more from the start (a client connecting now hears the
         run is gone); clients get at most CLOSE_SECONDS in all to read their `bye`.
+        `hold`: the process is about to exit; see close_now.
         """
         if self._closing or self._closed:
             return
@@ -257,18 +261,25 @@ class ControlServer:
             await asyncio.wait(drains, timeout=CLOSE_SECONDS)
             for drain in drains:
                 drain.cancel()
-        self.close_now()
+        self.close_now(hold=hold)
         handlers = [t for t in self._handlers if t is not asyncio.current_task()]
         if handlers:
             # Each ends at once (its transport is aborted); waited for here so that the
             # loop's shutdown does not have to cancel them.
             await asyncio.wait(handlers, timeout=CLOSE_SECONDS)
 
-    def close_now(self, bye: dict[str, Any] | None = None) -> None:
+    def close_now(self, bye: dict[str, Any] | None = None, *, hold: bool = False) -> None:
         """Remove the socket and the record at once (also where nothing can be awaited).
 
         With `bye`, each client whose connection has nothing left unsent gets it straight
-        from the kernel's buffer (a forced exit: the process ends right after)."""
+        from the kernel's buffer (a forced exit: the process ends right after).
+
+        `hold` (the process is about to exit): each client's connection stays open, on a
+        descriptor of its own, until the kernel closes it with the process. A client that
+        leaves at the run's end then leaves once the run's process is gone, instead of
+        tearing itself down on the CPUs the run is still tearing itself down on (two
+        viewers that exit at `bye` cost a 5k-task run's exit some 0.2x), and `flow-tui
+        stop --wait` returns once the run has really gone."""
         if self._closed:
             return
         self._closed = True
@@ -284,6 +295,10 @@ class ControlServer:
                 sock = client.writer.get_extra_info("socket")
                 with contextlib.suppress(Exception):
                     os.write(sock.fileno(), line)  # non-blocking; a short line fits
+            if hold:
+                with contextlib.suppress(Exception):
+                    sock = client.writer.get_extra_info("socket")
+                    _HELD_UNTIL_EXIT.append(os.dup(sock.fileno()))
             with contextlib.suppress(Exception):
                 client.writer.transport.abort()
         self._clients.clear()

@@ -108,7 +108,7 @@ async def run_session(session: Session, reporter: Reporter, grace: float) -> int
                 code = EXIT_USAGE
             if server is not None:
                 # Viewers hear how the run ended; then the socket and its record go.
-                await server.close({"status": session.state.value, "exit_code": code})
+                await server.close({"status": session.state.value, "exit_code": code}, hold=True)
     reporter.summary(session.state, code, _summary(session, guard, code))
     return code
 
