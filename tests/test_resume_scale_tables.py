@@ -20,8 +20,7 @@ names = st.lists(st.text(min_size=1, max_size=8), max_size=40)
 @given(names, st.lists(st.integers(), max_size=40))
 def test_a_str_table_holds_what_a_dict_holds(keys: list[str], values: list[int]) -> None:
     pairs = list(zip(keys, values, strict=False))
-    table = str_table()
-    table.update(pairs)
+    table = str_table(pairs)
     plain = dict(pairs)
     assert table == plain
     assert list(table.items()) == list(plain.items())  # same order

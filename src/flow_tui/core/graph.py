@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter
@@ -136,8 +136,7 @@ def build_graph(steps: Sequence[TaskStep[Any]]) -> TaskGraph:
         raise WorkflowValidationError(
             f"step #{i + 1} is a {type(step_list[i]).__name__}, not a TaskStep"
         )
-    index: dict[str, int] = str_table()
-    index.update(zip(map(_name_of, step_list), range(n), strict=True))
+    index: dict[str, int] = str_table(zip(map(_name_of, step_list), range(n), strict=True))
     if len(index) != n:
         seen: set[str] = set()
         for step in step_list:
@@ -197,15 +196,17 @@ class _NotAString:
     """The first key of a `str_table`, removed at once."""
 
 
-def str_table() -> dict[Any, Any]:
-    """An empty dict for a million string keys, filled faster than `{}` (about half the
-    time at 1M): a dict of `str` keys only keeps no hashes in its table, so each time it
-    grows it reads every key's hash from the key itself, one cache miss per key, and
-    the keys of a large table are all over memory. One other key, there for a moment,
-    makes it a dict that keeps them (it stays one). A dict like any other otherwise.
+def str_table(items: Iterable[tuple[Any, Any]] = ()) -> dict[Any, Any]:
+    """A dict of `items` for a million string keys, filled faster than `dict(items)`
+    (about half the time at 1M): a dict of `str` keys only keeps no hashes in its table,
+    so each time it grows it reads every key's hash from the key itself, one cache miss
+    per key, and the keys of a large table are all over memory. One other key, there for
+    a moment, makes it a dict that keeps them (it stays one). A dict like any other
+    otherwise.
     """
     table: dict[Any, Any] = {_NotAString: None}
     del table[_NotAString]
+    table.update(items)
     return table
 
 
