@@ -15,6 +15,7 @@ import itertools
 import socket
 import time
 from collections.abc import Callable
+from itertools import takewhile
 from typing import Any
 
 from flow_tui.control.protocol import (
@@ -55,6 +56,42 @@ BIG_MESSAGE = 1 << 20
 SETTLE_SECONDS = 0.001
 
 
+class _Lines:
+    """The whole lines in the chunks read from a run's socket, for both clients: what
+    follows the last newline of a chunk waits for the next one. A line over
+    MAX_SERVER_MESSAGE ends the stream: the lines before it are given, then `too_long`
+    is set."""
+
+    __slots__ = ("_rest", "too_long")
+
+    def __init__(self) -> None:
+        self._rest = bytearray()  # the start of a line not yet whole
+        self.too_long = False
+
+    @property
+    def in_long_message(self) -> bool:
+        """A line of a chunk or more is coming in (a large run's state): read on between
+        its chunks without SETTLE_SECONDS."""
+        return len(self._rest) >= READ_CHUNK
+
+    def feed(self, chunk: bytes) -> list[bytearray]:
+        """The lines `chunk` ends, without their newlines."""
+        rest = self._rest
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            rest += chunk
+            self.too_long = len(rest) > MAX_SERVER_MESSAGE
+            return []
+        rest += memoryview(chunk)[: end + 1]
+        lines = rest.split(b"\n")
+        lines.pop()  # what followed the last newline: nothing
+        self._rest = bytearray(memoryview(chunk)[end + 1 :])
+        if max(map(len, lines)) > MAX_SERVER_MESSAGE:
+            self.too_long = True
+            return [*takewhile(lambda line: len(line) <= MAX_SERVER_MESSAGE, lines)]
+        return lines
+
+
 def _hello() -> dict[str, Any]:
     return {"type": "hello", "version": PROTOCOL_VERSION, "client": "flow-tui"}
 
@@ -84,7 +121,7 @@ class ControlClient:
         self.timeout = timeout
         self.run: dict[str, Any] = {}
         self._sock: socket.socket | None = None
-        self._buffer = bytearray()  # the start of a line not yet whole
+        self._lines = _Lines()
         self._messages: collections.deque[dict[str, Any]] = collections.deque()  # not read
         self._ids = itertools.count(1)
         self._watching = False  # reading events (`messages`): see SETTLE_SECONDS
@@ -137,6 +174,8 @@ class ControlClient:
         """The next message, None at the end of the stream."""
         assert self._sock is not None
         while not self._messages:
+            if self._lines.too_long:  # after the messages before that line
+                raise ControlError(f"run {self.info.id} sent a message too long to read")
             try:
                 chunk = self._sock.recv(READ_CHUNK)
             except TimeoutError:
@@ -145,15 +184,9 @@ class ControlClient:
                 return None
             if not chunk:
                 return None
-            if self._watching and len(self._buffer) < READ_CHUNK:
+            if self._watching and not self._lines.in_long_message:
                 time.sleep(SETTLE_SECONDS)
-            self._buffer += chunk
-            if b"\n" in chunk:
-                *lines, rest = self._buffer.split(b"\n")
-                self._buffer = bytearray(rest)
-                self._messages.extend(self._decode_all(lines))
-            elif len(self._buffer) > MAX_SERVER_MESSAGE:
-                raise ControlError(f"run {self.info.id} sent a message too long to read")
+            self._messages.extend(self._decode_all(self._lines.feed(chunk)))
         return self._messages.popleft()
 
     def _decode_all(self, lines: list[bytearray]) -> list[dict[str, Any]]:
@@ -277,28 +310,18 @@ class AsyncControlClient:
         passed over, a line longer than MAX_SERVER_MESSAGE ends the connection."""
         assert self._reader is not None
         reader = self._reader
-        buffer = bytearray()  # the start of a line not yet whole
+        lines = _Lines()
         try:
             while True:
                 chunk = await reader.read(READ_CHUNK)
                 if not chunk:
                     break
-                if len(buffer) < READ_CHUNK:
+                if not lines.in_long_message:
                     await asyncio.sleep(SETTLE_SECONDS)
-                end = chunk.rfind(b"\n")
-                if end < 0:
-                    buffer += chunk
-                    if len(buffer) > MAX_SERVER_MESSAGE:
-                        break
-                    continue
-                buffer += memoryview(chunk)[: end + 1]
-                lines = buffer.split(b"\n")
-                buffer = bytearray(memoryview(chunk)[end + 1 :])
-                lines.pop()  # what followed the last newline: nothing
-                for line in lines:
-                    if len(line) > MAX_SERVER_MESSAGE:
-                        return
+                for line in lines.feed(chunk):
                     self._hand_on(line)
+                if lines.too_long:
+                    break
         except (OSError, ValueError):
             pass
         finally:
