@@ -243,7 +243,7 @@ def test_event_lines_are_the_jsonl_objects_plus_type() -> None:
     for event in samples:
         line = lines.line(event)
         assert lines.line(event) is line  # told again (the server after the reporter)
-        message = lines.message(event)
+        message = as_messages(line)  # as the server sends it
         for text in (line, message):
             assert text.endswith(b"\n") and text.count(b"\n") == 1
         got = decode(line)

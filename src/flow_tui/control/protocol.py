@@ -243,9 +243,9 @@ def event_fields(event: Event, workflow: str, control: str | None = None) -> dic
 
 
 class EventLines:
-    """The lines of a run's events: `--output jsonl`'s (`line`: the `event_fields`
-    object as `json.dumps(obj, ensure_ascii=False)` writes it, byte for byte) and the
-    socket's (`message`: the same object with `"type": "event"` first).
+    """The lines of a run's events as `--output jsonl` writes them (`line`: the
+    `event_fields` object as `json.dumps(obj, ensure_ascii=False)` writes it, byte for
+    byte); the socket sends them with `"type": "event"` first (`as_messages`).
 
     task_start and a plain task_end (the bulk of a run: no message, error or traceback)
     are written straight from the event, the same JSON objects with the same keys in the
@@ -275,10 +275,6 @@ class EventLines:
         if text is None:
             text = self._names[name] = _dumps(name)
         return text
-
-    def message(self, event: Event) -> bytes:
-        """The socket's line of `event` (the server sends a batch: `as_messages`)."""
-        return as_messages(self.line(event))
 
     def line(self, event: Event) -> bytes:
         """The jsonl line of `event` (UTF-8, newline-terminated)."""

@@ -291,13 +291,12 @@ class ControlServer:
             self._server.close()
         line = encode({"type": "bye", **bye}) if bye is not None else None
         for client in list(self._clients):
+            sock = client.writer.get_extra_info("socket")
             if line is not None and client.buffered() == 0:
-                sock = client.writer.get_extra_info("socket")
                 with contextlib.suppress(Exception):
                     os.write(sock.fileno(), line)  # non-blocking; a short line fits
             if hold:
                 with contextlib.suppress(Exception):
-                    sock = client.writer.get_extra_info("socket")
                     _HELD_UNTIL_EXIT.append(os.dup(sock.fileno()))
             with contextlib.suppress(Exception):
                 client.writer.transport.abort()
