@@ -5,12 +5,14 @@ of the run (or of its process) is said on screen."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from flow_tui.control.mirror import RemoteSession
 from flow_tui.session import RunState
@@ -29,6 +31,18 @@ def headless(tmp_path: Path, runtime: Path) -> Iterator[HeadlessRun]:
         yield run
     finally:
         run.kill()
+
+
+@contextlib.asynccontextmanager
+async def attached(run: HeadlessRun) -> AsyncIterator[tuple[RemoteSession, AttachedApp, Pilot]]:
+    """The dashboard attached to `run` once charge and load are running, its first
+    screen drawn."""
+    run.wait_started("charge", "load")
+    session = await RemoteSession.attach(run.info())
+    app = AttachedApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        yield session, app, pilot
 
 
 def header_text(app: AttachedApp) -> str:
@@ -88,11 +102,7 @@ async def test_consent_holds_through_the_socket_and_the_end_is_shown(
     headless: HeadlessRun,
 ) -> None:
     run = headless
-    run.wait_started("charge", "load")
-    session = await RemoteSession.attach(run.info())
-    app = AttachedApp(session)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with attached(run) as (session, app, pilot):
         # P on a running non-idempotent task asks first; y interrupts it in the run.
         await pilot.press("P")
         await until(pilot, lambda: isinstance(app.screen, ConfirmInterrupt), "the question")
@@ -138,11 +148,7 @@ async def test_consent_holds_through_the_socket_and_the_end_is_shown(
 
 async def test_q_asks_and_stop_stops_the_run_like_sigterm(headless: HeadlessRun) -> None:
     run = headless
-    run.wait_started("charge", "load")
-    session = await RemoteSession.attach(run.info())
-    app = AttachedApp(session)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with attached(run) as (session, app, pilot):
         await pilot.press("ctrl+c")  # never stops the run by itself: it asks
         await until(pilot, lambda: isinstance(app.screen, DetachOrStop), "the question")
         await pilot.press("n")
@@ -169,11 +175,7 @@ async def test_the_detach_or_stop_question_goes_when_the_run_ends_under_it(
     # process is killed): nothing is left to stop, so the question goes and the view says
     # how the run ended, on its final state.
     run = headless
-    run.wait_started("charge", "load")
-    session = await RemoteSession.attach(run.info())
-    app = AttachedApp(session)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with attached(run) as (_session, app, pilot):
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, DetachOrStop), "the question")
         if end == "finishes":
@@ -201,11 +203,7 @@ async def test_the_detach_or_stop_question_goes_when_the_run_ends_under_it(
 
 async def test_a_run_that_dies_is_said_so_and_the_view_stays(headless: HeadlessRun) -> None:
     run = headless
-    run.wait_started("charge", "load")
-    session = await RemoteSession.attach(run.info())
-    app = AttachedApp(session)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with attached(run) as (session, app, pilot):
         run.kill()
         await until(pilot, lambda: not session.connected, "the connection to end")
         await settle(pilot)
@@ -225,11 +223,7 @@ async def test_a_signal_to_the_viewer_detaches_it_and_the_run_goes_on(
     # The operator's terminal closes (SIGHUP) or the viewer is killed (SIGTERM): the
     # viewer leaves with 128 + N; only `stop` or the run's own signals stop the run.
     run = headless
-    run.wait_started("charge", "load")
-    session = await RemoteSession.attach(run.info())
-    app = AttachedApp(session)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+    async with attached(run) as (_session, app, pilot):
         os.kill(os.getpid(), sig)
         await until(pilot, lambda: app.return_value is not None, "the viewer to leave")
     assert app.return_value == 128 + int(sig)
