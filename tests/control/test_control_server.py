@@ -48,6 +48,29 @@ def viewer(messages: list[dict[str, Any]], closed: asyncio.Event, info: Any) -> 
     return AsyncControlClient(info, messages.append, closed.set)
 
 
+async def subscribed(
+    server: ControlServer,
+) -> tuple[list[dict[str, Any]], asyncio.Event, dict[str, Any]]:
+    """A viewer subscribed to `server`: what it hears, set when its connection ends,
+    and the subscribe reply."""
+    assert server.info is not None
+    messages: list[dict[str, Any]] = []
+    closed = asyncio.Event()
+    client = viewer(messages, closed, server.info)
+    await client.connect()
+    return messages, closed, await client.request("subscribe")
+
+
+async def run_to_its_end(session: Session, server: ControlServer, gate: asyncio.Event) -> None:
+    """Open `gate`, run the session to its end, close it, then the server (bye:
+    finished, exit code 0)."""
+    run = asyncio.ensure_future(session.run())
+    gate.set()
+    await run
+    await session.close()
+    await server.close({"status": "finished", "exit_code": 0})
+
+
 async def test_files_private_bye_then_gone(runtime: Path) -> None:
     gate = asyncio.Event()
     session, server, notices = await serve(gate)
@@ -59,17 +82,9 @@ async def test_files_private_bye_then_gone(runtime: Path) -> None:
     assert [r.id for r in list_runs()] == [server.info.id]
     assert session.control_path == str(sock)
 
-    messages: list[dict[str, Any]] = []
-    closed = asyncio.Event()
-    client = viewer(messages, closed, server.info)
-    await client.connect()
-    reply = await client.request("subscribe")
+    messages, closed, reply = await subscribed(server)
     assert reply["state"]["workflow"] == "inproc"
-    run = asyncio.ensure_future(session.run())
-    gate.set()
-    await run
-    await session.close()
-    await server.close({"status": "finished", "exit_code": 0})
+    await run_to_its_end(session, server, gate)
     await closed.wait()
     assert messages[-1] == {"type": "bye", "status": "finished", "exit_code": 0}
     ends = [m["task"] for m in messages if m.get("event") == "task_end"]
@@ -87,18 +102,10 @@ async def test_a_notice_reaches_viewers_as_the_jsonl_output_writes_it(runtime: P
     gate = asyncio.Event()
     session, server, _ = await serve(gate)
     assert server.info is not None
-    messages: list[dict[str, Any]] = []
-    closed = asyncio.Event()
-    client = viewer(messages, closed, server.info)
-    await client.connect()
-    await client.request("subscribe")
+    messages, closed, _ = await subscribed(server)
     text = 'stop asked\n{"event": "fake"} é'  # a newline and a brace in the text
     server.notify(text)
-    run = asyncio.ensure_future(session.run())
-    gate.set()
-    await run
-    await session.close()
-    await server.close({"status": "finished", "exit_code": 0})
+    await run_to_its_end(session, server, gate)
     await closed.wait()
     notices = [m for m in messages if m.get("event") == "notice"]
     assert len(notices) == 1 and notices[0]["message"] == text
