@@ -338,24 +338,35 @@ async def test_q_on_a_failed_run_asks_offering_to_save_and_exits_1() -> None:
     assert app.return_value == 1
 
 
+async def quit_asked_as_the_run_ends(
+    app: DashboardApp, pilot: Pilot[int], bodies: Bodies
+) -> tuple[str, str, str]:
+    """q while merge runs, then merge released: the run ends under the question, which
+    stays and is asked again. What it asked during the run, then what it says and its
+    hint once the run is over."""
+    session = app.session
+    await until(pilot, lambda: session.running == ["merge"], "merge running")
+    await pilot.press("q")
+    dialog = app.screen
+    assert isinstance(dialog, ConfirmQuit) and not dialog.over
+    asked = dialog.situation
+    bodies.release("merge")
+    await app.wait_for_run()
+    await pilot.pause()
+    assert app.screen is dialog
+    assert isinstance(dialog, ConfirmQuit) and dialog.over
+    shown = str(dialog.query_one("#quit-situation", Static).render())
+    hint = str(dialog.query_one("#quit-hint", Static).render())
+    return asked, shown, hint
+
+
 async def test_the_quit_question_changes_when_the_run_ends_while_it_is_asked() -> None:
     bodies = Bodies()
     app = make_app(pipeline(bodies, gate=("merge",)))
     async with app.run_test(size=SIZE) as pilot:
-        session = app.session
-        await until(pilot, lambda: session.running == ["merge"], "merge running")
-        await pilot.press("q")
-        dialog = app.screen
-        assert isinstance(dialog, ConfirmQuit) and not dialog.over
-        assert "1 task(s) running" in dialog.situation
-        bodies.release("merge")
-        await app.wait_for_run()
-        await pilot.pause()
-        assert app.screen is dialog
-        assert isinstance(dialog, ConfirmQuit) and dialog.over
-        shown = str(dialog.query_one("#quit-situation", Static).render())
+        asked, shown, hint = await quit_asked_as_the_run_ends(app, pilot, bodies)
+        assert "1 task(s) running" in asked
         assert shown == "The run finished meanwhile: every task succeeded. Quit?"
-        hint = str(dialog.query_one("#quit-hint", Static).render())
         assert hint == "Nothing is cancelled: the run is over."
         await pilot.press("y")
         await until(pilot, lambda: not app.is_running, "exit")
@@ -373,19 +384,8 @@ async def test_the_quit_question_says_so_when_the_run_fails_while_it_is_asked(
         pipeline(bodies, gate=("merge",)), SessionOptions(checkpoint=workdir / "ck.toml")
     )
     async with app.run_test(size=SIZE) as pilot:
-        session = app.session
-        await until(pilot, lambda: session.running == ["merge"], "merge running")
-        await pilot.press("q")
-        dialog = app.screen
-        assert isinstance(dialog, ConfirmQuit) and not dialog.over
-        bodies.release("merge")
-        await app.wait_for_run()
-        await pilot.pause()
-        assert app.screen is dialog
-        assert isinstance(dialog, ConfirmQuit) and dialog.over
-        shown = str(dialog.query_one("#quit-situation", Static).render())
+        _, shown, hint = await quit_asked_as_the_run_ends(app, pilot, bodies)
         assert shown == "The run failed: 1 failed, 3 skipped. Quitting exits with code 1. Quit?"
-        hint = str(dialog.query_one("#quit-hint", Static).render())
         assert hint.startswith("The checkpoint") and "ck.toml keeps every result" in hint
         await pilot.press("y")
         await until(pilot, lambda: not app.is_running, "exit")
