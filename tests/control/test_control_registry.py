@@ -243,7 +243,7 @@ def test_event_lines_are_the_jsonl_objects_plus_type() -> None:
     for event in samples:
         line = lines.line(event)
         assert lines.line(event) is line  # told again (the server after the reporter)
-        message = as_messages(line)  # as the server sends it
+        message = as_messages([line])  # as the server sends it
         for text in (line, message):
             assert text.endswith(b"\n") and text.count(b"\n") == 1
         got = decode(line)
@@ -279,9 +279,9 @@ def test_a_batch_of_jsonl_events_becomes_messages_with_type_first(
     objects: list[dict[str, object]],
 ) -> None:
     lines = [event_line(obj) for obj in objects]
-    batch = as_messages(b"".join(lines))
+    batch = as_messages(lines)
     sent = batch.split(b"\n")
     assert sent.pop() == b""  # every message ends its line
     assert [decode(line) for line in sent] == [{"type": "event", **obj} for obj in objects]
     assert all(next(iter(decode(line))) == "type" for line in sent)
-    assert as_messages(lines[0]) == sent[0] + b"\n"
+    assert as_messages(lines[:1]) == sent[0] + b"\n"

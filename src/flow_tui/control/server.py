@@ -342,7 +342,7 @@ class ControlServer:
         self._flush_handle = None
         if not self._pending:
             return
-        data = as_messages(b"".join(self._pending))
+        data = as_messages(self._pending)
         self._pending.clear()
         for client in list(self._clients):
             if not client.subscribed or client.gone:
