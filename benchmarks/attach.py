@@ -14,6 +14,12 @@ run's CPU seconds in the same span (user + system, from /proc and wait4) are rep
 on a machine without a spare core the viewers' own CPU shows in the wall time, not there;
 `--nice 19` runs the viewers only on CPU the run leaves.
 
+`--frozen`: the viewers subscribe, then stop themselves (SIGSTOP) until the run has
+exited, and read what they were sent after it: the run's own cost of serving two viewers
+(encoding, batches, sends, holding their connections), without the viewers' CPU. At most
+~5k tasks: each viewer's events must fit in the kernel's buffer for its socket (1 MiB
+asked, twice that given), or the run waits up to 2 s for them at its end.
+
 `--dashboards`: the viewers are `flow-tui attach` itself, the whole dashboard, each in a
 pseudo-terminal of 120x40 whose output a thread reads and drops; the gate opens once the
 run's `status` counts them subscribed and a second has let them draw their first screen.
@@ -28,6 +34,7 @@ import json
 import os
 import pty
 import shutil
+import signal
 import statistics
 import struct
 import subprocess
@@ -70,6 +77,12 @@ with ControlClient(info, timeout=None) as client:
             bye = message
 print(ends, bye and bye.get("exit_code"), flush=True)
 """
+
+#: A viewer of --frozen: the same, stopped from its `subscribed` until the run has exited.
+FROZEN_VIEWER = VIEWER.replace(
+    'print("subscribed", flush=True)',
+    'print("subscribed", flush=True)\n    import os, signal; os.kill(os.getpid(), signal.SIGSTOP)',
+)
 
 
 def _flow_tui() -> str:
@@ -149,6 +162,7 @@ def one_run(
     spans: list[float] | None = None,
     pin: bool = False,
     dashboards: bool = False,
+    frozen: bool = False,
 ) -> float:
     """Seconds from opening the gate to the run's exit, `viewers` attached; the CPU
     seconds (user + system) the run used in that time are appended to `cpu`, and the
@@ -181,7 +195,7 @@ def one_run(
         for _ in range(0 if dashboards else viewers):
             procs.append(
                 subprocess.Popen(
-                    [*niceness, sys.executable, "-c", VIEWER, ident],
+                    [*niceness, sys.executable, "-c", FROZEN_VIEWER if frozen else VIEWER, ident],
                     env=env,
                     stdout=subprocess.PIPE,
                     text=True,
@@ -199,11 +213,14 @@ def one_run(
         elapsed = time.perf_counter() - start
         run.returncode = code = os.waitstatus_to_exitcode(status)
         cpu.append(usage.ru_utime + usage.ru_stime - before)
+        if frozen:
+            for proc in procs:
+                proc.send_signal(signal.SIGCONT)
         if code != 0:
             raise RuntimeError(f"the run exited {code}: {errors.read_text()[-500:]}")
         for proc in [] if dashboards else procs:
-            out, _ = proc.communicate(timeout=60)
-            ends, exit_code = out.split()
+            said, _ = proc.communicate(timeout=60)
+            ends, exit_code = said.split()
             if int(ends) != tasks + 1 or exit_code != "0":
                 raise RuntimeError(f"a viewer read {ends} task ends, exit code {exit_code}")
         if spans is not None:
@@ -236,8 +253,10 @@ def measure(
     nice: int = 0,
     pin: bool = False,
     dashboards: bool = False,
+    frozen: bool = False,
 ) -> dict[str, Any]:
-    variants = {"none": 0, f"{viewers} {'dashboards' if dashboards else 'viewers'}": viewers}
+    kind = "dashboards" if dashboards else "frozen viewers" if frozen else "viewers"
+    variants = {"none": 0, f"{viewers} {kind}": viewers}
     names = list(variants)
     times: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {name: [] for name in names}
@@ -259,6 +278,7 @@ def measure(
                         spans[name],
                         pin,
                         dashboards,
+                        frozen,
                     )
                 )
                 print(
@@ -275,6 +295,7 @@ def measure(
         "viewer_nice": nice,
         "pinned": pin,
         "dashboards": dashboards,
+        "frozen": frozen,
         "seconds": med,
         "all_seconds": times,
         "ratio": med[names[1]] / med["none"],
@@ -312,10 +333,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the viewers are `flow-tui attach` dashboards, each in a pseudo-terminal",
     )
+    parser.add_argument(
+        "--frozen",
+        action="store_true",
+        help="the viewers stop after subscribing until the run has exited: the run's own "
+        "cost of serving them, without their CPU",
+    )
     parser.add_argument("--json", metavar="PATH", help="write every figure to PATH")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()
-    figures = measure(args.tasks, args.rounds, args.viewers, args.nice, args.pin, args.dashboards)
+    if args.frozen and args.dashboards:
+        parser.error("--frozen is for the viewer processes, not --dashboards")
+    figures = measure(
+        args.tasks, args.rounds, args.viewers, args.nice, args.pin, args.dashboards, args.frozen
+    )
     figures["load_average_before"] = load_before
     names = list(figures["seconds"])
     print(

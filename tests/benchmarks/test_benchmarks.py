@@ -104,3 +104,23 @@ def test_attach_cost_with_dashboards_runs_end_to_end(tmp_path: Path) -> None:
     assert set(figures["seconds"]) == {"none", "2 dashboards"}
     assert all(s > 0 for s in figures["seconds"].values())
     assert "ratio" in done.stdout
+
+
+def test_attach_cost_with_frozen_viewers_reads_every_event_after_the_run(tmp_path: Path) -> None:
+    """benchmarks/attach.py --frozen: the viewers stop after subscribing and, resumed once
+    the run has exited, still read every task end and the bye (the run left them in the
+    kernel's buffers and held their connections)."""
+    out = tmp_path / "attach.json"
+    args = ["--tasks", "200", "--rounds", "1", "--frozen", "--json", str(out)]
+    done = subprocess.run(
+        [sys.executable, "benchmarks/attach.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]  # 1: over
+    figures = json.loads(out.read_text())
+    assert figures["frozen"] is True
+    assert set(figures["seconds"]) == {"none", "2 frozen viewers"}
