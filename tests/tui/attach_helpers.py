@@ -20,16 +20,19 @@ ATTACH_FLOW = Path(__file__).parent / "workflows" / "attach_flow.py"
 class HeadlessRun:
     """`flow-tui launch attach_flow.py --headless --output jsonl --checkpoint ck.toml`."""
 
-    def __init__(self, folder: Path, runtime: Path, *extra: str) -> None:
+    def __init__(self, folder: Path, runtime: Path, *extra: str, exit_gate: bool = False) -> None:
+        """`exit_gate`: once the run has ended, its process stays until `open("exit")`."""
         self.folder = folder
         self.runtime = runtime
         self.gates = folder / "gates"
         self.gates.mkdir(exist_ok=True)
         self.log = folder / "calls.log"
+        gate = {"FLOW_TUI_TEST_EXIT_GATE": str(self.gates / "exit")} if exit_gate else {}
         self.env = base_env(
             FLOW_TUI_RUNTIME_DIR=str(runtime),
             FLOW_TUI_TEST_LOG=str(self.log),
             FLOW_TUI_TEST_GATES=str(self.gates),
+            **gate,
         )
         args = ["launch", str(ATTACH_FLOW), "--headless", "--output", "jsonl"]
         args += ["--checkpoint", "ck.toml", *extra]

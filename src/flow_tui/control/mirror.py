@@ -101,8 +101,9 @@ class RunNotice(Event):
 
 @dataclass(slots=True)
 class RunGone(Event):
-    """The connection to the run ended: `bye` is how the run said it ended (status,
-    exit_code), None when its process went away without a word."""
+    """The run ended: told at its `bye` (status, exit_code), and again when the
+    connection ends (once the run's process is gone); `bye` is None when the connection
+    ended without one (the process went away without a word, or it dropped this view)."""
 
     name: ClassVar[str] = "run_gone"
     bye: dict[str, Any] | None = None
@@ -437,7 +438,12 @@ class RemoteSession(Session):
     def on_message(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == "bye":
+            # Said at once: the run's process may take a while yet to exit (seconds for a
+            # million tasks), and the connection ends only then (on_closed).
             self.bye = message
+            if not self.detached:
+                self._end_live()
+                self._emit(RunGone(bye=message))
         elif kind == "event":
             if self._hold is not None:
                 self._hold.append(message)
@@ -456,20 +462,27 @@ class RemoteSession(Session):
         if self.dropped:
             if self.finished_at is None:
                 self.finished_at = time.monotonic()  # the view's clock stops with it
-        elif self._live:
-            self._live = False
-            self._remote_paused = False
-            self._interrupted.update(dict.fromkeys(self._running))
-            self._running.clear()
-            status = (self.bye or {}).get("status")
-            try:
-                self._outcome = RunState(status) if status else RunState.CANCELLED
-            except ValueError:
-                self._outcome = RunState.CANCELLED
-            if not self._outcome.is_over:
-                self._outcome = RunState.CANCELLED
-            self.finished_at = time.monotonic()
+        else:
+            self._end_live()
         self._emit(RunGone(bye=self.bye))
+
+    def _end_live(self) -> None:
+        """The run ended (its `bye` says how) or its process went away: what was running
+        then is shown as interrupted (it was cut off)."""
+        if not self._live:
+            return
+        self._live = False
+        self._remote_paused = False
+        self._interrupted.update(dict.fromkeys(self._running))
+        self._running.clear()
+        status = (self.bye or {}).get("status")
+        try:
+            self._outcome = RunState(status) if status else RunState.CANCELLED
+        except ValueError:
+            self._outcome = RunState.CANCELLED
+        if not self._outcome.is_over:
+            self._outcome = RunState.CANCELLED
+        self.finished_at = time.monotonic()
 
     async def refresh(self, prepared: bool = False) -> None:
         """Take a fresh full state (results with their data, every row as the run sees
