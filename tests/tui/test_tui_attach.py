@@ -64,6 +64,7 @@ async def test_attached_dashboard_shows_the_run_pauses_it_and_detaches(
         assert app.view.status("extract") is RowStatus.SUCCESS
         assert app.view.status("charge") is RowStatus.RUNNING
         assert app.view.status("report") is RowStatus.PENDING
+        assert app.view.history.finished == 1  # extract, ended before: counts for the ETA
         assert "✔" in row_text(app, "extract")
         assert f"attached to {info.id} (pid {info.pid})" in header_text(app)
         assert footer_action(app, "o") is None  # no loading into someone else's run
@@ -282,3 +283,28 @@ async def test_a_view_the_run_drops_says_so_and_does_not_show_an_end(runtime: Pa
     assert session.counts()["success"] == 2
     await session.close()
     await server.close({"status": "finished", "exit_code": 0})
+
+
+async def test_the_end_is_said_at_the_bye_while_the_runs_process_is_still_exiting(
+    tmp_path: Path, runtime: Path
+) -> None:
+    """A large run takes seconds to exit after its last task (it frees what it held),
+    and its viewers' connections end only then: the view says how the run ended at its
+    `bye`, and the connection still ends with the process."""
+    run = HeadlessRun(tmp_path, runtime, exit_gate=True)
+    try:
+        async with attached(run) as (session, app, pilot):
+            run.open("charge")
+            run.open("load")
+            await until(
+                pilot, lambda: "The run finished: exit 0" in messages_text(app), "the end said"
+            )
+            assert run_state(session) is RunState.FINISHED
+            assert run.process.proc.poll() is None  # its process has not exited yet
+            assert session.connected
+            run.open("exit")
+            await until(pilot, lambda: not session.connected, "the connection ends with it")
+            assert "The run finished: exit 0" in messages_text(app)
+        assert run.process.wait().returncode == 0
+    finally:
+        run.kill()

@@ -6,15 +6,16 @@ shows is exact. Bodies wait for gates the test opens.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input
 
-from flow_tui.core.model import TaskStatus
+from flow_tui.core.model import TaskMetrics, TaskResult, TaskStatus
 from flow_tui.session import RunState, Session, SessionOptions
 from flow_tui.tui.app import DashboardApp
-from flow_tui.tui.attempts import Outcome
+from flow_tui.tui.attempts import AttemptLog, Outcome
 from flow_tui.tui.clock import ManualClock, estimate_left
 from flow_tui.tui.log_view import LogScreen
 from flow_tui.tui.status import RowStatus
@@ -106,6 +107,73 @@ async def test_the_clock_survives_a_retry_and_an_idle_wait_is_not_counted() -> N
         text = messages_text(app)
         assert "Run finished" in text and "0:15" in text
         assert "Retrying" not in text  # the note ended with its run
+
+
+class _AttachedRun:
+    """What a clock reads of a run it joined mid-way (an attached dashboard's): its
+    state, and how long it has been going by its own account."""
+
+    def __init__(self, clock: ManualClock, before: float) -> None:
+        self.clock = clock
+        self.before = before
+        self.state = RunState.RUNNING
+
+    def elapsed(self) -> float:
+        return self.before + self.clock.t
+
+
+def test_a_clock_that_joined_a_run_mid_way_leaves_out_the_pauses_it_saw() -> None:
+    clock = ManualClock()
+    run = _AttachedRun(clock, before=100)
+    clock.timer.watch(run)
+    clock.timer.join()
+    assert clock.elapsed(run) == 100  # the run's own figure
+    clock.advance(5)
+    run.state = RunState.PAUSED
+    assert clock.paused(run) == 0  # the pause is seen from here
+    clock.advance(10)
+    assert clock.paused(run) == 10
+    assert clock.elapsed(run) == 105  # stopped while paused, as the run's own dashboard
+    run.state = RunState.RUNNING
+    clock.timer.observe()  # the dashboard's next repaint sees it
+    clock.advance(3)
+    assert clock.elapsed(run) == 108
+
+
+def test_a_clock_that_joined_a_paused_run_stands_still_until_it_resumes() -> None:
+    clock = ManualClock()
+    run = _AttachedRun(clock, before=60)
+    run.state = RunState.PAUSED
+    clock.timer.watch(run)
+    clock.timer.join()
+    clock.advance(4)
+    assert clock.elapsed(run) == 60
+    run.state = RunState.RUNNING
+    clock.timer.observe()
+    clock.advance(1)
+    assert clock.elapsed(run) == 61
+
+
+def test_tasks_that_ended_before_an_attach_count_for_the_eta() -> None:
+    """An attached dashboard's ETA divides by the parallelism over the whole run: the
+    tasks that ran and ended before it attached count, with their durations; a skipped
+    task and one that never started do not."""
+    began = datetime(2025, 1, 2, 3, 0, 0, tzinfo=UTC)
+
+    def ran(status: TaskStatus, ms: float) -> TaskResult:
+        return TaskResult(status, metrics=TaskMetrics(began, began, ms, 1))
+
+    log = AttemptLog(ManualClock())
+    log.count_earlier(
+        [
+            ran(TaskStatus.SUCCESS, 2000),
+            ran(TaskStatus.FAILURE, 1000),
+            ran(TaskStatus.SKIPPED, 0),
+            TaskResult(TaskStatus.CANCELLED),  # cancelled before it ran: no metrics
+        ]
+    )
+    assert log.finished == 2
+    assert log.busy == 3.0
 
 
 def test_the_eta_waits_for_enough_finished_tasks_then_divides_by_the_parallelism() -> None:

@@ -86,6 +86,9 @@ class AttachedApp(DashboardApp):
         session = self.session
         self.install_signal_handlers()
         self.show_first()
+        self.view.history.count_earlier(session.results.values())
+        if not session.state.is_over:
+            self.clock.timer.join()
         for name, (attempt, since) in session.attempts.items():
             self.changes.started[name] = since
             self.changes.attempt[name] = attempt

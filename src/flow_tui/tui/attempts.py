@@ -11,7 +11,8 @@ attempt, and the timeline can draw one bar per attempt. Bounded: the newest
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -193,6 +194,22 @@ class AttemptLog:
         else:
             return
         self.version += 1
+
+    def count_earlier(self, results: Iterable[TaskResult]) -> None:
+        """Count the tasks that ran and ended before this log heard a run's events (a
+        dashboard attached mid-run): the ETA's mean and parallelism are then over the
+        whole run, as the run's own dashboard has them, not over the part watched."""
+        for result in results:
+            metrics = result.metrics
+            if (
+                result.status is TaskStatus.SKIPPED
+                or metrics is None
+                or metrics.started_at is None
+                or not math.isfinite(metrics.duration_ms)
+            ):
+                continue
+            self.finished += 1
+            self.busy += max(metrics.duration_ms, 0.0) / 1000
 
     def started(self, attempt: Attempt) -> datetime:
         """The wall time `attempt` started (from one reading of both clocks: a wall

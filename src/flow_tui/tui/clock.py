@@ -63,6 +63,13 @@ class RunTimer:
             self.started = False
             self._running = self._paused = 0.0
 
+    def join(self) -> None:
+        """A run already going when this timer first hears of it (a dashboard attached
+        mid-run): its pauses count from now on, a pause it is in already included."""
+        if self._phase is _Phase.IDLE and not self.started:
+            self._enter(_Phase.RUNNING)
+            self.observe()
+
     def watch(self, session: Any) -> None:
         """Read `session.state` at `observe()` to see a pause that drained."""
         self._session = session
@@ -118,12 +125,13 @@ class Clock:
 
     def elapsed(self, run: TimedRun) -> float:
         """Seconds the run spent running; a run whose start this clock did not see (a
-        dashboard attached mid-run) says it itself."""
+        dashboard attached mid-run) says how long it has been going, less the time this
+        clock saw it paused (a pause before the attach is not told, and counts)."""
         timer = self.timer
+        timer.observe()
         if timer.started:
-            timer.observe()
             return timer.running()
-        return run.elapsed()
+        return max(run.elapsed() - timer.paused(), 0.0)
 
     def paused(self, run: TimedRun) -> float:
         """Seconds the run spent paused (0 when unknown)."""
