@@ -156,6 +156,10 @@ class Session:
         self._run_over: asyncio.Event | None = None
         self.started_at: float | None = None
         self.finished_at: float | None = None
+        # The run's pauses (time.time() readings): seconds spent paused in those that
+        # ended, and the one going on: when it was asked and what was running then.
+        self._paused_total = 0.0
+        self._pause: tuple[float, tuple[str, ...]] | None = None
         # The TaskInvoker of a remote executor (a DaskInvoker), made and started by the
         # first run, closed by close(); None: bodies run in this process.
         self.invoker: Any = None
@@ -429,10 +433,43 @@ class Session:
         return []
 
     def elapsed(self) -> float:
+        """Seconds from the run's start to its end (or now), paused time included."""
         if self.started_at is None:
             return 0.0
         end = self.finished_at if self.finished_at is not None else time.monotonic()
         return end - self.started_at
+
+    def paused_seconds(self) -> float:
+        """Seconds of `elapsed()` the run spent paused with nothing running: a pause
+        counts from the end of the last task it let finish (or cut off), as the
+        dashboard's clock counts it, the wait of --paused included."""
+        total = self._paused_total
+        drained = self._pause_drained_at()
+        if drained is not None:
+            total += max(time.time() - drained, 0.0)
+        return total
+
+    def _pause_drained_at(self) -> float | None:
+        """When the pause going on had nothing running any more (time.time()), or None
+        (no pause, or tasks still running)."""
+        if self._pause is None:
+            return None
+        asked, running = self._pause
+        if running and not set(running).isdisjoint(self.running):
+            return None
+        ends = [asked]
+        for name in running:
+            result = self.results.get(name)
+            metrics = result.metrics if result is not None else None
+            if metrics is not None and metrics.finished_at is not None:
+                ends.append(metrics.finished_at.timestamp())
+        return max(ends)
+
+    def _end_pause(self) -> None:
+        drained = self._pause_drained_at()
+        if drained is not None:
+            self._paused_total += max(time.time() - drained, 0.0)
+        self._pause = None
 
     def _statuses(self) -> list[TaskStatus]:
         """The status of each task of the workflow that has a result, in passes of map()
@@ -560,7 +597,10 @@ class Session:
         self._run_over = asyncio.Event()
         if self.started_at is None or self.finished_at is not None:
             self.started_at = time.monotonic()
+            self._paused_total = 0.0
         self.finished_at = None
+        if self._paused and self._pause is None:
+            self._pause = (time.time(), ())  # started paused (--paused): nothing runs
         try:
             results = await runner.execute(
                 self.graph,
@@ -573,6 +613,7 @@ class Session:
             self.deliver()  # a run torn down without its end event
             if self.finished_at is None:
                 self.finished_at = time.monotonic()
+            self._end_pause()  # a run stopped while paused: paused until its end
             self._paused = False
             self._outcome = _outcome(runner)
             self._run_over.set()
@@ -618,6 +659,8 @@ class Session:
     def pause(self, interrupt: bool = False) -> None:
         self._paused = True
         if self.runner is not None and self.runner.is_running:
+            if self._pause is None:
+                self._pause = (time.time(), tuple(self.running))
             self.runner.pause(interrupt)
 
     def resume(self) -> None:
@@ -636,6 +679,7 @@ class Session:
                 runner.resume()
             self._live_consent = False
             self._live_mark_done = ()
+            self._end_pause()
         self._paused = False
 
     def cancel(self) -> None:
@@ -746,6 +790,8 @@ class Session:
         self._outcome = None
         self.started_at = None
         self.finished_at = None
+        self._paused_total = 0.0
+        self._pause = None
         if self.checkpointer is not None:
             await self.checkpointer.compact()
         self._emit(RunPrepared(plan=plan))

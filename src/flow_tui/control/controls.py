@@ -191,6 +191,7 @@ class Controls:
             "concurrency": session.concurrency,
             "state": state.value,
             "elapsed_s": round(session.elapsed(), 3),
+            "paused_s": round(session.paused_seconds(), 3),
             "tasks": tasks,
             "snapshot": RawJSON(session.snapshot().to_json()),
             "is_running": session.is_running,

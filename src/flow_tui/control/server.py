@@ -653,6 +653,7 @@ class ControlServer:
             "counts": session.counts(),
             "tasks": len(session.steps),
             "elapsed_s": round(session.elapsed(), 3),
+            "paused_s": round(session.paused_seconds(), 3),
             "running": session.running[:20],
             "needs_consent": session.needs_consent,
             "exit_code": session.exit_code() if state.is_over else None,

@@ -216,8 +216,10 @@ class PlainReporter(Reporter):
         parts = [
             f"{counts[k]} {k}" for k in ("success", "failure", "skipped", "cancelled") if counts[k]
         ]
+        paused = extra.get("paused_s") or 0.0
+        took = f"{extra['elapsed_s']:.2f}s" + (f" ({paused:.2f}s paused)" if paused else "")
         self.line(
-            f"{self.session.workflow.name} {state.value} in {extra['elapsed_s']:.2f}s: "
+            f"{self.session.workflow.name} {state.value} in {took}: "
             f"{', '.join(parts) or 'no tasks'} (exit {code})",
             "bold",
         )

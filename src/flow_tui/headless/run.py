@@ -39,6 +39,7 @@ def _summary(session: Session, guard: SignalGuard, code: int) -> dict[str, Any]:
         "status": session.state.value,
         "exit_code": code,
         "elapsed_s": round(session.elapsed(), 3),
+        "paused_s": round(session.paused_seconds(), 3),
         "counts": session.counts(),
         "failed": failed,
         "checkpoint": str(session.options.checkpoint) if session.options.checkpoint else None,

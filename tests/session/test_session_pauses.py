@@ -1,0 +1,85 @@
+"""The run's paused time (Session.paused_seconds): what `ps`, the headless summary and an
+attached dashboard read. A pause counts from the end of the last task it let finish, as
+the dashboard's own clock counts it, until the run resumes or ends."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from flow_tui import TaskStep, Workflow
+from flow_tui.core.events import Event
+from flow_tui.session import RunState, Session, SessionOptions
+
+
+def gated_pair() -> tuple[Workflow, asyncio.Event, asyncio.Event]:
+    """`slow` runs until the gate opens, then `after` runs."""
+    gate = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow(ctx: object) -> None:
+        started.set()
+        await gate.wait()
+
+    async def after(ctx: object) -> None:
+        return None
+
+    workflow = Workflow(
+        name="pauses", steps=[TaskStep("slow", slow), TaskStep("after", after, ["slow"])]
+    )
+    return workflow, gate, started
+
+
+async def test_a_pause_counts_from_the_drain_to_the_resume() -> None:
+    workflow, gate, started = gated_pair()
+    session = Session.open(workflow)
+    ended = asyncio.Event()
+
+    def heard(event: Event) -> None:
+        if event.name == "task_end":
+            ended.set()
+
+    session.subscribe(heard)
+    run = asyncio.create_task(session.run())
+    await started.wait()
+    session.pause()
+    assert session.state is RunState.PAUSING
+    assert session.paused_seconds() == 0  # slow still runs: running time, not paused
+    gate.set()
+    await ended.wait()
+    assert session.state is RunState.PAUSED
+    metrics = session.results["slow"].metrics
+    assert metrics is not None and metrics.finished_at is not None
+    slow_end = metrics.finished_at
+    first = session.paused_seconds()
+    assert 0 < first <= time.time() - slow_end.timestamp()
+    assert session.paused_seconds() > first  # it grows while paused
+
+    session.resume()
+    resumed = session.paused_seconds()
+    await run
+    assert session.state is RunState.FINISHED
+    assert session.paused_seconds() == resumed  # not after the resume
+    assert session.paused_seconds() < session.elapsed()
+    await session.close()
+
+
+async def test_a_run_started_paused_is_paused_from_its_start_and_a_stop_ends_it() -> None:
+    workflow, gate, started = gated_pair()
+    gate.set()
+    session = Session.open(workflow, SessionOptions(paused=True))
+    began = asyncio.Event()
+    session.subscribe(lambda event: began.set() if event.name == "workflow_start" else None)
+    run = asyncio.create_task(session.run())
+    await began.wait()
+    assert session.state is RunState.PAUSED
+    first = session.paused_seconds()
+    assert first > 0
+    session.cancel()  # stopped while paused: paused until its end
+    await run
+    assert session.state is RunState.CANCELLED
+    at_end = session.paused_seconds()
+    assert at_end >= first
+    assert session.paused_seconds() == at_end
+    assert not started.is_set()
+    await session.close()
