@@ -10,17 +10,19 @@ import os
 import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
+from flow_tui.control.client import ControlClient
 from flow_tui.control.mirror import RemoteSession
 from flow_tui.session import RunState
 from flow_tui.tui.attach import AttachedApp
 from flow_tui.tui.dialogs import ConfirmInterrupt, ConsentScreen, DetachOrStop
 from flow_tui.tui.status import RowStatus
 
-from .attach_helpers import HeadlessRun
+from .attach_helpers import HeadlessRun, wait_until
 from .helpers import SIZE, footer_action, messages_text, row_text, run_state, settle, until
 
 
@@ -308,3 +310,63 @@ async def test_the_end_is_said_at_the_bye_while_the_runs_process_is_still_exitin
         assert run.process.wait().returncode == 0
     finally:
         run.kill()
+
+
+async def test_a_pause_before_the_attach_is_left_out_of_the_attached_clock(
+    headless: HeadlessRun,
+) -> None:
+    """The run says how long it was paused (its state's paused_s): the attached clock
+    leaves that out and stands still while the run stays paused, as the run's own
+    dashboard does; ‖ shows the paused time apart."""
+    run = headless
+    run.wait_started("charge", "load")
+    info = run.info()
+    with ControlClient(info) as client:
+        client.request("pause")
+        run.open("charge")
+        run.open("load")
+
+        def status() -> dict[str, Any]:
+            answer: dict[str, Any] = client.request("status")["status"]
+            return answer
+
+        wait_until(lambda: status()["state"] == "paused", "the pause to drain")
+        wait_until(lambda: status()["paused_s"] >= 1.0, "a pause of a second")
+        before = status()["paused_s"]
+    session = await RemoteSession.attach(info)
+    app = AttachedApp(session)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert session.paused_seconds() >= before
+        first = app.view.elapsed()
+        assert first <= session.elapsed() - before
+        longer = session.paused_seconds() + 0.3
+        await until(pilot, lambda: session.paused_seconds() > longer, "the pause to go on")
+        assert abs(app.view.elapsed() - first) < 0.05  # it stands while the run is paused
+        assert "‖ 0:0" in app.run_header.time
+
+        await pilot.press("p")
+        await until(pilot, lambda: session.state is RunState.FINISHED, "the run to finish")
+    assert run.process.wait().returncode == 0
+
+
+async def test_a_pause_seen_by_the_attached_view_stops_its_clock(headless: HeadlessRun) -> None:
+    """Paused from the attached view: once the running tasks have drained, its clock
+    stands and the paused time grows apart (it counted the pause as run time)."""
+    run = headless
+    async with attached(run) as (session, app, pilot):
+        assert session.paused_seconds() == 0
+        await pilot.press("p")
+        await until(pilot, lambda: "workflow_paused" in run.event_names(), "the run paused")
+        run.open("charge")
+        run.open("load")
+        await until(pilot, lambda: session.state is RunState.PAUSED, "the pause drained")
+        first = app.view.elapsed()
+        await until(pilot, lambda: session.paused_seconds() > 0.3, "the pause to go on")
+        assert abs(app.view.elapsed() - first) < 0.05
+        await pilot.press("p")
+        await until(pilot, lambda: session.state is RunState.FINISHED, "the run to finish")
+        paused = session.paused_seconds()
+        assert paused > 0.3
+        assert app.view.elapsed() <= session.elapsed() - paused + 0.05
+    assert run.process.wait().returncode == 0

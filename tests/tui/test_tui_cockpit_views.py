@@ -109,49 +109,26 @@ async def test_the_clock_survives_a_retry_and_an_idle_wait_is_not_counted() -> N
         assert "Retrying" not in text  # the note ended with its run
 
 
-class _AttachedRun:
-    """What a clock reads of a run it joined mid-way (an attached dashboard's): its
-    state, and how long it has been going by its own account."""
+class _RunOfItsOwnClock:
+    """What a clock reads of a run whose start it did not see (an attached dashboard's
+    mirror): the run's own account of its time."""
 
-    def __init__(self, clock: ManualClock, before: float) -> None:
-        self.clock = clock
-        self.before = before
-        self.state = RunState.RUNNING
+    def __init__(self, elapsed: float, paused: float) -> None:
+        self._elapsed = elapsed
+        self._paused = paused
 
     def elapsed(self) -> float:
-        return self.before + self.clock.t
+        return self._elapsed
+
+    def paused_seconds(self) -> float:
+        return self._paused
 
 
-def test_a_clock_that_joined_a_run_mid_way_leaves_out_the_pauses_it_saw() -> None:
+def test_a_clock_that_did_not_see_the_run_start_leaves_out_what_the_run_says_was_paused() -> None:
     clock = ManualClock()
-    run = _AttachedRun(clock, before=100)
-    clock.timer.watch(run)
-    clock.timer.join()
-    assert clock.elapsed(run) == 100  # the run's own figure
-    clock.advance(5)
-    run.state = RunState.PAUSED
-    assert clock.paused(run) == 0  # the pause is seen from here
-    clock.advance(10)
-    assert clock.paused(run) == 10
-    assert clock.elapsed(run) == 105  # stopped while paused, as the run's own dashboard
-    run.state = RunState.RUNNING
-    clock.timer.observe()  # the dashboard's next repaint sees it
-    clock.advance(3)
-    assert clock.elapsed(run) == 108
-
-
-def test_a_clock_that_joined_a_paused_run_stands_still_until_it_resumes() -> None:
-    clock = ManualClock()
-    run = _AttachedRun(clock, before=60)
-    run.state = RunState.PAUSED
-    clock.timer.watch(run)
-    clock.timer.join()
-    clock.advance(4)
-    assert clock.elapsed(run) == 60
-    run.state = RunState.RUNNING
-    clock.timer.observe()
-    clock.advance(1)
-    assert clock.elapsed(run) == 61
+    run = _RunOfItsOwnClock(elapsed=100, paused=30)
+    assert clock.elapsed(run) == 70
+    assert clock.paused(run) == 30
 
 
 def test_tasks_that_ended_before_an_attach_count_for_the_eta() -> None:

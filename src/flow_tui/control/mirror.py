@@ -285,8 +285,31 @@ class RemoteSession(Session):
         self.resumed_from = Path(resumed) if resumed else None
         self.checkpoint_path = state.get("checkpoint")
         self.start_notice = state.get("start_notice")
+        # The run's paused time as of this state; the pauses seen after it are added.
+        self._paused_before = float(state.get("paused_s") or 0.0)
+        self._paused_seen = 0.0
+        self._pause_since: float | None = None
+        self._track_pause(now)
 
     # -- what a Session answers, from the mirror ---------------------------------------
+
+    def paused_seconds(self) -> float:
+        """The run's paused time: as its last state said, plus the pauses (with nothing
+        running) heard of since."""
+        total = self._paused_before + self._paused_seen
+        if self._pause_since is not None:
+            total += time.monotonic() - self._pause_since
+        return total
+
+    def _track_pause(self, now: float) -> None:
+        """A pause starts when the run is paused with nothing running, and ends when it
+        resumes or ends."""
+        paused = self._live and self._remote_paused and not self._running
+        if paused and self._pause_since is None:
+            self._pause_since = now
+        elif not paused and self._pause_since is not None:
+            self._paused_seen += now - self._pause_since
+            self._pause_since = None
 
     @property
     def state(self) -> RunState:
@@ -473,6 +496,7 @@ class RemoteSession(Session):
             return
         self._live = False
         self._remote_paused = False
+        self._track_pause(time.monotonic())
         self._interrupted.update(dict.fromkeys(self._running))
         self._running.clear()
         status = (self.bye or {}).get("status")
@@ -515,6 +539,11 @@ class RemoteSession(Session):
         return None if index is None else self.steps[index]
 
     def _event(self, obj: dict[str, Any]) -> None:
+        self._apply_event(obj)
+        if self._remote_paused or self._pause_since is not None:
+            self._track_pause(time.monotonic())
+
+    def _apply_event(self, obj: dict[str, Any]) -> None:
         name = obj.get("event")
         now = time.monotonic()
         if name in ("task_start", "task_retry", "task_end", "task_skipped", "task_log"):

@@ -15,6 +15,7 @@ import signal
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 
 from flow_tui.control.controls import Controls
 from flow_tui.control.mirror import (
@@ -87,8 +88,6 @@ class AttachedApp(DashboardApp):
         self.install_signal_handlers()
         self.show_first()
         self.view.history.count_earlier(session.results.values())
-        if not session.state.is_over:
-            self.clock.timer.join()
         for name, (attempt, since) in session.attempts.items():
             self.changes.started[name] = since
             self.changes.attempt[name] = attempt
@@ -217,9 +216,16 @@ class AttachedApp(DashboardApp):
 
     def _run_gone(self) -> None:
         """The run ended or its process went away: say so; this view stays on the final
-        state until the operator quits."""
-        if self.session_closed:
+        state until the operator quits. Told at the run's bye and again when the
+        connection ends, which may be while this view is closing: then nothing is said."""
+        if self.session_closed or not self.is_running:
             return
+        try:
+            self._say_run_gone()
+        except NoMatches:  # the view is closing: its widgets are gone
+            return
+
+    def _say_run_gone(self) -> None:
         session = self.session
         bye = session.bye
         if isinstance(self.screen, DetachOrStop):

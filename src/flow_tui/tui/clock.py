@@ -22,6 +22,8 @@ from flow_tui.core.events import monotonic_at
 class TimedRun(Protocol):
     def elapsed(self) -> float: ...
 
+    def paused_seconds(self) -> float: ...
+
 
 class _Phase(Enum):
     IDLE = 0  # no run live
@@ -62,13 +64,6 @@ class RunTimer:
             self._enter(_Phase.IDLE)
             self.started = False
             self._running = self._paused = 0.0
-
-    def join(self) -> None:
-        """A run already going when this timer first hears of it (a dashboard attached
-        mid-run): its pauses count from now on, a pause it is in already included."""
-        if self._phase is _Phase.IDLE and not self.started:
-            self._enter(_Phase.RUNNING)
-            self.observe()
 
     def watch(self, session: Any) -> None:
         """Read `session.state` at `observe()` to see a pause that drained."""
@@ -125,18 +120,20 @@ class Clock:
 
     def elapsed(self, run: TimedRun) -> float:
         """Seconds the run spent running; a run whose start this clock did not see (a
-        dashboard attached mid-run) says how long it has been going, less the time this
-        clock saw it paused (a pause before the attach is not told, and counts)."""
+        dashboard attached mid-run) says it itself."""
         timer = self.timer
-        timer.observe()
         if timer.started:
+            timer.observe()
             return timer.running()
-        return max(run.elapsed() - timer.paused(), 0.0)
+        return max(run.elapsed() - run.paused_seconds(), 0.0)
 
     def paused(self, run: TimedRun) -> float:
-        """Seconds the run spent paused (0 when unknown)."""
-        self.timer.observe()
-        return self.timer.paused()
+        """Seconds the run spent paused."""
+        timer = self.timer
+        if timer.started:
+            timer.observe()
+            return timer.paused()
+        return run.paused_seconds()
 
     def now(self) -> datetime:
         return datetime.now().astimezone()
