@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
+from flow_tui import TaskStep
+from flow_tui.core.events import TaskEnd
 from flow_tui.core.model import TaskMetrics, TaskResult, TaskStatus
 from flow_tui.session import RunState, Session, SessionOptions
 from flow_tui.tui.app import DashboardApp
@@ -131,6 +133,10 @@ def test_a_clock_that_did_not_see_the_run_start_leaves_out_what_the_run_says_was
     assert clock.paused(run) == 30
 
 
+async def _noop(ctx: object) -> None:
+    return None
+
+
 def test_tasks_that_ended_before_an_attach_count_for_the_eta() -> None:
     """An attached dashboard's ETA divides by the parallelism over the whole run: the
     tasks that ran and ended before it attached count, with their durations; a skipped
@@ -151,6 +157,14 @@ def test_tasks_that_ended_before_an_attach_count_for_the_eta() -> None:
     )
     assert log.finished == 2
     assert log.busy == 3.0
+
+    # A task that was running when the view attached: its end comes, its start was not
+    # heard; it counts the same way.
+    step = TaskStep("running-at-attach", _noop)
+    log(TaskEnd(step, ran(TaskStatus.SUCCESS, 500)))
+    log(TaskEnd(TaskStep("never-ran", _noop), TaskResult(TaskStatus.CANCELLED)))
+    assert log.finished == 3
+    assert log.busy == 3.5
 
 
 def test_the_eta_waits_for_enough_finished_tasks_then_divides_by_the_parallelism() -> None:

@@ -193,6 +193,8 @@ class RemoteSession(Session):
         self.connected = True
         self.detached = False
         self.bye: dict[str, Any] | None = None
+        self._last_ts: Any = None
+        self._last_seconds: float | None = None
         #: the connection ended without a `bye` while the run's process goes on: the run
         #: dropped this viewer (it fell behind the run's events)
         self.dropped = False
@@ -534,6 +536,17 @@ class RemoteSession(Session):
         self._requests.add(task)
         task.add_done_callback(self._requests.discard)
 
+    def _seconds_at(self, ts: Any) -> float | None:
+        """An event's `ts` as a time.time() reading (when it happened, not when heard:
+        events come in batches); the last one is kept, as many events share a
+        millisecond."""
+        if ts == self._last_ts:
+            return self._last_seconds
+        when = _parse_ts(ts)
+        self._last_ts = ts
+        self._last_seconds = when.timestamp() if when is not None else None
+        return self._last_seconds
+
     def _step(self, obj: dict[str, Any]) -> TaskStep[Any] | None:
         index = self.graph.index.get(str(obj.get("task")))
         return None if index is None else self.steps[index]
@@ -558,7 +571,7 @@ class RemoteSession(Session):
                 if task in self._held:
                     self._held.remove(task)
                 self.attempts[task] = (attempt, now)
-                self._emit(TaskStart(step, attempt))
+                self._emit(TaskStart(step, attempt, self._seconds_at(obj.get("ts"))))
             elif name == "task_retry":
                 attempt = int(obj.get("attempt") or 2)
                 self.attempts[task] = (attempt, now)

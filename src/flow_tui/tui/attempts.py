@@ -143,7 +143,10 @@ class AttemptLog:
             name = event.step.name
             task = self.tasks.get(name)
             if task is None:
-                return  # ended without a start seen here (cancelled before it ran)
+                # Ended without a start seen here: it ran before this log heard of it (a
+                # dashboard attached while it ran), or was cancelled before it ran.
+                self._count_earlier(event.result)
+                return
             result = event.result
             attempts = task.attempts
             last = attempts[-1] if attempts else None
@@ -200,16 +203,19 @@ class AttemptLog:
         dashboard attached mid-run): the ETA's mean and parallelism are then over the
         whole run, as the run's own dashboard has them, not over the part watched."""
         for result in results:
-            metrics = result.metrics
-            if (
-                result.status is TaskStatus.SKIPPED
-                or metrics is None
-                or metrics.started_at is None
-                or not math.isfinite(metrics.duration_ms)
-            ):
-                continue
-            self.finished += 1
-            self.busy += max(metrics.duration_ms, 0.0) / 1000
+            self._count_earlier(result)
+
+    def _count_earlier(self, result: TaskResult) -> None:
+        metrics = result.metrics
+        if (
+            result.status is TaskStatus.SKIPPED
+            or metrics is None
+            or metrics.started_at is None
+            or not math.isfinite(metrics.duration_ms)
+        ):
+            return
+        self.finished += 1
+        self.busy += max(metrics.duration_ms, 0.0) / 1000
 
     def started(self, attempt: Attempt) -> datetime:
         """The wall time `attempt` started (from one reading of both clocks: a wall
