@@ -141,6 +141,8 @@ async def test_consent_holds_through_the_socket_and_the_end_is_shown(
         assert "The run finished: exit 0" in text
         assert "Run finished: 4 tasks succeeded" in text
         assert run_state(session) is RunState.FINISHED
+        # report started after the attach: one attempt, heard once (not a manual retry)
+        assert [(a.number, a.manual) for a in app.view.history.of("report")] == [(1, False)]
         assert footer_action(app, "p") is None and footer_action(app, "s") is None
         await pilot.press("q")  # the run is over: q leaves at once
     assert app.return_value == 0

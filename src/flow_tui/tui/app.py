@@ -221,7 +221,13 @@ class DashboardApp(CockpitViews, ExitFlow):
         self.last_saved: Path | None = None  # the save dialog proposes it again
 
     async def on_mount(self) -> None:
-        # The app's only on_mount: Textual would call one of each layer too.
+        # The app's only on_mount: Textual calls the handler of each class that has one
+        # (a subclass's and this one), so a subclass overrides `mounted` instead.
+        await self.mounted()
+
+    async def mounted(self) -> None:
+        """The first look once mounted: signals, the control socket, the session
+        followed, and the run started (or consent asked)."""
         self.install_signal_handlers()
         await self.serve_controls()
         self.show_first()

@@ -83,7 +83,9 @@ class AttachedApp(DashboardApp):
 
     # -- mounting and leaving ----------------------------------------------------------
 
-    async def on_mount(self) -> None:
+    async def mounted(self) -> None:
+        # In place of DashboardApp's: no socket of its own, no start, the session followed
+        # once (it was followed twice, each attempt heard twice: a manual retry).
         session = self.session
         self.install_signal_handlers()
         self.show_first()
