@@ -156,6 +156,9 @@ class Session:
         self._run_over: asyncio.Event | None = None
         self.started_at: float | None = None
         self.finished_at: float | None = None
+        # Seconds the runs of this session before the current one went (a retry goes on
+        # counting from where the run before ended, as the dashboard's clock does).
+        self._elapsed_before = 0.0
         # The run's pauses (time.time() readings): seconds spent paused in those that
         # ended, and the one going on: when it was asked and what was running then.
         self._paused_total = 0.0
@@ -433,11 +436,20 @@ class Session:
         return []
 
     def elapsed(self) -> float:
-        """Seconds from the run's start to its end (or now), paused time included."""
+        """Seconds from the run's start to its end (or now), paused time included; a
+        retry goes on from where the run before ended (the wait between not counted)."""
         if self.started_at is None:
-            return 0.0
+            return self._elapsed_before
         end = self.finished_at if self.finished_at is not None else time.monotonic()
-        return end - self.started_at
+        return self._elapsed_before + end - self.started_at
+
+    def _begin_clock(self) -> None:
+        """A run starts: the first, or a retry after the run before ended."""
+        if self.started_at is not None and self.finished_at is not None:
+            self._elapsed_before += self.finished_at - self.started_at
+        if self.started_at is None or self.finished_at is not None:
+            self.started_at = time.monotonic()
+        self.finished_at = None
 
     def paused_seconds(self) -> float:
         """Seconds of `elapsed()` the run spent paused with nothing running: a pause
@@ -595,10 +607,7 @@ class Session:
         self.runner = runner
         self._outcome = None
         self._run_over = asyncio.Event()
-        if self.started_at is None or self.finished_at is not None:
-            self.started_at = time.monotonic()
-            self._paused_total = 0.0
-        self.finished_at = None
+        self._begin_clock()
         if self._paused and self._pause is None:
             self._pause = (time.time(), ())  # started paused (--paused): nothing runs
         try:
@@ -790,6 +799,7 @@ class Session:
         self._outcome = None
         self.started_at = None
         self.finished_at = None
+        self._elapsed_before = 0.0
         self._paused_total = 0.0
         self._pause = None
         if self.checkpointer is not None:

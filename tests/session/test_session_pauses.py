@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from flow_tui import TaskStep, Workflow
 from flow_tui.core.events import Event
 from flow_tui.session import RunState, Session, SessionOptions
@@ -82,4 +84,31 @@ async def test_a_run_started_paused_is_paused_from_its_start_and_a_stop_ends_it(
     assert at_end >= first
     assert session.paused_seconds() == at_end
     assert not started.is_set()
+    await session.close()
+
+
+async def test_a_retry_goes_on_counting_from_where_the_run_before_ended() -> None:
+    """As the dashboard's clock: the run's time survives a retry (the wait between is
+    not counted), and so does the time it spent paused."""
+    failed_once: list[str] = []
+
+    async def flaky(ctx: object) -> None:
+        if not failed_once:
+            failed_once.append("x")
+            raise RuntimeError("first time")
+
+    workflow = Workflow(name="retry", steps=[TaskStep("flaky", flaky)])
+    session = Session.open(workflow)
+    await session.run()
+    assert session.state is RunState.FAILED
+    first = session.elapsed()
+    assert first > 0
+    assert session.elapsed() == first  # ended: the wait before the retry does not count
+
+    session.retry(["flaky"])
+    await session.run()
+    assert session.state is RunState.FINISHED
+    assert session.started_at is not None and session.finished_at is not None
+    this_run = session.finished_at - session.started_at
+    assert session.elapsed() == pytest.approx(first + this_run)
     await session.close()

@@ -16,7 +16,7 @@ from flow_tui.control.client import ControlClient
 from flow_tui.control.registry import DIR_ENV, RunInfo, list_runs
 
 from .attach_helpers import HeadlessRun
-from .test_tui_e2e_tmux import Terminal, exited, wait_for
+from .test_tui_e2e_tmux import WORKFLOWS, Terminal, exited, wait_for
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="tmux is not installed (.ci/run installs it)"
@@ -107,3 +107,26 @@ def test_a_dashboard_in_tmux_serves_its_socket(
     assert list_runs() == []
     saved = Snapshot.load(tmp_path / "ck.toml")
     assert saved.results["transform"].status is TaskStatus.SUCCESS
+
+
+def test_an_attached_clock_survives_a_retry_in_the_runs_dashboard(
+    terminal: Terminal, runtime: Path, tmp_path: Path
+) -> None:
+    """The run's dashboard retries its failed task: the attached view's clock goes on
+    from the run's time, as the dashboard's own does (it started again from 0:00)."""
+    env = {DIR_ENV: str(runtime)}
+    terminal.launch("dash", workflow=WORKFLOWS / "retry_flow.py", env=env)
+    dash = partial(terminal.screen, "dash")
+    wait_for(lambda: "1 running" in dash(), "slow running", dash)
+    wait_for(lambda: bool(list_runs()), "the dashboard's socket", dash)
+    terminal.launch("view", workflow=None, command_name="attach", env=env)
+    view = partial(terminal.screen, "view")
+    wait_for(lambda: "attached to" in view() and "⏱ 0:02" in view(), "two seconds", view)
+    (tmp_path / "gate").touch()
+    wait_for(lambda: "✘ failed" in view(), "the run failed, in the view", view)
+    (tmp_path / "gate.fixed").touch()
+    terminal.keys("dash", "R")  # retry every failed task, in the run's own dashboard
+    wait_for(lambda: "✔ finished" in dash(), "the retry to finish", dash)
+    wait_for(lambda: "✔ finished" in view(), "the view to see it", view)
+    header = next(line for line in view().splitlines() if "⏱" in line)
+    assert "⏱ 0:00" not in header and "⏱ 0:0" in header, header

@@ -276,6 +276,7 @@ class RemoteSession(Session):
             for name, lines in (state.get("logs") or {}).items()
         }
         elapsed = float(state.get("elapsed_s") or 0.0)
+        self._elapsed_before = 0.0  # in the run's figure
         if self._live or run_state.is_over or elapsed:
             self.started_at = now - elapsed
             self.finished_at = None if self._live else now
@@ -614,9 +615,7 @@ class RemoteSession(Session):
             self._remote_paused = False
             self._outcome = None
             self._paused = False
-            if self.started_at is None or self.finished_at is not None:
-                self.started_at = now
-            self.finished_at = None
+            self._begin_clock()
             kept = [k for k in obj.get("kept") or () if k in self.graph.index]
             self._emit(WorkflowStart(self.steps, kept))
         elif name == "workflow_end":

@@ -72,6 +72,7 @@ class AttachedApp(DashboardApp):
     ]
 
     session: RemoteSession
+    CLOCK_FROM_SESSION = True  # a retry seen here would start a clock of its own
 
     def __init__(self, session: RemoteSession, *, clock: Clock | None = None) -> None:
         super().__init__(session, clock=clock, autostart=False)

@@ -119,8 +119,8 @@ class Clock:
         return monotonic_at(ts)
 
     def elapsed(self, run: TimedRun) -> float:
-        """Seconds the run spent running; a run whose start this clock did not see (a
-        dashboard attached mid-run) says it itself."""
+        """Seconds the run spent running; a run whose start this clock did not see (an
+        attached dashboard's: its timer is not told) says it itself."""
         timer = self.timer
         if timer.started:
             timer.observe()

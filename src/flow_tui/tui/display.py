@@ -59,6 +59,9 @@ class RunDisplay(App[int]):
     # ctrl+p: every action by name (get_system_commands in app.py).
     ENABLE_COMMAND_PALETTE = True
     FLUSH_INTERVAL = 0.1  # seconds between repaints of pending changes
+    #: The run's clock is read from the session (an attached view: the run says how long
+    #: it has gone and been paused), not kept here from the events this view heard.
+    CLOCK_FROM_SESSION = False
     #: While a run streams events faster than anyone reads them (more than STREAM_EVENTS
     #: since the last repaint and more still coming), a repaint waits, at most
     #: STREAM_DEFER seconds: a burst of short tasks then runs at full speed and the
@@ -132,8 +135,9 @@ class RunDisplay(App[int]):
         self.session.subscribe(self.changes, deferred=True)
         # Attempts (retries, manual retries, logs by attempt) and the run's clock.
         self.session.subscribe(self.view.history, deferred=True)
-        self.clock.timer.watch(self.session)
-        self.changes.run_listeners.append(self.clock.timer)  # no task event for it
+        if not self.CLOCK_FROM_SESSION:
+            self.clock.timer.watch(self.session)
+            self.changes.run_listeners.append(self.clock.timer)  # no task event for it
         self.view.refresh()
         self.task_tree.populate(self.groups)
         self.set_focus(self.task_tree)
