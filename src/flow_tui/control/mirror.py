@@ -673,8 +673,9 @@ class RemoteControls(Controls):
     again by the run; save and stop are the run's own."""
 
     def __init__(self, session: RemoteSession) -> None:
-        # A prepared run starts in the run's process: nothing to start here.
-        super().__init__(session, start=_nothing)
+        # A prepared run starts in the run's process: nothing to start here. Nobody asks
+        # these Controls for a state (full_state): no running attempts to follow.
+        super().__init__(session, start=_nothing, running_attempt=_no_attempt)
         self.remote = session
 
     async def save(self, path: str | Path) -> Path:
@@ -691,6 +692,10 @@ class RemoteControls(Controls):
 
     def full_state(self, run: dict[str, Any] | None = None) -> dict[str, Any]:
         raise SessionError("an attached dashboard serves no state of its own")
+
+
+def _no_attempt(name: str) -> None:
+    return None
 
 
 def _nothing() -> None:
