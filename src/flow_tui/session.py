@@ -23,7 +23,7 @@ from typing import Any
 from flow_tui.capture import TaskOutputCapture
 from flow_tui.checkpoint import Checkpointer, CheckpointLock
 from flow_tui.core.errors import FlowError, SnapshotError
-from flow_tui.core.events import Event, TaskEnd, TaskStart
+from flow_tui.core.events import Event, TaskEnd, TaskStart, WorkflowPaused, WorkflowResumed
 from flow_tui.core.graph import TaskGraph
 from flow_tui.core.model import RunStatus, TaskResult, TaskStatus, TaskStep
 from flow_tui.core.resume import (
@@ -159,8 +159,10 @@ class Session:
         # Seconds the runs of this session before the current one went (a retry goes on
         # counting from where the run before ended, as the dashboard's clock does).
         self._elapsed_before = 0.0
-        # The run's pauses (time.time() readings): seconds spent paused in those that
-        # ended, and the one going on: when it was asked and what was running then.
+        # The run's pauses (time.time() readings), followed from the runner's own
+        # workflow_paused / _resumed, whoever paused it (a key, the socket, a signal, a
+        # failed checkpoint): seconds spent paused in those that ended, and the one going
+        # on: when it was asked and what was running then.
         self._paused_total = 0.0
         self._pause: tuple[float, tuple[str, ...]] | None = None
         # The TaskInvoker of a remote executor (a DaskInvoker), made and started by the
@@ -447,9 +449,17 @@ class Session:
         """A run starts: the first, or a retry after the run before ended."""
         if self.started_at is not None and self.finished_at is not None:
             self._elapsed_before += self.finished_at - self.started_at
-        if self.started_at is None or self.finished_at is not None:
+            self.started_at = None
+        if self.started_at is None:
             self.started_at = time.monotonic()
         self.finished_at = None
+
+    def _run_paused(self, event: WorkflowPaused) -> None:
+        if self._pause is None:
+            self._pause = (time.time(), tuple(event.running))
+
+    def _run_resumed(self, event: WorkflowResumed) -> None:
+        self._end_pause()
 
     def paused_seconds(self) -> float:
         """Seconds of `elapsed()` the run spent paused with nothing running: a pause
@@ -573,6 +583,8 @@ class Session:
     def _build_runner(self) -> TaskRunner[Any]:
         builder = TaskRunnerBuilder(self.context).with_workflow_name(self.workflow.name)
         builder.on("workflow_end", self._run_ended)
+        builder.on("workflow_paused", self._run_paused)
+        builder.on("workflow_resumed", self._run_resumed)
         if self._listeners or self._deferred:  # else no event is even made (see subscribe)
             builder.on("*", self._emit)
         if self._basis is not None:
@@ -668,8 +680,6 @@ class Session:
     def pause(self, interrupt: bool = False) -> None:
         self._paused = True
         if self.runner is not None and self.runner.is_running:
-            if self._pause is None:
-                self._pause = (time.time(), tuple(self.running))
             self.runner.pause(interrupt)
 
     def resume(self) -> None:
@@ -688,7 +698,6 @@ class Session:
                 runner.resume()
             self._live_consent = False
             self._live_mark_done = ()
-            self._end_pause()
         self._paused = False
 
     def cancel(self) -> None:

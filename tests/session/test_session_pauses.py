@@ -32,16 +32,22 @@ def gated_pair() -> tuple[Workflow, asyncio.Event, asyncio.Event]:
     return workflow, gate, started
 
 
+def heard(session: Session, name: str) -> asyncio.Event:
+    """Set when `session` tells an event called `name`."""
+    told = asyncio.Event()
+
+    def listener(event: Event) -> None:
+        if event.name == name:
+            told.set()
+
+    session.subscribe(listener)
+    return told
+
+
 async def test_a_pause_counts_from_the_drain_to_the_resume() -> None:
     workflow, gate, started = gated_pair()
     session = Session.open(workflow)
-    ended = asyncio.Event()
-
-    def heard(event: Event) -> None:
-        if event.name == "task_end":
-            ended.set()
-
-    session.subscribe(heard)
+    ended = heard(session, "task_end")
     run = asyncio.create_task(session.run())
     await started.wait()
     session.pause()
@@ -66,12 +72,33 @@ async def test_a_pause_counts_from_the_drain_to_the_resume() -> None:
     await session.close()
 
 
+async def test_a_pause_the_run_makes_itself_counts_too() -> None:
+    """A failed checkpoint or commit pauses the runner itself, not through
+    Session.pause: the paused time follows the runner's own pause and resume."""
+    workflow, gate, started = gated_pair()
+    session = Session.open(workflow)
+    ended = heard(session, "task_end")
+    run = asyncio.create_task(session.run())
+    await started.wait()
+    assert session.runner is not None
+    session.runner.pause()  # what Session._checkpoint_failed does
+    gate.set()
+    await ended.wait()
+    assert session.state is RunState.PAUSED
+    first = session.paused_seconds()
+    assert first > 0
+    session.resume()
+    resumed = session.paused_seconds()
+    await run
+    assert session.paused_seconds() == resumed >= first
+    await session.close()
+
+
 async def test_a_run_started_paused_is_paused_from_its_start_and_a_stop_ends_it() -> None:
     workflow, gate, started = gated_pair()
     gate.set()
     session = Session.open(workflow, SessionOptions(paused=True))
-    began = asyncio.Event()
-    session.subscribe(lambda event: began.set() if event.name == "workflow_start" else None)
+    began = heard(session, "workflow_start")
     run = asyncio.create_task(session.run())
     await began.wait()
     assert session.state is RunState.PAUSED
