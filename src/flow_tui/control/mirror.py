@@ -288,31 +288,13 @@ class RemoteSession(Session):
         self.resumed_from = Path(resumed) if resumed else None
         self.checkpoint_path = state.get("checkpoint")
         self.start_notice = state.get("start_notice")
-        # The run's paused time as of this state; the pauses seen after it are added.
-        self._paused_before = float(state.get("paused_s") or 0.0)
-        self._paused_seen = 0.0
-        self._pause_since: float | None = None
-        self._track_pause(now)
+        # The run's paused time as of this state; the pauses heard of after it are
+        # counted as the run counts its own (Session: from the drain to the resume).
+        self._paused_total = float(state.get("paused_s") or 0.0)
+        paused = self._live and self._remote_paused
+        self._pause = (time.time(), tuple(self._running)) if paused else None
 
     # -- what a Session answers, from the mirror ---------------------------------------
-
-    def paused_seconds(self) -> float:
-        """The run's paused time: as its last state said, plus the pauses (with nothing
-        running) heard of since."""
-        total = self._paused_before + self._paused_seen
-        if self._pause_since is not None:
-            total += time.monotonic() - self._pause_since
-        return total
-
-    def _track_pause(self, now: float) -> None:
-        """A pause starts when the run is paused with nothing running, and ends when it
-        resumes or ends."""
-        paused = self._live and self._remote_paused and not self._running
-        if paused and self._pause_since is None:
-            self._pause_since = now
-        elif not paused and self._pause_since is not None:
-            self._paused_seen += now - self._pause_since
-            self._pause_since = None
 
     @property
     def state(self) -> RunState:
@@ -499,7 +481,7 @@ class RemoteSession(Session):
             return
         self._live = False
         self._remote_paused = False
-        self._track_pause(time.monotonic())
+        self._end_pause()
         self._interrupted.update(dict.fromkeys(self._running))
         self._running.clear()
         status = (self.bye or {}).get("status")
@@ -553,11 +535,6 @@ class RemoteSession(Session):
         return None if index is None else self.steps[index]
 
     def _event(self, obj: dict[str, Any]) -> None:
-        self._apply_event(obj)
-        if self._remote_paused or self._pause_since is not None:
-            self._track_pause(time.monotonic())
-
-    def _apply_event(self, obj: dict[str, Any]) -> None:
         name = obj.get("event")
         now = time.monotonic()
         if name in ("task_start", "task_retry", "task_end", "task_skipped", "task_log"):
@@ -626,6 +603,7 @@ class RemoteSession(Session):
                 outcome = RunState.FINISHED
             self._live = False
             self._remote_paused = False
+            self._end_pause()
             self._outcome = outcome if outcome.is_over else RunState.FINISHED
             self._running.clear()
             self._held = []
@@ -636,13 +614,17 @@ class RemoteSession(Session):
             # data: the final state has both, while the run still answers.
             self._refresh_soon()
         elif name == "workflow_paused":
+            running = [str(n) for n in obj.get("running") or ()]
+            paused = WorkflowPaused(bool(obj.get("interrupt")), running)
             if self._live:
                 self._remote_paused = True
-            running = [str(n) for n in obj.get("running") or ()]
-            self._emit(WorkflowPaused(bool(obj.get("interrupt")), running))
+                self._run_paused(paused)
+            self._emit(paused)
         elif name == "workflow_resumed":
             self._remote_paused = False
-            self._emit(WorkflowResumed())
+            resumed = WorkflowResumed()
+            self._run_resumed(resumed)
+            self._emit(resumed)
         elif name == "checkpoint_failed":
             self._emit(CheckpointFailed(error=SnapshotError(str(obj.get("error") or "unknown"))))
         elif name == "notice":
