@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,11 +86,11 @@ def test_only_selects_cases(tmp_path: Path) -> None:
     assert "memory" in doc["not_run"]
 
 
-def test_attach_cost_with_dashboards_runs_end_to_end(tmp_path: Path) -> None:
-    """benchmarks/attach.py --dashboards: two real `flow-tui attach` dashboards in
-    pseudo-terminals attach (the run's status counts them) before the work starts."""
+def attach_bench(tmp_path: Path, variant: str) -> tuple[str, dict[str, Any]]:
+    """benchmarks/attach.py on 200 tasks, one round, with `variant` (--dashboards,
+    --frozen): what it printed and the figures it wrote (exit 1: over the target)."""
     out = tmp_path / "attach.json"
-    args = ["--tasks", "200", "--rounds", "1", "--dashboards", "--json", str(out)]
+    args = ["--tasks", "200", "--rounds", "1", variant, "--json", str(out)]
     done = subprocess.run(
         [sys.executable, "benchmarks/attach.py", *args],
         cwd=ROOT,
@@ -98,29 +99,24 @@ def test_attach_cost_with_dashboards_runs_end_to_end(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
-    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]  # 1: over
-    figures = json.loads(out.read_text())
+    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout, json.loads(out.read_text())
+
+
+def test_attach_cost_with_dashboards_runs_end_to_end(tmp_path: Path) -> None:
+    """benchmarks/attach.py --dashboards: two real `flow-tui attach` dashboards in
+    pseudo-terminals attach (the run's status counts them) before the work starts."""
+    stdout, figures = attach_bench(tmp_path, "--dashboards")
     assert figures["dashboards"] is True and figures["tasks"] == 200
     assert set(figures["seconds"]) == {"none", "2 dashboards"}
     assert all(s > 0 for s in figures["seconds"].values())
-    assert "ratio" in done.stdout
+    assert "ratio" in stdout
 
 
 def test_attach_cost_with_frozen_viewers_reads_every_event_after_the_run(tmp_path: Path) -> None:
     """benchmarks/attach.py --frozen: the viewers stop after subscribing and, resumed once
     the run has exited, still read every task end and the bye (the run left them in the
     kernel's buffers and held their connections)."""
-    out = tmp_path / "attach.json"
-    args = ["--tasks", "200", "--rounds", "1", "--frozen", "--json", str(out)]
-    done = subprocess.run(
-        [sys.executable, "benchmarks/attach.py", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]  # 1: over
-    figures = json.loads(out.read_text())
+    _, figures = attach_bench(tmp_path, "--frozen")
     assert figures["frozen"] is True
     assert set(figures["seconds"]) == {"none", "2 frozen viewers"}
