@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
@@ -138,4 +139,26 @@ async def test_a_retry_goes_on_counting_from_where_the_run_before_ended() -> Non
     assert session.started_at is not None and session.finished_at is not None
     this_run = session.finished_at - session.started_at
     assert session.elapsed() == pytest.approx(first + this_run)
+    await session.close()
+
+
+async def test_a_loaded_snapshot_starts_a_clock_of_its_own(tmp_path: Path) -> None:
+    """As the dashboard's clock: a run loaded from a snapshot (`o`, a resume in the same
+    session) counts from zero, its time and its paused time alike."""
+    workflow, gate, _started = gated_pair()
+    gate.set()
+    session = Session.open(workflow, SessionOptions(paused=True))
+    began = heard(session, "workflow_start")
+    run = asyncio.create_task(session.run())
+    await began.wait()
+    session.cancel()  # stopped while paused: some paused time
+    await run
+    session.retry(["slow"])  # a second run: its time goes on from the first
+    await session.run()
+    assert session.paused_seconds() > 0 and session.elapsed() > 0
+    path = tmp_path / "snap.json"
+    session.snapshot().save(path)
+    await session.apply(session.preview(path))
+    assert session.elapsed() == 0
+    assert session.paused_seconds() == 0
     await session.close()
