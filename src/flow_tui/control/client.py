@@ -45,7 +45,8 @@ GONE_SECONDS = 5.0
 #: A message this long (a large run's full state) is decoded with the collector paused.
 BIG_MESSAGE = 1 << 20
 
-#: How long a viewer waits, once events woke it, before it reads and parses them. The
+#: How long a viewer waits before it parses each chunk of events it read (64 KiB: a
+#: batch of 5k-task events is some 20 of them). The
 #: kernel wakes a socket's reader on the CPU of the process that wrote (expecting the
 #: writer to sleep next), but a run that sends events goes on working: the viewer's
 #: parsing would then take turns with the run on one CPU while another is idle. Woken
